@@ -1,0 +1,180 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// config is Herald's configuration: each field has a flag and a HERALD_*
+// environment variable; the flag wins. Defaults are safe for production
+// except where noted.
+type config struct {
+	Addr            string
+	DatabaseURL     string
+	DataDir         string
+	PGBinDir        string
+	BootstrapAdmin  string
+	MasterKey       string
+	RetrySchedule   webhook.RetrySchedule
+	AllowPrivate    bool
+	AllowPrefixes   []netip.Prefix
+	RequireHTTPS    bool
+	Workers         int
+	DBMaxConns      int
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+	LogFormat       string
+	Steps           int
+}
+
+// parseConfig reads flags for a command, falling back to the environment.
+// Errors name the flag and the variable.
+func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("herald "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	dbDefault := env("HERALD_DATABASE_URL", getenv("DATABASE_URL"))
+	addr := fs.String("addr", env("HERALD_ADDR", "127.0.0.1:8080"), "listen address (HERALD_ADDR)")
+	dbURL := fs.String("database-url", dbDefault, "PostgreSQL URL (HERALD_DATABASE_URL or DATABASE_URL); empty runs Herald's own PostgreSQL in the data dir")
+	dataDir := fs.String("data-dir", env("HERALD_DATA_DIR", "./herald-data"), "data folder: embedded PostgreSQL and the generated master key (HERALD_DATA_DIR)")
+	pgBin := fs.String("pg-bin", env("HERALD_PG_BIN", ""), "folder holding initdb and postgres, if not on PATH or under /usr/lib/postgresql (HERALD_PG_BIN)")
+	bootstrap := fs.String("bootstrap-admin", env("HERALD_BOOTSTRAP_ADMIN", ""), "key:secret of a platform admin to ensure at start (HERALD_BOOTSTRAP_ADMIN)")
+	masterKey := fs.String("master-key", env("HERALD_MASTER_KEY", ""), "base64 32-byte key encrypting secrets at rest; default: generated into the data dir (HERALD_MASTER_KEY)")
+	schedule := fs.String("retry-schedule", env("HERALD_RETRY_SCHEDULE", webhook.DefaultRetrySchedule.String()), "delays before each retry, comma-separated Go durations (HERALD_RETRY_SCHEDULE)")
+	allowPrivate := fs.String("allow-private-targets", env("HERALD_ALLOW_PRIVATE_TARGETS", "false"), "true, or comma-separated CIDRs webhooks may reach despite the SSRF guard; for development and tests (HERALD_ALLOW_PRIVATE_TARGETS)")
+	requireHTTPS := fs.String("require-https-targets", env("HERALD_REQUIRE_HTTPS_TARGETS", "false"), "refuse http:// endpoint URLs (HERALD_REQUIRE_HTTPS_TARGETS)")
+	workers := fs.Int("workers", envInt(getenv, "HERALD_WORKERS", 200), "concurrent webhook deliveries on this node (HERALD_WORKERS)")
+	maxConns := fs.Int("db-max-conns", envInt(getenv, "HERALD_DB_MAX_CONNS", 40), "PostgreSQL connection pool size (HERALD_DB_MAX_CONNS)")
+	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight work (HERALD_SHUTDOWN_TIMEOUT)")
+	logLevel := fs.String("log-level", env("HERALD_LOG_LEVEL", "info"), "debug, info, warn or error (HERALD_LOG_LEVEL)")
+	logFormat := fs.String("log-format", env("HERALD_LOG_FORMAT", "text"), "text or json (HERALD_LOG_FORMAT)")
+	steps := fs.Int("steps", 1, "migrate down: how many migrations to revert")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c := &config{Addr: *addr, DatabaseURL: *dbURL, DataDir: *dataDir, PGBinDir: *pgBin, BootstrapAdmin: *bootstrap,
+		MasterKey: *masterKey, Workers: *workers, DBMaxConns: *maxConns, LogFormat: *logFormat, Steps: *steps}
+	var err error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return nil, fmt.Errorf("-addr / HERALD_ADDR %q: %w", c.Addr, err)
+	}
+	if c.RetrySchedule, err = webhook.ParseRetrySchedule(*schedule); err != nil {
+		return nil, fmt.Errorf("-retry-schedule / HERALD_RETRY_SCHEDULE: %w", err)
+	}
+	if c.AllowPrivate, c.AllowPrefixes, err = webhook.ParseAllowPrivate(*allowPrivate); err != nil {
+		return nil, fmt.Errorf("-allow-private-targets / HERALD_ALLOW_PRIVATE_TARGETS: %w", err)
+	}
+	if c.RequireHTTPS, err = strconv.ParseBool(*requireHTTPS); err != nil {
+		return nil, fmt.Errorf("-require-https-targets / HERALD_REQUIRE_HTTPS_TARGETS: must be true or false")
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.ShutdownTimeout <= 0 {
+		return nil, fmt.Errorf("-shutdown-timeout / HERALD_SHUTDOWN_TIMEOUT: %q is not a positive Go duration such as 30s", *shutdown)
+	}
+	if c.LogLevel, err = levelFrom(*logLevel); err != nil {
+		return nil, fmt.Errorf("-log-level / HERALD_LOG_LEVEL: %w", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, fmt.Errorf("-log-format / HERALD_LOG_FORMAT: must be text or json, not %q", c.LogFormat)
+	}
+	if c.Workers < 1 || c.Workers > 10000 {
+		return nil, fmt.Errorf("-workers / HERALD_WORKERS: must be from 1 to 10000")
+	}
+	if c.DBMaxConns < 4 {
+		return nil, fmt.Errorf("-db-max-conns / HERALD_DB_MAX_CONNS: must be at least 4")
+	}
+	if c.BootstrapAdmin != "" {
+		k, s, ok := strings.Cut(c.BootstrapAdmin, ":")
+		if !ok || k == "" || len(s) < 16 {
+			return nil, fmt.Errorf("-bootstrap-admin / HERALD_BOOTSTRAP_ADMIN: must be key:secret with a secret of at least 16 characters")
+		}
+	}
+	return c, nil
+}
+
+func envInt(getenv func(string) string, name string, def int) int {
+	if v := getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return -1 // reported by validation as out of range
+	}
+	return def
+}
+
+func (c *config) logger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// logAttrs is the effective configuration with secrets masked.
+func (c *config) logAttrs() []any {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "****"
+	}
+	db := "embedded (" + c.DataDir + ")"
+	if c.DatabaseURL != "" {
+		db = maskURL(c.DatabaseURL)
+	}
+	admin := ""
+	if k, _, ok := strings.Cut(c.BootstrapAdmin, ":"); ok {
+		admin = k + ":****"
+	}
+	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
+		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
+		"allow_target_prefixes", len(c.AllowPrefixes), "workers", c.Workers, "db_max_conns", c.DBMaxConns}
+}
+
+// maskURL hides a password in a database URL or keyword/value string.
+func maskURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			cred := rest[:at]
+			if u, _, ok := strings.Cut(cred, ":"); ok {
+				return s[:i+3] + u + ":****@" + rest[at+1:]
+			}
+		}
+		return s
+	}
+	var out []string
+	for _, f := range strings.Fields(s) {
+		if strings.HasPrefix(f, "password=") {
+			f = "password=****"
+		}
+		out = append(out, f)
+	}
+	return strings.Join(out, " ")
+}
+
+func (c *config) appConfig(logger *slog.Logger) app.Config {
+	return app.Config{
+		Addr: c.Addr, DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, PGBinDir: c.PGBinDir,
+		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
+		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
+		Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout, Logger: logger,
+	}
+}

@@ -1,0 +1,291 @@
+// Package app wires Herald together: it starts (or connects to) PostgreSQL,
+// migrates, builds the store, catalog, queue, ingest service and HTTP
+// server, and shuts them down in order. cmd/herald parses configuration and
+// calls it; end-to-end tests boot the same App on 127.0.0.1:0.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpapi"
+	"github.com/heraldhq/herald/internal/ingest"
+	"github.com/heraldhq/herald/internal/pglocal"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// Config is everything the server needs, already parsed and validated by
+// cmd/herald (or set by a test).
+type Config struct {
+	// Addr is the listen address (host:port); ignored when Listener is set.
+	Addr     string
+	Listener net.Listener
+	// DatabaseURL selects an external PostgreSQL; empty starts Herald's own
+	// cluster under DataDir.
+	DatabaseURL string
+	DataDir     string
+	PGBinDir    string
+	// BootstrapAdmin is "key:secret" of a platform admin to ensure at start.
+	BootstrapAdmin string
+	// MasterKey encrypts secrets at rest; empty loads or creates
+	// DataDir/master.key.
+	MasterKey     string
+	RetrySchedule webhook.RetrySchedule
+	// AllowPrivateTargets lets webhooks reach private, loopback and other
+	// internal addresses (development, tests); AllowTargetPrefixes allows
+	// only the listed ranges.
+	AllowPrivateTargets bool
+	AllowTargetPrefixes []netip.Prefix
+	RequireHTTPS        bool
+	Workers             int
+	DBMaxConns          int
+	ShutdownTimeout     time.Duration
+	// FetchCooldown tunes how eagerly idle workers look for new jobs.
+	FetchCooldown time.Duration
+	// SkipMigrate assumes the schema is current (tests using a migrated
+	// template database).
+	SkipMigrate bool
+	Logger      *slog.Logger
+}
+
+// App is a running Herald node.
+type App struct {
+	cfg      Config
+	logger   *slog.Logger
+	cluster  *pglocal.Cluster
+	pool     *pgxpool.Pool
+	store    *postgres.Store
+	queue    *queue.Queue
+	ingest   *ingest.Service
+	sender   *webhook.Sender
+	server   *http.Server
+	listener net.Listener
+	serveErr chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start brings a node up; on error everything started so far is stopped.
+func Start(ctx context.Context, cfg Config) (_ *App, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.DBMaxConns <= 0 {
+		cfg.DBMaxConns = 40
+	}
+	a := &App{cfg: cfg, logger: cfg.Logger, serveErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			a.shutdown(context.Background())
+		}
+	}()
+
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		a.cluster, err = pglocal.Start(ctx, pglocal.Options{
+			DataDir: filepath.Join(cfg.DataDir, "postgres"), Durable: true, Logger: a.logger, BinDir: cfg.PGBinDir,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("start embedded postgres: %w", err)
+		}
+		dsn = a.cluster.ConnString("herald")
+		a.logger.Info("started PostgreSQL", "data_dir", filepath.Join(cfg.DataDir, "postgres"))
+	}
+	if a.pool, err = postgres.OpenPool(ctx, dsn, int32(cfg.DBMaxConns)); err != nil {
+		return nil, err
+	}
+	if !cfg.SkipMigrate {
+		if err = postgres.Migrate(ctx, a.pool, a.logger); err != nil {
+			return nil, err
+		}
+	}
+	key, err := loadKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.store = postgres.New(a.pool, secretbox.New(key))
+	if err = a.bootstrap(ctx); err != nil {
+		return nil, err
+	}
+	if err = postgres.PartitionsEnsure(ctx, a.pool, 8); err != nil {
+		return nil, err
+	}
+
+	policy := webhook.TargetPolicy{AllowPrivate: cfg.AllowPrivateTargets, Allow: cfg.AllowTargetPrefixes, RequireHTTPS: cfg.RequireHTTPS}
+	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy})
+	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
+		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
+	}, a.logger)
+	if err != nil {
+		return nil, err
+	}
+	cat := catalog.New(a.store, a.pool, 500*time.Millisecond, a.logger)
+	a.ingest = ingest.New(a.pool, a.store, cat, a.queue.Client(), ingest.Config{}, a.logger)
+	a.ingest.Start()
+	if err = a.queue.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	api := httpapi.New(httpapi.Deps{
+		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
+		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
+		Ready:  a.ready, Logger: a.logger,
+	})
+	a.listener = cfg.Listener
+	if a.listener == nil {
+		if a.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	a.server = &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.serveErr <- err
+		}
+		close(a.serveErr)
+	}()
+	a.logger.Info("herald is serving", "addr", a.listener.Addr().String())
+	return a, nil
+}
+
+// Addr is the address the API listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// URL is the API's base URL.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Store exposes the store (tests inspect state through it).
+func (a *App) Store() *postgres.Store { return a.store }
+
+// Queue exposes the delivery queue (the benchmark pauses it).
+func (a *App) Queue() *queue.Queue { return a.queue }
+
+// Pool exposes the database pool (the benchmark measures its COPY floor
+// through it).
+func (a *App) Pool() *pgxpool.Pool { return a.pool }
+
+// Err reports a failure of the HTTP server after Start.
+func (a *App) Err() <-chan error { return a.serveErr }
+
+func loadKey(cfg Config) (secretbox.Key, error) {
+	if cfg.MasterKey != "" {
+		k, err := secretbox.ParseKey(cfg.MasterKey)
+		if err != nil {
+			return k, fmt.Errorf("HERALD_MASTER_KEY: %w", err)
+		}
+		return k, nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return secretbox.Key{}, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, "master.key")
+	k, err := secretbox.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return k, fmt.Errorf("master key: %w", err)
+	}
+	return k, nil
+}
+
+// bootstrap ensures the platform tenant and, if configured, its admin.
+func (a *App) bootstrap(ctx context.Context) error {
+	t, err := a.store.TenantEnsurePlatform(ctx)
+	if err != nil {
+		return err
+	}
+	if a.cfg.BootstrapAdmin == "" {
+		return nil
+	}
+	key, secret, ok := strings.Cut(a.cfg.BootstrapAdmin, ":")
+	if !ok || key == "" || len(secret) < 16 {
+		return errors.New("HERALD_BOOTSTRAP_ADMIN must be key:secret with a secret of at least 16 characters")
+	}
+	c := &herald.Client{ID: uuid.New(), TenantID: t.ID, Name: "bootstrap admin", Key: key,
+		SecretHash: herald.HashSecret(secret), Roles: []herald.Role{herald.RoleAdmin}}
+	if err := a.store.ClientEnsure(ctx, c); err != nil {
+		return fmt.Errorf("bootstrap admin: %w", err)
+	}
+	a.logger.Info("bootstrap admin ensured", "key", key)
+	return nil
+}
+
+func (a *App) ready(ctx context.Context) error {
+	v, err := postgres.SchemaVersion(ctx, a.pool)
+	if err != nil {
+		return fmt.Errorf("database not reachable: %w", err)
+	}
+	if want := postgres.LatestVersion(); v < want {
+		return fmt.Errorf("database schema is at version %d, this binary needs %d: run herald migrate", v, want)
+	}
+	return nil
+}
+
+// Stop shuts the node down gracefully: stop accepting requests, answer the
+// ones in flight, commit queued events, let running deliveries finish
+// (bounded by the shutdown timeout), then close the database and stop the
+// embedded cluster. Safe to call more than once.
+func (a *App) Stop(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
+		defer cancel()
+		a.stopErr = a.shutdown(ctx)
+	})
+	return a.stopErr
+}
+
+func (a *App) shutdown(ctx context.Context) error {
+	var errs []error
+	if a.server != nil {
+		if err := a.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if a.ingest != nil {
+		a.ingest.Stop()
+	}
+	if a.queue != nil {
+		if err := a.queue.Stop(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if a.sender != nil {
+		a.sender.Close()
+	}
+	if a.pool != nil {
+		a.pool.Close()
+	}
+	if a.cluster != nil {
+		if err := a.cluster.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop postgres: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

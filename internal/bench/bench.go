@@ -1,0 +1,439 @@
+// Package bench measures Herald end to end on the machine it runs on: ingest
+// of batches and of single events over HTTP, the PostgreSQL COPY floor those
+// are compared against, delivery throughput to a loopback receiver, and the
+// latency from a producer's request to the receiver's first attempt at a
+// steady rate. `herald bench` runs it against a real node with its own
+// PostgreSQL (durable settings, as `herald serve` runs it).
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// Options select what to run and for how long.
+type Options struct {
+	// Duration of each throughput phase.
+	Duration time.Duration
+	// LatencyRate is the steady event rate of the latency phase (events/s).
+	LatencyRate int
+	// BatchClients and SingleClients are the concurrent producers.
+	BatchClients  int
+	SingleClients int
+	// DatabaseURL runs against an external server instead of a fresh
+	// embedded cluster.
+	DatabaseURL string
+	Out         io.Writer
+	Logger      *slog.Logger
+}
+
+// Report holds the measured figures.
+type Report struct {
+	CPUs             int
+	CopyFloor        float64 // rows/s
+	IngestBatch      float64 // events/s
+	IngestSingle     float64 // events/s
+	Deliveries       float64 // deliveries/s (backlog burn-down)
+	LatencyP50       time.Duration
+	LatencyP90       time.Duration
+	LatencyP99       time.Duration
+	LatencyMax       time.Duration
+	LatencyCount     int
+	LatencyRateSent  float64
+	RiverJobsAtEnd   int64
+	SingleRequestP50 time.Duration
+	SingleRequestP99 time.Duration
+}
+
+const benchType = "bench.order.created"
+
+const benchSchema = `{"type":"object","required":["order","qty","customer","lines"],
+ "properties":{"order":{"type":"string"},"qty":{"type":"integer","minimum":1},
+  "customer":{"type":"object","required":["id","name"],"properties":{"id":{"type":"string"},"name":{"type":"string"},"email":{"type":"string","format":"email"}}},
+  "lines":{"type":"array","items":{"type":"object","required":["sku","price"],"properties":{"sku":{"type":"string"},"price":{"type":"number","minimum":0}}}},
+  "note":{"type":"string","maxLength":2000}}}`
+
+// Run boots a node and runs every phase.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if o.Duration <= 0 {
+		o.Duration = 20 * time.Second
+	}
+	if o.LatencyRate <= 0 {
+		o.LatencyRate = 1000
+	}
+	if o.BatchClients <= 0 {
+		o.BatchClients = 8
+	}
+	if o.SingleClients <= 0 {
+		o.SingleClients = 64
+	}
+	dir, err := os.MkdirTemp("", "herald-bench")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	// The embedded cluster runs as an unprivileged user when we are root; it
+	// must be able to enter the folder.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	a, err := app.Start(ctx, app.Config{
+		Listener: ln, DatabaseURL: o.DatabaseURL, DataDir: dir, BootstrapAdmin: "bench:bench-secret-0123456789",
+		AllowPrivateTargets: true, Workers: 500, DBMaxConns: 60, Logger: o.Logger,
+		RetrySchedule: webhook.RetrySchedule{time.Second},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = a.Stop(context.Background()) }()
+
+	rep := &Report{CPUs: runtime.NumCPU()}
+	rc := newReceiver()
+	defer rc.close()
+	b := &bencher{base: a.URL(), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}}
+	if err := b.setup(rc.url); err != nil {
+		return nil, fmt.Errorf("set up: %w", err)
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(o.Out, format+"\n", args...) }
+	say("machine: %d CPUs, %s/%s, Go %s", rep.CPUs, runtime.GOOS, runtime.GOARCH, runtime.Version())
+
+	// The COPY floor: the same rows as ingest stores, COPYed 100 at a time
+	// into a bare table by as many connections as there are committers.
+	rep.CopyFloor, err = copyFloor(ctx, a, b.sampleBody(), o.Duration)
+	if err != nil {
+		return nil, fmt.Errorf("copy floor: %w", err)
+	}
+	say("COPY floor (bare table, 100 rows/tx, 4 conns): %.0f rows/s", rep.CopyFloor)
+
+	// Ingest phases run with deliveries paused so they measure ingest alone;
+	// the backlog they leave is the delivery phase's work.
+	if err := a.Queue().PauseDeliveries(ctx); err != nil {
+		return nil, err
+	}
+	n, _ := b.run(o.Duration, o.BatchClients, 100)
+	rep.IngestBatch = float64(n) / o.Duration.Seconds()
+	say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s (%.2f x COPY floor)",
+		o.BatchClients, rep.IngestBatch, rep.IngestBatch/rep.CopyFloor)
+	n, lat := b.run(o.Duration, o.SingleClients, 1)
+	rep.IngestSingle = float64(n) / o.Duration.Seconds()
+	rep.SingleRequestP50, rep.SingleRequestP99 = pct(lat, 50), pct(lat, 99)
+	say("ingest, single-event requests, %d concurrent producers: %.0f events/s (request p50 %s, p99 %s)",
+		o.SingleClients, rep.IngestSingle, rep.SingleRequestP50, rep.SingleRequestP99)
+
+	backlog := rc.count.Load()
+	var total int64
+	if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	if err := a.Queue().ResumeDeliveries(ctx); err != nil {
+		return nil, err
+	}
+	deadline := start.Add(10 * time.Minute)
+	for rc.count.Load()-backlog < total && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	got := rc.count.Load() - backlog
+	rep.Deliveries = float64(got) / time.Since(start).Seconds()
+	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s", total, rep.Deliveries)
+
+	// Latency at a steady rate: producer request start → receiver's first
+	// attempt, for single-event requests.
+	rc.track.Store(true)
+	sent := b.steady(o.Duration, o.LatencyRate, rc)
+	time.Sleep(2 * time.Second)
+	lats := rc.latencies()
+	rep.LatencyCount = len(lats)
+	rep.LatencyRateSent = float64(sent) / o.Duration.Seconds()
+	rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax = pct(lats, 50), pct(lats, 90), pct(lats, 99), pct(lats, 100)
+	say("latency at %.0f events/s (%d events received of %d sent): p50 %s, p90 %s, p99 %s, max %s",
+		rep.LatencyRateSent, len(lats), sent, rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax)
+	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job`).Scan(&rep.RiverJobsAtEnd)
+	say("river_job rows at the end: %d (completed jobs are cleaned after 10 minutes)", rep.RiverJobsAtEnd)
+	return rep, nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := (len(s) - 1) * p / 100
+	return s[i]
+}
+
+type bencher struct {
+	base     string
+	client   *http.Client
+	producer [2]string
+	seq      atomic.Int64
+}
+
+func (b *bencher) call(method, path string, cred [2]string, body any) (map[string]any, error) {
+	buf, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, b.base+path, bytes.NewReader(buf))
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(cred[0], cred[1])
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode/100 != 2 {
+		return nil, fmt.Errorf("%s %s: %d %v", method, path, resp.StatusCode, m)
+	}
+	return m, nil
+}
+
+func (b *bencher) setup(target string) error {
+	adm := [2]string{"bench", "bench-secret-0123456789"}
+	t, err := b.call("POST", "/v1/tenants", adm, map[string]any{"name": "bench"})
+	if err != nil {
+		return err
+	}
+	p, err := b.call("POST", "/v1/clients", adm, map[string]any{"tenant": t["id"], "name": "producer", "roles": []string{"producer"}})
+	if err != nil {
+		return err
+	}
+	c, err := b.call("POST", "/v1/clients", adm, map[string]any{"tenant": t["id"], "name": "consumer", "roles": []string{"consumer"}})
+	if err != nil {
+		return err
+	}
+	b.producer = [2]string{p["key"].(string), p["secret"].(string)}
+	if _, err := b.call("PUT", "/v1/event-types/"+benchType, adm, map[string]any{
+		"tenant": t["id"], "schema": json.RawMessage(benchSchema), "producers": []any{p["id"]}, "consumers": []any{c["id"]},
+	}); err != nil {
+		return err
+	}
+	_, err = b.call("POST", "/v1/endpoints", [2]string{c["key"].(string), c["secret"].(string)},
+		map[string]any{"url": target, "types": []string{benchType}})
+	return err
+}
+
+var note = strings.Repeat("lorem ipsum ", 55)
+
+// event returns one ~1 KB CloudEvent as JSON.
+func (b *bencher) event(buf []byte) []byte {
+	n := b.seq.Add(1)
+	return fmt.Appendf(buf, `{"specversion":"1.0","id":"e-%d","source":"/bench","type":%q,"datacontenttype":"application/json",`+
+		`"partitionkey":"c-%d","data":{"order":"o-%d","qty":3,"customer":{"id":"c-%d","name":"Ana Popescu","email":"ana@example.md"},`+
+		`"lines":[{"sku":"A-1","price":12.5},{"sku":"B-2","price":3}],"note":%q}}`, n, benchType, n%1000, n, n%1000, note)
+}
+
+func (b *bencher) sampleBody() []byte { return b.event(nil) }
+
+// run sends for d with the given concurrency and batch size, returning
+// accepted events and per-request latencies.
+func (b *bencher) run(d time.Duration, clients, batch int) (int64, []time.Duration) {
+	var accepted atomic.Int64
+	var mu sync.Mutex
+	var lats []time.Duration
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var local []time.Duration
+			buf := make([]byte, 0, 120*1024)
+			for time.Now().Before(stop) {
+				buf = buf[:0]
+				ct := "application/cloudevents+json"
+				if batch > 1 {
+					ct = "application/cloudevents-batch+json"
+					buf = append(buf, '[')
+					for i := range batch {
+						if i > 0 {
+							buf = append(buf, ',')
+						}
+						buf = b.event(buf)
+					}
+					buf = append(buf, ']')
+				} else {
+					buf = b.event(buf)
+				}
+				t0 := time.Now()
+				if b.post(buf, ct) {
+					accepted.Add(int64(batch))
+					local = append(local, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			lats = append(lats, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return accepted.Load(), lats
+}
+
+func (b *bencher) post(body []byte, ct string) bool {
+	req, _ := http.NewRequest("POST", b.base+"/v1/events", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
+	req.SetBasicAuth(b.producer[0], b.producer[1])
+	resp, err := b.client.Do(req)
+	if err != nil {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusAccepted
+}
+
+// steady sends single events at rate/s for d, recording each send time.
+func (b *bencher) steady(d time.Duration, rate int, rc *receiver) int64 {
+	var sent atomic.Int64
+	interval := time.Second / time.Duration(rate)
+	stop := time.Now().Add(d)
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	next := time.Now()
+	for next.Before(stop) {
+		if w := time.Until(next); w > 0 {
+			time.Sleep(w)
+		}
+		next = next.Add(interval)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			body := b.event(nil)
+			var id struct {
+				ID string `json:"id"`
+			}
+			_ = json.Unmarshal(body, &id)
+			rc.sentAt.Store(id.ID, time.Now())
+			if b.post(body, "application/cloudevents+json") {
+				sent.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return sent.Load()
+}
+
+// receiver is a minimal loopback webhook target.
+type receiver struct {
+	srv    *http.Server
+	url    string
+	count  atomic.Int64
+	track  atomic.Bool
+	sentAt sync.Map // event id → time.Time
+	mu     sync.Mutex
+	lats   []time.Duration
+}
+
+func newReceiver() *receiver {
+	rc := &receiver{}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	rc.url = "http://" + ln.Addr().String() + "/hook"
+	rc.srv = &http.Server{Handler: http.HandlerFunc(rc.serve), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = rc.srv.Serve(ln) }()
+	return rc
+}
+
+func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	body, _ := io.ReadAll(r.Body)
+	if rc.track.Load() {
+		var ev struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(body, &ev) == nil {
+			if v, ok := rc.sentAt.LoadAndDelete(ev.ID); ok {
+				rc.mu.Lock()
+				rc.lats = append(rc.lats, now.Sub(v.(time.Time)))
+				rc.mu.Unlock()
+			}
+		}
+	}
+	rc.count.Add(1)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (rc *receiver) latencies() []time.Duration {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.lats)
+}
+
+func (rc *receiver) close() { _ = rc.srv.Close() }
+
+// copyFloor COPYs rows shaped like stored events, 100 per transaction, from
+// 4 connections (the number of ingest committers) for d.
+func copyFloor(ctx context.Context, a *app.App, body []byte, d time.Duration) (float64, error) {
+	pool := a.Pool()
+	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_copy_floor (id uuid, received_at timestamptz, seq bigint,
+		tenant_id uuid, producer_id uuid, type text, source text, ce_id text, subject text, partition_key text,
+		type_version int, body bytea)`); err != nil {
+		return 0, err
+	}
+	defer func() { _, _ = pool.Exec(context.Background(), `DROP TABLE IF EXISTS bench_copy_floor`) }()
+	cols := []string{"id", "received_at", "seq", "tenant_id", "producer_id", "type", "source", "ce_id", "subject",
+		"partition_key", "type_version", "body"}
+	var rows atomic.Int64
+	var seq atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				now := herald.Now()
+				batch := make([][]any, 100)
+				for i := range batch {
+					id := herald.NewID(now)
+					batch[i] = []any{id, now, seq.Add(1), id, id, benchType, "/bench", fmt.Sprint(seq.Load()), "", "k", 1, body}
+				}
+				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+					_, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_copy_floor"}, cols, pgx.CopyFromRows(batch))
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				rows.Add(100)
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return 0, err
+	default:
+	}
+	return float64(rows.Load()) / d.Seconds(), nil
+}

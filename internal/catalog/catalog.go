@@ -1,0 +1,219 @@
+// Package catalog keeps an in-memory, read-only snapshot of what the hot
+// paths consult on every request: clients (authentication), event types with
+// their compiled schemas (ingest) and the active endpoints indexed by type
+// pattern (routing). A counter in the database, bumped by triggers on every
+// change, tells each node cheaply when its snapshot is stale, so several
+// Herald nodes on one PostgreSQL agree within MaxAge, and ingest re-checks
+// inside its own transaction so routing always sees committed endpoints.
+package catalog
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/route"
+	"github.com/heraldhq/herald/internal/schema"
+)
+
+// Loader reads the catalog from storage.
+type Loader interface {
+	CatalogLoad(ctx context.Context) (*postgres.Catalog, error)
+}
+
+// Catalog hands out snapshots and refreshes them when the stored version
+// moves.
+type Catalog struct {
+	loader  Loader
+	db      postgres.DBTX
+	schemas *schema.Cache
+	logger  *slog.Logger
+	// MaxAge bounds how long a snapshot is used without asking the database
+	// whether it changed.
+	maxAge time.Duration
+
+	cur       atomic.Pointer[Snapshot]
+	checkedAt atomic.Int64 // unix nanos of the last version check
+	mu        sync.Mutex   // serialises reloads
+}
+
+// New returns a Catalog. db is used for the cheap version checks.
+func New(loader Loader, db postgres.DBTX, maxAge time.Duration, logger *slog.Logger) *Catalog {
+	if maxAge <= 0 {
+		maxAge = 500 * time.Millisecond
+	}
+	return &Catalog{loader: loader, db: db, schemas: schema.NewCache(), logger: logger, maxAge: maxAge}
+}
+
+// Get returns a snapshot no older than MaxAge (as far as the database's
+// version counter tells).
+func (c *Catalog) Get(ctx context.Context) (*Snapshot, error) {
+	s := c.cur.Load()
+	if s != nil && time.Since(time.Unix(0, c.checkedAt.Load())) < c.maxAge {
+		return s, nil
+	}
+	return c.Fresh(ctx, c.db)
+}
+
+// Fresh returns a snapshot at least as new as the version db sees now. Ingest
+// calls it inside its transaction so routing reflects every endpoint
+// committed before the events.
+func (c *Catalog) Fresh(ctx context.Context, db postgres.DBTX) (*Snapshot, error) {
+	v, err := postgres.ConfigVersion(ctx, db)
+	if err != nil {
+		if s := c.cur.Load(); s != nil && db == c.db {
+			// Keep serving the last snapshot through a database hiccup; the
+			// write that follows will fail anyway if the database is gone.
+			return s, nil
+		}
+		return nil, err
+	}
+	now := time.Now().UnixNano()
+	if s := c.cur.Load(); s != nil && s.Version >= v {
+		c.checkedAt.Store(now)
+		return s, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s := c.cur.Load(); s != nil && s.Version >= v {
+		c.checkedAt.Store(now)
+		return s, nil
+	}
+	data, err := c.loader.CatalogLoad(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := c.build(data)
+	c.cur.Store(s)
+	c.checkedAt.Store(now)
+	return s, nil
+}
+
+// Invalidate makes the next Get consult the database; call it after a local
+// write so this node sees its own changes at once.
+func (c *Catalog) Invalidate() { c.checkedAt.Store(0) }
+
+// TypeEntry is an event type with its compiled schema.
+type TypeEntry struct {
+	Type   *herald.EventType
+	Schema *schema.Schema
+	// SchemaErr is set when the stored schema does not compile (it was valid
+	// when saved, so this means a library change); ingest rejects the type's
+	// events rather than accepting them unchecked.
+	SchemaErr error
+}
+
+// Snapshot is an immutable view of the catalog at one version.
+type Snapshot struct {
+	Version   int64
+	tenants   map[uuid.UUID]*herald.Tenant
+	clientsID map[uuid.UUID]*herald.Client
+	clientsK  map[string]*herald.Client
+	types     map[string]*TypeEntry
+	endpoints *route.Index[*herald.Endpoint]
+	// routes caches, per type name, the endpoints that receive it.
+	routes sync.Map // string → []*herald.Endpoint
+}
+
+func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
+	s := &Snapshot{
+		Version:   d.Version,
+		tenants:   make(map[uuid.UUID]*herald.Tenant, len(d.Tenants)),
+		clientsID: make(map[uuid.UUID]*herald.Client, len(d.Clients)),
+		clientsK:  make(map[string]*herald.Client, len(d.Clients)),
+		types:     make(map[string]*TypeEntry, len(d.EventTypes)),
+	}
+	for _, t := range d.Tenants {
+		s.tenants[t.ID] = t
+	}
+	for _, cl := range d.Clients {
+		s.clientsID[cl.ID] = cl
+		s.clientsK[cl.Key] = cl
+	}
+	for _, t := range d.EventTypes {
+		e := &TypeEntry{Type: t}
+		e.Schema, e.SchemaErr = c.schemas.Get(fmt.Sprintf("%s@%d", t.Name, t.Version), t.Schema)
+		if e.SchemaErr != nil {
+			c.logger.Error("stored schema does not compile", "type", t.Name, "version", t.Version, "error", e.SchemaErr)
+		}
+		s.types[t.Name] = e
+	}
+	b := route.NewIndex[*herald.Endpoint]()
+	for _, ep := range d.Endpoints {
+		for _, p := range ep.Types {
+			if err := b.Add(p, ep); err != nil {
+				c.logger.Error("stored endpoint pattern is invalid", "endpoint", ep.ID, "pattern", p, "error", err)
+			}
+		}
+	}
+	s.endpoints = b.Build()
+	return s
+}
+
+// dummyHash keeps authentication of unknown keys as slow as of known ones.
+var dummyHash = sha256.New().Sum(nil)
+
+// Authenticate returns the principal for a key and secret, or
+// herald.ErrUnauthorized.
+func (s *Snapshot) Authenticate(key, secret string) (herald.Principal, error) {
+	cl := s.clientsK[key]
+	if cl == nil {
+		herald.SecretMatches(secret, dummyHash)
+		return herald.Principal{}, herald.ErrUnauthorized
+	}
+	if !herald.SecretMatches(secret, cl.SecretHash) {
+		return herald.Principal{}, herald.ErrUnauthorized
+	}
+	p := herald.Principal{Client: cl}
+	if t := s.tenants[cl.TenantID]; t != nil && t.Platform && cl.Has(herald.RoleAdmin) {
+		p.PlatformAdmin = true
+	}
+	return p, nil
+}
+
+// Type returns an event type by name, or nil.
+func (s *Snapshot) Type(name string) *TypeEntry { return s.types[name] }
+
+// Client returns a client by id, or nil.
+func (s *Snapshot) Client(id uuid.UUID) *herald.Client { return s.clientsID[id] }
+
+// Tenant returns a tenant by id, or nil.
+func (s *Snapshot) Tenant(id uuid.UUID) *herald.Tenant { return s.tenants[id] }
+
+// Route returns the active endpoints that receive events of the named type:
+// a subscription pattern matches and the endpoint's consumer may consume the
+// type. The result is shared; callers must not modify it.
+func (s *Snapshot) Route(typeName string) []*herald.Endpoint {
+	if v, ok := s.routes.Load(typeName); ok {
+		return v.([]*herald.Endpoint)
+	}
+	te := s.types[typeName]
+	var out []*herald.Endpoint
+	if te != nil {
+		for _, ep := range s.endpoints.Match(typeName, nil) {
+			if s.mayConsume(ep, te.Type) {
+				out = append(out, ep)
+			}
+		}
+	}
+	s.routes.Store(typeName, out)
+	return out
+}
+
+func (s *Snapshot) mayConsume(ep *herald.Endpoint, t *herald.EventType) bool {
+	cl := s.clientsID[ep.ClientID]
+	if cl == nil || cl.TenantID != ep.TenantID {
+		return false
+	}
+	tenant := s.tenants[cl.TenantID]
+	platformAdmin := tenant != nil && tenant.Platform && cl.Has(herald.RoleAdmin)
+	return t.MayConsume(cl, platformAdmin)
+}

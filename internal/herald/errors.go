@@ -1,0 +1,97 @@
+package herald
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors callers branch on. The HTTP layer maps each to one status.
+var (
+	ErrNotFound     = errors.New("not found")
+	ErrConflict     = errors.New("conflict")
+	ErrForbidden    = errors.New("forbidden")
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnavailable means a dependency (the database) is not answering;
+	// the caller may retry.
+	ErrUnavailable = errors.New("service unavailable")
+)
+
+// FieldError names one input field and the rule it breaks.
+type FieldError struct {
+	Field  string // JSON name or path of the field, e.g. "url" or "roles[1]"
+	Rule   string // short machine token: "required", "format", "enum", ...
+	Detail string // a sentence for people
+}
+
+// ValidationError reports bad input: one or more fields and the rules they
+// break. Nothing was changed.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+// Invalid builds a ValidationError for one field.
+func Invalid(field, rule, format string, args ...any) *ValidationError {
+	return &ValidationError{Errors: []FieldError{{Field: field, Rule: rule, Detail: fmt.Sprintf(format, args...)}}}
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, 0, len(e.Errors))
+	for _, fe := range e.Errors {
+		parts = append(parts, fmt.Sprintf("%s: %s", fe.Field, fe.Detail))
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Add appends a field error.
+func (e *ValidationError) Add(field, rule, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Field: field, Rule: rule, Detail: fmt.Sprintf(format, args...)})
+}
+
+// Err returns e when it holds errors and nil otherwise, so a validator can
+// collect and return in one line.
+func (e *ValidationError) Err() error {
+	if e == nil || len(e.Errors) == 0 {
+		return nil
+	}
+	return e
+}
+
+// ForbiddenError says why an authenticated caller may not do something.
+type ForbiddenError struct{ Reason string }
+
+func (e *ForbiddenError) Error() string { return "forbidden: " + e.Reason }
+
+// Unwrap lets errors.Is(err, ErrForbidden) match.
+func (e *ForbiddenError) Unwrap() error { return ErrForbidden }
+
+// Forbidden builds a ForbiddenError.
+func Forbidden(format string, args ...any) error {
+	return &ForbiddenError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundError names what was not found.
+type NotFoundError struct{ What string }
+
+func (e *NotFoundError) Error() string { return e.What + " not found" }
+
+// Unwrap lets errors.Is(err, ErrNotFound) match.
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+// NotFound builds a NotFoundError.
+func NotFound(format string, args ...any) error {
+	return &NotFoundError{What: fmt.Sprintf(format, args...)}
+}
+
+// ConflictError says what clashes.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return "conflict: " + e.Reason }
+
+// Unwrap lets errors.Is(err, ErrConflict) match.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Conflict builds a ConflictError.
+func Conflict(format string, args ...any) error {
+	return &ConflictError{Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,218 @@
+// Package herald holds Herald's domain types and the errors every layer
+// shares. It knows nothing about HTTP, SQL or the queue, so the pipeline's
+// packages (ingest, postgres, queue, httpapi) can all speak of the same
+// Event, Endpoint and Delivery.
+package herald
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Role is what a client may do.
+type Role string
+
+// The roles a client can hold.
+const (
+	RoleAdmin    Role = "admin"
+	RoleProducer Role = "producer"
+	RoleConsumer Role = "consumer"
+)
+
+// ValidRole reports whether r is one of the known roles.
+func ValidRole(r Role) bool {
+	return r == RoleAdmin || r == RoleProducer || r == RoleConsumer
+}
+
+// Tenant is an organisation or team. Every client and endpoint belongs to
+// one. The platform tenant's admins administer all tenants.
+type Tenant struct {
+	ID        uuid.UUID
+	Name      string
+	Platform  bool
+	CreatedAt time.Time
+}
+
+// Client is a credential: a public key id and a secret, of which only a hash
+// is kept.
+type Client struct {
+	ID         uuid.UUID
+	TenantID   uuid.UUID
+	Name       string
+	Key        string
+	SecretHash []byte
+	Roles      []Role
+	CreatedAt  time.Time
+}
+
+// Has reports whether the client holds role r.
+func (c *Client) Has(r Role) bool { return slices.Contains(c.Roles, r) }
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Client *Client
+	// PlatformAdmin is true for admins of the platform tenant, who may act on
+	// every tenant.
+	PlatformAdmin bool
+}
+
+// IsAdminOf reports whether the caller administers the tenant.
+func (p Principal) IsAdminOf(tenant uuid.UUID) bool {
+	return p.PlatformAdmin || (p.Client.Has(RoleAdmin) && p.Client.TenantID == tenant)
+}
+
+// EventType is a named contract in the schema registry. Names are global;
+// the owning tenant's admins manage it.
+type EventType struct {
+	Name        string
+	TenantID    uuid.UUID
+	Description string
+	Public      bool
+	Producers   []uuid.UUID
+	Consumers   []uuid.UUID
+	Version     int
+	Schema      []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// MayProduce reports whether client c may send events of this type.
+func (t *EventType) MayProduce(c *Client) bool {
+	return c.Has(RoleProducer) && slices.Contains(t.Producers, c.ID)
+}
+
+// MayConsume reports whether client c may receive events of this type:
+// the type is public, c is a listed consumer, or c administers the owner.
+func (t *EventType) MayConsume(c *Client, platformAdmin bool) bool {
+	if t.Public || platformAdmin {
+		return true
+	}
+	if c.Has(RoleAdmin) && c.TenantID == t.TenantID {
+		return true
+	}
+	return slices.Contains(t.Consumers, c.ID)
+}
+
+// SchemaVersion is one historical schema of an event type.
+type SchemaVersion struct {
+	Version   int
+	Schema    []byte
+	CreatedAt time.Time
+}
+
+// EndpointStatus says whether an endpoint receives deliveries.
+type EndpointStatus string
+
+// Endpoint statuses.
+const (
+	EndpointActive   EndpointStatus = "active"
+	EndpointDisabled EndpointStatus = "disabled"
+)
+
+// Endpoint is a webhook target subscribed to event types or patterns.
+type Endpoint struct {
+	ID       uuid.UUID
+	TenantID uuid.UUID
+	// ClientID is the consumer the endpoint receives for; its consume rights
+	// decide which events reach the endpoint. Nil when that client was
+	// deleted, which stops deliveries.
+	ClientID       uuid.UUID
+	URL            string
+	Description    string
+	Types          []string
+	Status         EndpointStatus
+	DisabledReason string
+	// Secret is the whsec_ signing secret, only filled when it is needed
+	// (creation and delivery).
+	Secret    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Event is one stored CloudEvent.
+type Event struct {
+	ID           uuid.UUID
+	Seq          int64
+	ReceivedAt   time.Time
+	TenantID     uuid.UUID
+	ProducerID   uuid.UUID
+	Type         string
+	Source       string
+	CEID         string
+	Subject      string
+	PartitionKey string
+	TypeVersion  int
+	// Body is the event in CloudEvents structured JSON, as it is delivered.
+	Body []byte
+}
+
+// DeliveryStatus is where a delivery stands.
+type DeliveryStatus string
+
+// Delivery statuses. Failed is terminal until someone retries it by hand: it
+// is Herald's dead letter.
+const (
+	DeliveryPending   DeliveryStatus = "pending"
+	DeliverySucceeded DeliveryStatus = "succeeded"
+	DeliveryFailed    DeliveryStatus = "failed"
+)
+
+// Delivery is one event on its way to one endpoint.
+type Delivery struct {
+	ID             uuid.UUID
+	CreatedAt      time.Time
+	EventID        uuid.UUID
+	EndpointID     uuid.UUID
+	TenantID       uuid.UUID
+	Status         DeliveryStatus
+	Attempts       int
+	RetryBase      int
+	NextAttemptAt  time.Time
+	LastAttemptAt  time.Time
+	LastStatusCode int
+	LastError      string
+	UpdatedAt      time.Time
+	AttemptLog     []Attempt
+	EventType      string
+}
+
+// Attempt is one HTTP try of a delivery.
+type Attempt struct {
+	Attempt      int
+	At           time.Time
+	StatusCode   int
+	Latency      time.Duration
+	Error        string
+	ResponseBody []byte
+}
+
+// NewID returns a UUIDv7 whose timestamp is t's millisecond. Events and
+// deliveries use it so that the id alone tells which daily partition holds
+// the row (see IDTime).
+func NewID(t time.Time) uuid.UUID {
+	var id uuid.UUID
+	ms := uint64(t.UnixMilli())
+	var buf [8]byte
+	binary.BigEndian.PutUint64(buf[:], ms)
+	copy(id[0:6], buf[2:8])
+	_, _ = rand.Read(id[6:])
+	id[6] = (id[6] & 0x0f) | 0x70 // version 7
+	id[8] = (id[8] & 0x3f) | 0x80 // RFC 9562 variant
+	return id
+}
+
+// IDTime returns the millisecond timestamp embedded in a UUIDv7, in UTC.
+// For ids made by NewID it equals the row's partition timestamp.
+func IDTime(id uuid.UUID) time.Time {
+	var buf [8]byte
+	copy(buf[2:8], id[0:6])
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(buf[:]))).UTC()
+}
+
+// Now returns the current time truncated to the millisecond, the precision
+// Herald stores timestamps that are also embedded in ids.
+func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

@@ -1,0 +1,168 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+)
+
+type attemptJSON struct {
+	Attempt      int       `json:"attempt"`
+	At           time.Time `json:"at"`
+	StatusCode   int       `json:"status_code,omitempty"`
+	LatencyMS    float64   `json:"latency_ms"`
+	Error        string    `json:"error,omitempty"`
+	ResponseBody string    `json:"response_body,omitempty"`
+}
+
+type deliveryJSON struct {
+	ID             uuid.UUID     `json:"id"`
+	EventID        uuid.UUID     `json:"event_id"`
+	EventType      string        `json:"event_type"`
+	EndpointID     uuid.UUID     `json:"endpoint_id"`
+	Status         string        `json:"status"`
+	Attempts       int           `json:"attempts"`
+	NextAttemptAt  *time.Time    `json:"next_attempt_at,omitempty"`
+	LastAttemptAt  *time.Time    `json:"last_attempt_at,omitempty"`
+	LastStatusCode int           `json:"last_status_code,omitempty"`
+	LastError      string        `json:"last_error,omitempty"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+	AttemptLog     []attemptJSON `json:"attempt_log"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func toDeliveryJSON(d *herald.Delivery) deliveryJSON {
+	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, EndpointID: d.EndpointID,
+		Status: string(d.Status), Attempts: d.Attempts, LastStatusCode: d.LastStatusCode, LastError: d.LastError,
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, AttemptLog: make([]attemptJSON, 0, len(d.AttemptLog))}
+	if d.Status == herald.DeliveryPending {
+		out.NextAttemptAt = timePtr(d.NextAttemptAt)
+	}
+	out.LastAttemptAt = timePtr(d.LastAttemptAt)
+	for _, a := range d.AttemptLog {
+		out.AttemptLog = append(out.AttemptLog, attemptJSON{Attempt: a.Attempt, At: a.At, StatusCode: a.StatusCode,
+			LatencyMS: float64(a.Latency.Microseconds()) / 1000, Error: a.Error, ResponseBody: printable(a.ResponseBody)})
+	}
+	return out
+}
+
+// printable shows a receiver's response body as text; bytes that are not
+// UTF-8 become U+FFFD rather than breaking the JSON.
+func printable(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+type deliveryPageJSON struct {
+	Data       []deliveryJSON `json:"data"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	f := postgres.DeliveryFilter{EndpointID: e.ID}
+	if f.Limit, err = parseLimit(r, 50, 250); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	if st := q.Get("status"); st != "" {
+		switch herald.DeliveryStatus(st) {
+		case herald.DeliveryPending, herald.DeliverySucceeded, herald.DeliveryFailed:
+			f.Status = herald.DeliveryStatus(st)
+		default:
+			s.writeError(w, r, herald.Invalid("status", "enum", "must be pending, succeeded or failed"))
+			return
+		}
+	}
+	if c := q.Get("cursor"); c != "" {
+		id, err := uuid.Parse(c)
+		if err != nil {
+			s.writeError(w, r, herald.Invalid("cursor", "format", "use the next_cursor of the previous page"))
+			return
+		}
+		f.Before = id
+	}
+	ds, err := s.store.DeliveryList(r.Context(), f)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := deliveryPageJSON{Data: make([]deliveryJSON, 0, len(ds))}
+	for _, d := range ds {
+		out.Data = append(out.Data, toDeliveryJSON(d))
+	}
+	if len(ds) == f.Limit {
+		out.NextCursor = ds[len(ds)-1].ID.String()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// authorizeDelivery lets the endpoint's managers (or, for a deleted
+// endpoint, the tenant's admins) see and retry a delivery.
+func (s *Server) authorizeDelivery(r *http.Request, d *herald.Delivery) error {
+	p := principal(r)
+	if p.IsAdminOf(d.TenantID) {
+		return nil
+	}
+	e, err := s.store.EndpointGet(r.Context(), d.EndpointID)
+	if err == nil && mayManageEndpoint(p, e) {
+		return nil
+	}
+	return herald.NotFound("delivery %s", d.ID)
+}
+
+func (s *Server) handleDeliveryGet(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id", "delivery")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.store.DeliveryGet(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.authorizeDelivery(r, d); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toDeliveryJSON(d))
+}
+
+func (s *Server) handleDeliveryRetry(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id", "delivery")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.retrier.Retry(r.Context(), id, func(d *herald.Delivery) error { return s.authorizeDelivery(r, d) }); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.store.DeliveryGet(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d))
+}

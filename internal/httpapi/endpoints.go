@@ -1,0 +1,339 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/route"
+	"github.com/heraldhq/herald/webhook"
+)
+
+type endpointJSON struct {
+	ID             uuid.UUID `json:"id"`
+	Tenant         uuid.UUID `json:"tenant"`
+	Client         uuid.UUID `json:"client"`
+	URL            string    `json:"url"`
+	Description    string    `json:"description"`
+	Types          []string  `json:"types"`
+	Status         string    `json:"status"`
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
+	// Secret is only present in the creation response.
+	Secret string `json:"secret,omitempty"`
+}
+
+func toEndpointJSON(e *herald.Endpoint) endpointJSON {
+	return endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
+		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+}
+
+// checkEndpointFields validates url and types for a consumer, adding field
+// errors to ve. It returns a forbidden error when the consumer subscribes to
+// an exact type it may not consume.
+func (s *Server) checkEndpointFields(r *http.Request, ve *herald.ValidationError, owner *herald.Client, url *string, types []string) error {
+	if url != nil {
+		if *url == "" {
+			ve.Add("url", "required", "give the URL Herald should POST events to")
+		} else if len(*url) > 2048 {
+			ve.Add("url", "max-length", "must be at most 2048 characters")
+		} else if err := s.targets.CheckURL(*url); err != nil {
+			rule := "url"
+			if errors.Is(err, webhook.ErrForbiddenTarget) {
+				rule = "ssrf"
+			}
+			ve.Add("url", rule, "%s", err.Error())
+		}
+	}
+	if types == nil {
+		return nil
+	}
+	if len(types) == 0 {
+		ve.Add("types", "required", "subscribe to at least one event type or pattern")
+	}
+	if len(types) > 100 {
+		ve.Add("types", "max-items", "at most 100 types or patterns per endpoint")
+	}
+	snap, err := s.catalog.Get(r.Context())
+	if err != nil {
+		return err
+	}
+	tenant := snap.Tenant(owner.TenantID)
+	platformAdmin := tenant != nil && tenant.Platform && owner.Has(herald.RoleAdmin)
+	for i, t := range types {
+		field := fmt.Sprintf("types[%d]", i)
+		if route.IsPattern(t) {
+			if err := route.ValidatePattern(t); err != nil {
+				ve.Add(field, "pattern", "%s", err.Error())
+			}
+			continue
+		}
+		if err := route.ValidateTypeName(t); err != nil {
+			ve.Add(field, "format", "%s", err.Error())
+			continue
+		}
+		te := snap.Type(t)
+		if te == nil {
+			ve.Add(field, "unknown-type", "event type %q is not registered", t)
+			continue
+		}
+		if !te.Type.MayConsume(owner, platformAdmin) {
+			return herald.Forbidden("client %s may not consume events of type %q", owner.Key, t)
+		}
+	}
+	return nil
+}
+
+func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	var in struct {
+		URL         string     `json:"url"`
+		Types       []string   `json:"types"`
+		Description string     `json:"description"`
+		Client      *uuid.UUID `json:"client"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	owner := p.Client
+	switch {
+	case in.Client != nil && *in.Client != p.Client.ID:
+		c, err := s.store.ClientGet(r.Context(), *in.Client)
+		if err != nil || !p.IsAdminOf(c.TenantID) {
+			s.writeError(w, r, herald.Invalid("client", "exists", "no client %s in a tenant you administer", *in.Client))
+			return
+		}
+		if !c.Has(herald.RoleConsumer) && !c.Has(herald.RoleAdmin) {
+			s.writeError(w, r, herald.Invalid("client", "role", "client %s has neither the consumer nor the admin role", c.ID))
+			return
+		}
+		owner = c
+	case !p.Client.Has(herald.RoleConsumer) && !p.Client.Has(herald.RoleAdmin):
+		s.writeError(w, r, herald.Forbidden("creating an endpoint needs the consumer or admin role"))
+		return
+	}
+	if in.Types == nil {
+		in.Types = []string{}
+	}
+	ve := &herald.ValidationError{}
+	if utf8.RuneCountInString(in.Description) > 1000 {
+		ve.Add("description", "max-length", "must be at most 1000 characters")
+	}
+	if err := s.checkEndpointFields(r, ve, owner, &in.URL, in.Types); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := ve.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
+		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret}
+	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	out := toEndpointJSON(ep)
+	out.Secret = secret
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	tenant, client := p.Client.TenantID, uuid.Nil
+	switch {
+	case p.PlatformAdmin && r.URL.Query().Get("tenant") == "":
+		tenant = uuid.Nil
+	case r.URL.Query().Get("tenant") != "":
+		id, err := uuid.Parse(r.URL.Query().Get("tenant"))
+		if err != nil {
+			s.writeError(w, r, herald.Invalid("tenant", "format", "must be a UUID"))
+			return
+		}
+		if !p.IsAdminOf(id) {
+			s.writeError(w, r, herald.Forbidden("you may not list endpoints of tenant %s", id))
+			return
+		}
+		tenant = id
+	case !p.IsAdminOf(tenant):
+		client = p.Client.ID // consumers see their own endpoints
+	}
+	eps, err := s.store.EndpointList(r.Context(), tenant, client)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := listJSON[endpointJSON]{Data: make([]endpointJSON, 0, len(eps))}
+	for _, e := range eps {
+		out.Data = append(out.Data, toEndpointJSON(e))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// mayManageEndpoint: the tenant's admins and the consumer it belongs to.
+func mayManageEndpoint(p herald.Principal, e *herald.Endpoint) bool {
+	return p.IsAdminOf(e.TenantID) || (e.ClientID != uuid.Nil && e.ClientID == p.Client.ID)
+}
+
+// visibleEndpoint loads the endpoint of the path; endpoints the caller may
+// not manage are reported as not found.
+func (s *Server) visibleEndpoint(r *http.Request) (*herald.Endpoint, error) {
+	id, err := pathUUID(r, "id", "endpoint")
+	if err != nil {
+		return nil, err
+	}
+	e, err := s.store.EndpointGet(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayManageEndpoint(principal(r), e) {
+		return nil, herald.NotFound("endpoint %s", id)
+	}
+	return e, nil
+}
+
+func (s *Server) handleEndpointGet(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toEndpointJSON(e))
+}
+
+func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		URL         *string  `json:"url"`
+		Types       []string `json:"types"`
+		Description *string  `json:"description"`
+		Status      *string  `json:"status"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	owner := principal(r).Client
+	if e.ClientID != uuid.Nil && e.ClientID != owner.ID {
+		if c, err := s.store.ClientGet(r.Context(), e.ClientID); err == nil {
+			owner = c
+		}
+	}
+	ve := &herald.ValidationError{}
+	if in.Description != nil && utf8.RuneCountInString(*in.Description) > 1000 {
+		ve.Add("description", "max-length", "must be at most 1000 characters")
+	}
+	if in.Status != nil && *in.Status != string(herald.EndpointActive) && *in.Status != string(herald.EndpointDisabled) {
+		ve.Add("status", "enum", "must be active or disabled")
+	}
+	if err := s.checkEndpointFields(r, ve, owner, in.URL, in.Types); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := ve.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.URL != nil {
+		e.URL = *in.URL
+	}
+	if in.Types != nil {
+		e.Types = in.Types
+	}
+	if in.Description != nil {
+		e.Description = *in.Description
+	}
+	if in.Status != nil {
+		setStatus(e, herald.EndpointStatus(*in.Status), "disabled by "+principal(r).Client.Key)
+	}
+	s.updateEndpoint(w, r, e)
+}
+
+func setStatus(e *herald.Endpoint, st herald.EndpointStatus, reason string) {
+	if e.Status == st {
+		return
+	}
+	e.Status = st
+	e.DisabledReason = ""
+	if st == herald.EndpointDisabled {
+		e.DisabledReason = reason
+	}
+}
+
+func (s *Server) updateEndpoint(w http.ResponseWriter, r *http.Request, e *herald.Endpoint) {
+	if err := s.store.EndpointUpdate(r.Context(), e); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	writeJSON(w, http.StatusOK, toEndpointJSON(e))
+}
+
+func (s *Server) handleEndpointDisable(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	setStatus(e, herald.EndpointDisabled, "disabled by "+principal(r).Client.Key)
+	s.updateEndpoint(w, r, e)
+}
+
+func (s *Server) handleEndpointEnable(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	setStatus(e, herald.EndpointActive, "")
+	s.updateEndpoint(w, r, e)
+}
+
+func (s *Server) handleEndpointDelete(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.EndpointDelete(r.Context(), e.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// parseLimit reads ?limit= with a default and a maximum.
+func parseLimit(r *http.Request, def, max int) (int, error) {
+	q := r.URL.Query().Get("limit")
+	if q == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > max {
+		return 0, herald.Invalid("limit", "range", "must be a whole number from 1 to %d", max)
+	}
+	return n, nil
+}
+
+func trimSpaceLower(s string) string { return strings.ToLower(strings.TrimSpace(s)) }

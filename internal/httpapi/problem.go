@@ -1,0 +1,162 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/ingest"
+)
+
+// problemTypeBase prefixes the type URI of every problem Herald returns;
+// the suffix names the kind, so clients can branch on it.
+const problemTypeBase = "urn:herald:problem:"
+
+// Problem is an RFC 9457 problem details body.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail,omitempty"`
+	// Errors lists each offending field (and, for events, which event).
+	Errors []ProblemItem `json:"errors,omitempty"`
+	// Omitted counts problems found but not listed.
+	Omitted int `json:"omitted,omitempty"`
+}
+
+// ProblemItem is one field that broke one rule.
+type ProblemItem struct {
+	Index  *int   `json:"index,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Field  string `json:"field"`
+	Rule   string `json:"rule"`
+	Detail string `json:"detail"`
+}
+
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+func problem(status int, kind, title, detail string) *Problem {
+	return &Problem{Type: problemTypeBase + kind, Title: title, Status: status, Detail: detail}
+}
+
+// writeError is the one place that maps errors to HTTP problems. Errors that
+// are not the caller's fault are logged and answered without their text.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		ve   *herald.ValidationError
+		ceVE *cloudevents.ValidationError
+		tl   *cloudevents.TooLargeError
+		rej  *ingest.RejectError
+		fe   *herald.ForbiddenError
+	)
+	switch {
+	case errors.As(err, &tl):
+		detail := fmt.Sprintf("the request body is larger than %d bytes", tl.Limit)
+		p := problem(http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", detail)
+		if tl.Which == cloudevents.WhichEvent {
+			idx := tl.Index
+			p = problem(http.StatusRequestEntityTooLarge, "event-too-large", "Event too large",
+				fmt.Sprintf("event %d is %d bytes, over the limit of %d bytes per event", tl.Index, tl.Size, tl.Limit))
+			p.Errors = []ProblemItem{{Index: &idx, Field: "", Rule: "max-event-size", Detail: p.Detail}}
+		}
+		writeProblem(w, p)
+	case errors.As(err, &ceVE):
+		p := problem(http.StatusBadRequest, "invalid-cloudevent", "Invalid CloudEvent",
+			"the request holds events that are not valid CloudEvents 1.0; nothing was stored")
+		for _, pr := range ceVE.Problems {
+			p.Errors = append(p.Errors, ProblemItem{Index: indexPtr(pr.Index), ID: pr.ID, Field: pr.Field, Rule: pr.Rule, Detail: pr.Detail})
+		}
+		p.Omitted = ceVE.Omitted
+		writeProblem(w, p)
+	case errors.Is(err, cloudevents.ErrUnsupportedMediaType):
+		writeProblem(w, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", err.Error()))
+	case errors.As(err, &rej):
+		status, kind, title := http.StatusUnprocessableEntity, "rejected-events", "Events rejected"
+		if rej.Forbidden {
+			status, kind, title = http.StatusForbidden, "forbidden-event-type", "Not allowed to produce this type"
+		}
+		p := problem(status, kind, title, fmt.Sprintf("%d event(s) failed; the whole request was rejected and nothing was stored", len(rej.Problems)))
+		for _, pr := range rej.Problems {
+			p.Errors = append(p.Errors, ProblemItem{Index: indexPtr(pr.Index), ID: pr.ID, Field: pr.Field, Rule: pr.Rule, Detail: pr.Detail})
+		}
+		writeProblem(w, p)
+	case errors.As(err, &ve):
+		p := problem(http.StatusUnprocessableEntity, "validation", "Invalid request", ve.Error())
+		for _, fe := range ve.Errors {
+			p.Errors = append(p.Errors, ProblemItem{Field: fe.Field, Rule: fe.Rule, Detail: fe.Detail})
+		}
+		writeProblem(w, p)
+	case errors.Is(err, errBadJSON):
+		writeProblem(w, problem(http.StatusBadRequest, "malformed-json", "Malformed JSON", err.Error()))
+	case errors.Is(err, herald.ErrUnauthorized):
+		w.Header().Set("WWW-Authenticate", `Basic realm="herald", charset="UTF-8"`)
+		writeProblem(w, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized",
+			"send a client key and secret with HTTP Basic authentication"))
+	case errors.As(err, &fe):
+		writeProblem(w, problem(http.StatusForbidden, "forbidden", "Forbidden", fe.Reason))
+	case errors.Is(err, herald.ErrForbidden):
+		writeProblem(w, problem(http.StatusForbidden, "forbidden", "Forbidden", "you may not do this"))
+	case errors.Is(err, herald.ErrNotFound):
+		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", err.Error()))
+	case errors.Is(err, herald.ErrConflict):
+		writeProblem(w, problem(http.StatusConflict, "conflict", "Conflict", err.Error()))
+	case errors.Is(err, herald.ErrUnavailable):
+		s.logger.Warn("service unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", "1")
+		writeProblem(w, problem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+			"Herald cannot serve this right now; retry shortly"))
+	default:
+		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeProblem(w, problem(http.StatusInternalServerError, "internal", "Internal server error",
+			"the request failed on the server; it has been logged"))
+	}
+}
+
+func indexPtr(i int) *int {
+	if i < 0 {
+		return nil
+	}
+	return &i
+}
+
+var errBadJSON = errors.New("malformed JSON body")
+
+// decodeJSON reads a JSON request body into v, refusing unknown fields so
+// typos in field names are reported instead of silently ignored.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return herald.Invalid("", "max-size", "the request body is larger than %d bytes", mbe.Limit)
+		}
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return herald.Invalid(ute.Field, "type", "must be %s, not %s", ute.Type.String(), ute.Value)
+		}
+		return fmt.Errorf("%w: %s", errBadJSON, err.Error())
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: unexpected data after the JSON value", errBadJSON)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		slog.Default().Debug("write response", "error", err)
+	}
+}

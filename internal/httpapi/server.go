@@ -1,0 +1,193 @@
+// Package httpapi is Herald's HTTP interface: the chi router, HTTP Basic
+// authentication of clients, the handlers of the admin, producer and
+// delivery APIs, and the single mapping from errors to RFC 9457 problems.
+// Wire shapes (JSON field names) live here, next to the handlers; the
+// domain types they convert from carry none.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/ingest"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/openapi"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// Retrier re-queues a finished delivery.
+type Retrier interface {
+	Retry(ctx context.Context, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error)
+}
+
+// Deps is what the server needs.
+type Deps struct {
+	Store   *postgres.Store
+	Catalog *catalog.Catalog
+	Ingest  *ingest.Service
+	Retrier Retrier
+	// Targets is the policy endpoint URLs are checked against at creation.
+	Targets webhook.TargetPolicy
+	Limits  cloudevents.Limits
+	// Ready reports whether the server can serve (database reachable,
+	// migrations applied).
+	Ready  func(ctx context.Context) error
+	Logger *slog.Logger
+}
+
+// Server serves Herald's HTTP API.
+type Server struct {
+	store   *postgres.Store
+	catalog *catalog.Catalog
+	ingest  *ingest.Service
+	retrier Retrier
+	targets webhook.TargetPolicy
+	limits  cloudevents.Limits
+	ready   func(ctx context.Context) error
+	logger  *slog.Logger
+	router  chi.Router
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	s := &Server{
+		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
+		limits: d.Limits, ready: d.Ready, logger: d.Logger,
+	}
+	s.router = s.routes()
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// Router exposes the chi router (the OpenAPI contract test walks it).
+func (s *Server) Router() chi.Routes { return s.router }
+
+func (s *Server) routes() chi.Router {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(s.accessLog)
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", "no such route: "+r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
+			r.Method+" is not supported on "+r.URL.Path))
+	})
+
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", s.handleReady)
+	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(openapi.Spec)
+	})
+
+	r.Route("/v1", func(r chi.Router) {
+		r.Use(s.authenticate)
+		r.Post("/tenants", s.handleTenantCreate)
+		r.Get("/tenants", s.handleTenantList)
+		r.Get("/tenants/{id}", s.handleTenantGet)
+		r.Delete("/tenants/{id}", s.handleTenantDelete)
+
+		r.Post("/clients", s.handleClientCreate)
+		r.Get("/clients", s.handleClientList)
+		r.Get("/clients/{id}", s.handleClientGet)
+		r.Delete("/clients/{id}", s.handleClientDelete)
+
+		r.Get("/event-types", s.handleEventTypeList)
+		r.Get("/event-types/{type}", s.handleEventTypeGet)
+		r.Put("/event-types/{type}", s.handleEventTypePut)
+		r.Get("/event-types/{type}/versions", s.handleEventTypeVersions)
+		r.Get("/event-types/{type}/versions/{version}", s.handleEventTypeVersion)
+
+		r.Post("/events", s.handleEventsPost)
+
+		r.Post("/endpoints", s.handleEndpointCreate)
+		r.Get("/endpoints", s.handleEndpointList)
+		r.Get("/endpoints/{id}", s.handleEndpointGet)
+		r.Patch("/endpoints/{id}", s.handleEndpointPatch)
+		r.Delete("/endpoints/{id}", s.handleEndpointDelete)
+		r.Post("/endpoints/{id}/disable", s.handleEndpointDisable)
+		r.Post("/endpoints/{id}/enable", s.handleEndpointEnable)
+		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
+
+		r.Get("/deliveries/{id}", s.handleDeliveryGet)
+		r.Post("/deliveries/{id}/retry", s.handleDeliveryRetry)
+	})
+	return r
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.ready(ctx); err != nil {
+		writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "Not ready", err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type principalKey struct{}
+
+// authenticate checks HTTP Basic credentials against the catalog. Every
+// /v1 route needs a client.
+func (s *Server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, secret, ok := r.BasicAuth()
+		if !ok {
+			s.writeError(w, r, herald.ErrUnauthorized)
+			return
+		}
+		snap, err := s.catalog.Get(r.Context())
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		p, err := snap.Authenticate(key, secret)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+func principal(r *http.Request) herald.Principal {
+	p, _ := r.Context().Value(principalKey{}).(herald.Principal)
+	return p
+}
+
+// accessLog logs each request at debug level, with its client key; never
+// its credentials or body.
+func (s *Server) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		if s.logger.Enabled(r.Context(), slog.LevelDebug) {
+			s.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
+				"duration", time.Since(start))
+		}
+	})
+}
+
+// pathUUID parses a UUID path parameter; a malformed one is simply not found.
+func pathUUID(r *http.Request, name, what string) (uuid.UUID, error) {
+	id, err := uuid.Parse(chi.URLParam(r, name))
+	if err != nil {
+		return uuid.Nil, herald.NotFound("%s %q", what, chi.URLParam(r, name))
+	}
+	return id, nil
+}

@@ -1,0 +1,400 @@
+// Package ingest turns authenticated CloudEvents into stored events and
+// delivery jobs. It checks that the producer may send each type and that the
+// data satisfies the type's JSON Schema, rejecting a batch whole when any
+// event fails, then hands accepted events to a group committer that writes
+// events, deliveries and River jobs of many concurrent requests in one
+// transaction. A request is answered only after that transaction commits.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/queue"
+)
+
+// JobInserter enqueues jobs inside the caller's transaction (River's client).
+type JobInserter interface {
+	InsertManyFastTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) (int, error)
+}
+
+// Config tunes the group committer.
+type Config struct {
+	// Committers is how many transactions may be in flight at once.
+	Committers int
+	// MaxBatch caps the events written by one transaction.
+	MaxBatch int
+}
+
+// Service validates and stores events.
+type Service struct {
+	pool    *pgxpool.Pool
+	store   *postgres.Store
+	catalog *catalog.Catalog
+	jobs    JobInserter
+	logger  *slog.Logger
+	cfg     Config
+
+	reqs     chan *pending
+	wg       sync.WaitGroup
+	stopOnce sync.Once
+	stopped  chan struct{}
+	mu       sync.RWMutex // guards closed against Submit racing Stop
+	closed   bool
+}
+
+// New builds the service; call Start before Ingest.
+func New(pool *pgxpool.Pool, store *postgres.Store, cat *catalog.Catalog, jobs JobInserter, cfg Config, logger *slog.Logger) *Service {
+	if cfg.Committers <= 0 {
+		cfg.Committers = 4
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = 1000
+	}
+	return &Service{
+		pool: pool, store: store, catalog: cat, jobs: jobs, logger: logger, cfg: cfg,
+		reqs: make(chan *pending, 4096), stopped: make(chan struct{}),
+	}
+}
+
+// ErrStopped is returned for requests arriving during shutdown.
+var ErrStopped = fmt.Errorf("ingest is shutting down: %w", herald.ErrUnavailable)
+
+// Problem is one reason an event of a request was refused.
+type Problem struct {
+	Index  int
+	ID     string
+	Field  string // attribute, or "data" plus a JSON path for schema failures
+	Rule   string
+	Detail string
+}
+
+// RejectError refuses a whole request: nothing of it was stored. Forbidden
+// is true when any event failed for lack of permission.
+type RejectError struct {
+	Forbidden bool
+	Problems  []Problem
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("%d event(s) rejected; first: event %d: %s: %s", len(e.Problems), e.Problems[0].Index,
+		e.Problems[0].Field, e.Problems[0].Detail)
+}
+
+// Stored describes one accepted event.
+type Stored struct {
+	ID         uuid.UUID
+	Seq        int64
+	ReceivedAt time.Time
+	Source     string
+	CEID       string
+	// Duplicate is true when an earlier request already stored this
+	// (source, id); the stored event's id is returned and nothing new is
+	// delivered.
+	Duplicate bool
+}
+
+// Ingest checks events from one request and stores them, all or nothing.
+func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*cloudevents.Event) ([]Stored, error) {
+	if len(events) == 0 {
+		return []Stored{}, nil
+	}
+	snap, err := s.catalog.Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	rej := &RejectError{}
+	items := make([]item, len(events))
+	for i, ev := range events {
+		te := snap.Type(ev.Type)
+		switch {
+		case te == nil:
+			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "unknown-type",
+				Detail: fmt.Sprintf("event type %q is not registered", ev.Type)})
+			continue
+		case !te.Type.MayProduce(p.Client):
+			rej.Forbidden = true
+			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "producer",
+				Detail: fmt.Sprintf("client %s may not produce events of type %q", p.Client.Key, ev.Type)})
+			continue
+		case te.SchemaErr != nil:
+			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "schema",
+				Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
+			continue
+		}
+		data := ev.Data
+		if data == nil {
+			if ev.DataBase64 != nil || !ev.DataIsJSON() {
+				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data", Rule: "json",
+					Detail: fmt.Sprintf("type %q has a JSON Schema, so data must be JSON", ev.Type)})
+				continue
+			}
+			data = []byte("null")
+		}
+		for _, v := range te.Schema.Validate(data) {
+			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data" + trimDollar(v.Path),
+				Rule: v.Rule, Detail: v.Message})
+		}
+		body, err := ev.MarshalStructured()
+		if err != nil {
+			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "", Rule: "encode", Detail: err.Error()})
+			continue
+		}
+		items[i] = item{
+			key: postgres.EventKey{TenantID: p.Client.TenantID, Source: ev.Source, CEID: ev.ID},
+			event: herald.Event{
+				TenantID: p.Client.TenantID, ProducerID: p.Client.ID, Type: ev.Type, Source: ev.Source, CEID: ev.ID,
+				Subject: ev.Subject, PartitionKey: ev.PartitionKey(), TypeVersion: te.Type.Version, Body: body,
+			},
+		}
+	}
+	if len(rej.Problems) > 0 {
+		return nil, rej
+	}
+	return s.submit(ctx, items)
+}
+
+// trimDollar turns a JSON path "$.a.b" into ".a.b" so it reads "data.a.b";
+// the root "$" becomes "".
+func trimDollar(p string) string {
+	if len(p) > 0 && p[0] == '$' {
+		return p[1:]
+	}
+	return p
+}
+
+type item struct {
+	key   postgres.EventKey
+	event herald.Event
+	// filled by the committer
+	stored Stored
+}
+
+type pending struct {
+	ctx   context.Context
+	items []item
+	done  chan error
+}
+
+func (s *Service) submit(ctx context.Context, items []item) ([]Stored, error) {
+	p := &pending{ctx: ctx, items: items, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return nil, ErrStopped
+	}
+	select {
+	case s.reqs <- p:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return nil, ctx.Err()
+	}
+	// Once queued, wait for the outcome even if the client goes away: the
+	// events may be committing, and the producer's retry will be answered as
+	// a duplicate.
+	if err := <-p.done; err != nil {
+		return nil, err
+	}
+	out := make([]Stored, len(items))
+	for i := range items {
+		out[i] = items[i].stored
+	}
+	return out, nil
+}
+
+// Start runs the committers.
+func (s *Service) Start() {
+	for range s.cfg.Committers {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.commitLoop()
+		}()
+	}
+}
+
+// Stop refuses new requests and waits until every queued one is committed
+// and answered.
+func (s *Service) Stop() {
+	s.stopOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.reqs)
+		s.mu.Unlock()
+		s.wg.Wait()
+		close(s.stopped)
+	})
+}
+
+func (s *Service) commitLoop() {
+	batch := make([]*pending, 0, 64)
+	for {
+		first, ok := <-s.reqs
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		n := len(first.items)
+	gather:
+		for n < s.cfg.MaxBatch {
+			select {
+			case p, ok := <-s.reqs:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, p)
+				n += len(p.items)
+			default:
+				break gather
+			}
+		}
+		err := s.commit(batch)
+		for _, p := range batch {
+			p.done <- err
+		}
+	}
+}
+
+// commit writes a group of requests in one transaction.
+func (s *Service) commit(batch []*pending) error {
+	// The group's own deadline: requests' contexts may end while their
+	// events commit, and one cancelled producer must not fail the others.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := herald.Now()
+
+	// Within the group, the first occurrence of a key wins; later ones are
+	// duplicates of it.
+	type ref struct{ p, i int }
+	first := make(map[postgres.EventKey]ref)
+	keys := make([]postgres.EventKey, 0, 256)
+	for pi, p := range batch {
+		for ii := range p.items {
+			it := &p.items[ii]
+			k := it.key
+			if _, seen := first[k]; seen {
+				continue
+			}
+			first[k] = ref{pi, ii}
+			it.event.ID = herald.NewID(now)
+			it.event.ReceivedAt = now
+			kk := k
+			kk.EventID, kk.ReceivedAt = it.event.ID, now
+			keys = append(keys, kk)
+		}
+	}
+	// Lock keys in one global order so concurrent groups cannot deadlock.
+	sort.Slice(keys, func(a, b int) bool {
+		x, y := keys[a], keys[b]
+		if x.TenantID != y.TenantID {
+			return string(x.TenantID[:]) < string(y.TenantID[:])
+		}
+		if x.Source != y.Source {
+			return x.Source < y.Source
+		}
+		return x.CEID < y.CEID
+	})
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("ingest: begin: %w: %w", herald.ErrUnavailable, err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+
+	snap, err := s.catalog.Fresh(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("ingest: catalog: %w", err)
+	}
+	seqs, err := s.store.EventKeysInsert(ctx, tx, keys)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	var dupKeys []postgres.EventKey
+	for _, k := range keys {
+		if _, ok := seqs[k.EventID]; !ok {
+			dupKeys = append(dupKeys, k)
+		}
+	}
+	existing := map[postgres.EventKey]postgres.StoredKey{}
+	if len(dupKeys) > 0 {
+		found, err := s.store.EventKeysLookup(ctx, tx, dupKeys)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		for i, k := range dupKeys {
+			k.EventID, k.ReceivedAt = uuid.Nil, time.Time{}
+			existing[k] = found[i]
+		}
+	}
+
+	events := make([]*herald.Event, 0, len(keys))
+	var deliveries []*herald.Delivery
+	var jobs []river.InsertManyParams
+	for pi, p := range batch {
+		for ii := range p.items {
+			it := &p.items[ii]
+			r := first[it.key]
+			owner := &batch[r.p].items[r.i]
+			if sk, dup := existing[it.key]; dup {
+				it.stored = Stored{ID: sk.EventID, Seq: sk.Seq, ReceivedAt: sk.ReceivedAt, Duplicate: true}
+			} else if r.p != pi || r.i != ii {
+				// A repeat within this group of a key stored by this group.
+				it.stored = Stored{ID: owner.event.ID, Seq: seqs[owner.event.ID], ReceivedAt: now, Duplicate: true}
+			} else {
+				ev := &it.event
+				ev.Seq = seqs[ev.ID]
+				it.stored = Stored{ID: ev.ID, Seq: ev.Seq, ReceivedAt: now}
+				events = append(events, ev)
+				for _, ep := range snap.Route(ev.Type) {
+					d := &herald.Delivery{
+						ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
+						TenantID: ep.TenantID, Status: herald.DeliveryPending,
+					}
+					deliveries = append(deliveries, d)
+					jobs = append(jobs, river.InsertManyParams{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: now}})
+				}
+			}
+			it.stored.Source, it.stored.CEID = it.key.Source, it.key.CEID
+		}
+	}
+	if len(events) > 0 {
+		if err := s.store.EventsCopy(ctx, tx, events); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+	}
+	if len(deliveries) > 0 {
+		if err := s.store.DeliveriesCopy(ctx, tx, deliveries); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		if _, err := s.jobs.InsertManyFastTx(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("ingest: enqueue deliveries: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("ingest: commit: %w", err)
+	}
+	return nil
+}
+
+// IsReject reports whether err refuses the request's input (as opposed to a
+// server-side failure).
+func IsReject(err error) (*RejectError, bool) {
+	var r *RejectError
+	ok := errors.As(err, &r)
+	return r, ok
+}

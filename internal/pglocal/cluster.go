@@ -1,0 +1,655 @@
+package pglocal
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+const (
+	// Port is the port number of the server. It only names the socket
+	// file (.s.PGSQL.5432): the server listens on no TCP port, and each
+	// cluster has its own socket directory, so clusters never collide.
+	Port = 5432
+
+	// User is the superuser created by initdb; Herald connects as it.
+	User = "herald"
+
+	// Database is the database Start creates for Herald if it is missing.
+	Database = "herald"
+
+	// DefaultRunAs is the account the server runs as when Herald runs as
+	// root. It exists wherever the PostgreSQL packages are installed.
+	DefaultRunAs = "postgres"
+
+	defaultMaxConnections = 200
+	defaultStopTimeout    = 30 * time.Second
+)
+
+// Options configures Start.
+type Options struct {
+	// DataDir holds the cluster. It is created (with initdb) when missing
+	// or empty, and reused when it already holds a cluster, so data
+	// survives restarts and crashes of Herald.
+	DataDir string
+
+	// Durable keeps PostgreSQL's crash-safe defaults; `herald serve` sets
+	// it. When false (tests), fsync, synchronous_commit and
+	// full_page_writes are turned off for speed: an operating-system crash
+	// can then corrupt the cluster, and even a server crash loses the last
+	// few hundred milliseconds of commits.
+	Durable bool
+
+	// Logger receives the server's log and lifecycle messages. Nil
+	// discards them.
+	Logger *slog.Logger
+
+	// BinDir is the directory holding initdb and postgres (cmd fills it
+	// from HERALD_PG_BIN). When empty, PATH is searched, then
+	// /usr/lib/postgresql/*/bin.
+	BinDir string
+
+	// MaxConnections is the server's max_connections; 0 means 200.
+	MaxConnections int
+
+	// SharedBuffers is the server's shared_buffers, e.g. "256MB"; empty
+	// keeps PostgreSQL's default (128MB).
+	SharedBuffers string
+
+	// Settings are extra server settings passed as -c name=value. They
+	// are applied last, so they override everything above.
+	Settings map[string]string
+
+	// RunAs is the account the server runs as when Herald runs as root
+	// (PostgreSQL refuses to run as root); empty means "postgres". It is
+	// ignored when Herald does not run as root: the server then runs as
+	// the current user.
+	RunAs string
+
+	// StopTimeout bounds the fast shutdown in Stop before the server is
+	// shut down forcefully; 0 means 30 seconds.
+	StopTimeout time.Duration
+}
+
+// Cluster is a running PostgreSQL server owned by this process.
+type Cluster struct {
+	opts      Options
+	logger    *slog.Logger
+	bins      binaries
+	major     string
+	dataDir   string
+	socketDir string
+	acct      *account
+	env       []string
+	log       *serverLog
+	proc      *process
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// account is the unprivileged user the server runs as when Herald runs as
+// root. A nil *account means "the current user, no switching".
+type account struct {
+	name   string
+	uid    uint32
+	gid    uint32
+	groups []uint32 // supplementary groups, for permission checks and setgroups
+	home   string
+}
+
+// process is one started child and its exit status.
+type process struct {
+	cmd     *exec.Cmd
+	pid     int
+	done    chan struct{} // closed once the child has been reaped
+	err     error         // result of Wait; valid after done is closed
+	logDone chan struct{} // closed when its output has been forwarded (nil if not piped)
+}
+
+// Start runs a PostgreSQL server for opts.DataDir, initialising the cluster
+// first if needed, waits until it accepts connections (bounded by ctx) and
+// makes sure the database "herald" exists. The server runs until Stop is
+// called or this process exits.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	if platformErr != nil {
+		return nil, fmt.Errorf("start postgres: %w", platformErr)
+	}
+	if opts.DataDir == "" {
+		return nil, errors.New("start postgres: no data directory given")
+	}
+	base := opts.Logger
+	if base == nil {
+		base = slog.New(slog.DiscardHandler)
+	}
+	logger := base.With("component", "pglocal")
+	if opts.RunAs == "" {
+		opts.RunAs = DefaultRunAs
+	}
+	if opts.MaxConnections <= 0 {
+		opts.MaxConnections = defaultMaxConnections
+	}
+	if opts.StopTimeout <= 0 {
+		opts.StopTimeout = defaultStopTimeout
+	}
+	dataDir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: data directory: %w", err)
+	}
+
+	acct, err := serverAccount(opts.RunAs)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+
+	// An existing cluster can only be run by binaries of the major
+	// version that created it, so prefer that installation if present.
+	existing, err := readPGVersion(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	bins, err := findBinaries(opts.BinDir, existing)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	major, err := serverMajor(ctx, bins.postgres)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	if existing != "" && existing != major {
+		return nil, fmt.Errorf("start postgres: data directory %s was created by PostgreSQL %s but the binaries in %s are PostgreSQL %s: install PostgreSQL %s and point HERALD_PG_BIN at its bin directory, or upgrade the cluster with pg_upgrade",
+			dataDir, existing, bins.dir, major, existing)
+	}
+
+	fresh, err := prepareDataDir(dataDir, acct)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+
+	c := &Cluster{
+		opts:    opts,
+		logger:  logger,
+		bins:    bins,
+		major:   major,
+		dataDir: dataDir,
+		acct:    acct,
+		env:     serverEnv(acct),
+		log:     &serverLog{logger: base}, // tags lines component=postgres
+	}
+	if fresh {
+		if err := c.initdb(ctx); err != nil {
+			return nil, fmt.Errorf("start postgres: %w", err)
+		}
+	}
+	if err := c.clearStaleLock(ctx); err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	c.socketDir, err = makeSocketDir(acct)
+	if err != nil {
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+
+	began := time.Now()
+	if err := c.launchAndWait(ctx); err != nil {
+		_ = os.RemoveAll(c.socketDir)
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	if err := c.ensureDatabase(ctx); err != nil {
+		_ = c.Stop()
+		return nil, fmt.Errorf("start postgres: %w", err)
+	}
+	logger.Info("PostgreSQL ready",
+		"version", major, "data_dir", dataDir, "socket_dir", c.socketDir,
+		"pid", c.proc.pid, "durable", opts.Durable, "took", time.Since(began).Round(time.Millisecond))
+	return c, nil
+}
+
+// ConnString returns a keyword/value connection string for database dbname,
+// usable by pgx and libpq. Connections go through the Unix socket and need
+// no password.
+func (c *Cluster) ConnString(dbname string) string {
+	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable",
+		quoteConnValue(c.socketDir), Port, quoteConnValue(User), quoteConnValue(dbname))
+}
+
+// DataDir returns the absolute path of the cluster's data directory.
+func (c *Cluster) DataDir() string { return c.dataDir }
+
+// SocketDir returns the directory holding the server's Unix socket.
+func (c *Cluster) SocketDir() string { return c.socketDir }
+
+// Version returns the server's major version, e.g. "15".
+func (c *Cluster) Version() string { return c.major }
+
+// PID returns the process id of the server (the postmaster).
+func (c *Cluster) PID() int { return c.proc.pid }
+
+// Done returns a channel that is closed when the server process has exited,
+// whether through Stop or on its own; Herald can watch it to shut down
+// instead of running on without its database.
+func (c *Cluster) Done() <-chan struct{} { return c.proc.done }
+
+// Stop shuts the server down and waits for it to exit: a fast shutdown
+// (SIGINT: sessions are disconnected, then a checkpoint is written), then,
+// if that takes longer than Options.StopTimeout, an immediate shutdown
+// (SIGQUIT) and finally SIGKILL. It removes the socket directory. Stop is
+// safe to call more than once and concurrently; later calls return the
+// first call's result. It reports an error if the server had already
+// exited on its own or had to be stopped forcefully.
+func (c *Cluster) Stop() error {
+	c.stopOnce.Do(func() { c.stopErr = c.shutdown() })
+	return c.stopErr
+}
+
+func (c *Cluster) shutdown() error {
+	p := c.proc
+	var err error
+	select {
+	case <-p.done:
+		err = fmt.Errorf("stop postgres: server had already exited (%v); last server log lines:\n%s", p.err, c.tailAfterExit(p))
+	default:
+		err = c.terminate(p)
+	}
+	c.waitLog(p)
+	if rmErr := os.RemoveAll(c.socketDir); rmErr != nil {
+		err = errors.Join(err, fmt.Errorf("stop postgres: remove socket directory: %w", rmErr))
+	}
+	if err == nil {
+		c.logger.Info("PostgreSQL stopped", "data_dir", c.dataDir)
+	}
+	return err
+}
+
+// terminate escalates from fast shutdown to SIGKILL.
+func (c *Cluster) terminate(p *process) error {
+	// Fast shutdown: active transactions are rolled back, the server
+	// checkpoints and exits. The checkpoint makes the next start quick.
+	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop postgres: send SIGINT: %w", err)
+	}
+	if waitDone(p, c.opts.StopTimeout) {
+		if p.err != nil {
+			return fmt.Errorf("stop postgres: fast shutdown: %w; last server log lines:\n%s", p.err, c.tailAfterExit(p))
+		}
+		return nil
+	}
+
+	// Immediate shutdown: no checkpoint, the next start runs crash
+	// recovery, which is safe.
+	c.logger.Warn("PostgreSQL fast shutdown timed out; forcing an immediate shutdown", "timeout", c.opts.StopTimeout)
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	if waitDone(p, 5*time.Second) {
+		return fmt.Errorf("stop postgres: fast shutdown did not finish within %v; used immediate shutdown", c.opts.StopTimeout)
+	}
+	// The whole process group: backends must not keep shared memory
+	// attached, or the next start refuses to run.
+	_ = signalGroup(p.pid, syscall.SIGKILL)
+	<-p.done
+	return fmt.Errorf("stop postgres: server ignored fast and immediate shutdown; killed it")
+}
+
+// waitDone waits up to d for the process to exit.
+func waitDone(p *process, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// waitLog waits briefly for the server's output to be forwarded. Backends
+// that outlive a killed postmaster keep the pipe open; they exit on their own
+// shortly after, and Stop does not wait for them.
+func (c *Cluster) waitLog(p *process) {
+	if p.logDone == nil {
+		return
+	}
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-p.logDone:
+	case <-t.C:
+	}
+}
+
+// tailAfterExit returns the last log lines of an exited process, once its
+// final lines (the reason it exited) have been read.
+func (c *Cluster) tailAfterExit(p *process) string {
+	c.waitLog(p)
+	return c.log.lastLines()
+}
+
+// initdb creates the cluster in the (empty) data directory.
+func (c *Cluster) initdb(ctx context.Context) error {
+	c.logger.Info("initialising PostgreSQL cluster", "data_dir", c.dataDir, "version", c.major, "binaries", c.bins.dir)
+	began := time.Now()
+	args := []string{
+		"-D", c.dataDir,
+		"-U", User,
+		// Trust is safe only because the server listens on nothing but
+		// a socket in a folder only its own account (and root) can enter.
+		"--auth=trust",
+		"-E", "UTF8",
+		// The C locale sorts byte-wise, is available everywhere and
+		// never changes with the operating system's locale data, which
+		// would silently corrupt indexes on text.
+		"--locale=C",
+	}
+	if !c.opts.Durable {
+		// Skipping the final sync saves most of initdb's time; a
+		// throwaway test cluster does not need to survive a power cut.
+		args = append(args, "-N")
+	}
+	if majorAtLeast(c.major, 14) {
+		args = append(args, "--no-instructions")
+	}
+	cmd := exec.CommandContext(ctx, c.bins.initdb, args...)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	cmd.Dir = c.dataDir
+	cmd.Env = c.env
+	cmd.SysProcAttr = sysProcAttr(c.acct)
+	p, err := startLocked(cmd)
+	if err == nil {
+		<-p.done
+		err = p.err
+	}
+	if err != nil {
+		// Leave an empty folder, not a half-made cluster that the next
+		// start would mistake for a real one.
+		if rmErr := removeContents(c.dataDir); rmErr != nil {
+			c.logger.Warn("could not clean up after failed initdb", "data_dir", c.dataDir, "error", rmErr)
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return fmt.Errorf("initdb %s: %w\n%s", c.dataDir, err, strings.TrimSpace(out.String()))
+	}
+	c.logger.Debug("initdb finished", "took", time.Since(began).Round(time.Millisecond), "output", strings.TrimSpace(out.String()))
+	return nil
+}
+
+// startLocked starts cmd from a goroutine locked to its OS thread, which
+// stays alive (blocked in Wait) for the life of the child. On Linux the
+// parent-death signal fires when the forking *thread* exits, and the Go
+// runtime may retire idle threads at any time; without the lock the server
+// could be killed while Herald is alive and well.
+func startLocked(cmd *exec.Cmd) (*process, error) {
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
+	go func() {
+		// Never unlocked on purpose: when this goroutine returns, the
+		// runtime ends the thread, which is harmless once the child is
+		// reaped, and never reuses it for other goroutines.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		p.pid = cmd.Process.Pid
+		started <- nil
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	if err := <-started; err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// launchAndWait starts the server and waits until it accepts connections.
+// One failure is retried: after a crash, backends of the old server may
+// still be exiting and keep its shared memory attached, and PostgreSQL
+// refuses to start until they are gone.
+func (c *Cluster) launchAndWait(ctx context.Context) error {
+	const retryFor = 10 * time.Second
+	deadline := time.Now().Add(retryFor)
+	for attempt := 1; ; attempt++ {
+		// Judge each attempt by its own log lines only.
+		c.log.reset()
+		p, err := c.launch()
+		if err != nil {
+			return err
+		}
+		c.proc = p
+		err = c.waitReady(ctx, p)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-p.done:
+		default:
+			// Still running: ctx ended. Do not leave it behind.
+			_ = c.terminate(p)
+			c.waitLog(p)
+			return err
+		}
+		if c.log.contains("pre-existing shared memory block") && time.Now().Before(deadline) && ctx.Err() == nil {
+			c.logger.Info("old PostgreSQL processes still hold shared memory; retrying", "attempt", attempt)
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		return err
+	}
+}
+
+// launch starts the postgres server process.
+func (c *Cluster) launch() (*process, error) {
+	args := []string{
+		"-D", c.dataDir,
+		"-k", c.socketDir,
+		"-p", strconv.Itoa(Port),
+		// No TCP at all: the trust authentication must stay local.
+		"-c", "listen_addresses=",
+		"-c", "log_line_prefix=" + logLinePrefix,
+		"-c", "max_connections=" + strconv.Itoa(c.opts.MaxConnections),
+	}
+	if c.opts.SharedBuffers != "" {
+		args = append(args, "-c", "shared_buffers="+c.opts.SharedBuffers)
+	}
+	if !c.opts.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.opts.Settings)) {
+		args = append(args, "-c", k+"="+c.opts.Settings[k])
+	}
+
+	// A pipe rather than an io.Writer: exec would otherwise copy the output
+	// in a goroutine that Wait waits for, and backends outliving a killed
+	// postmaster hold the pipe open, so Wait would hang until they exit.
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("create log pipe: %w", err)
+	}
+	cmd := exec.Command(c.bins.postgres, args...)
+	cmd.Stdout = w
+	cmd.Stderr = w
+	cmd.Dir = c.dataDir
+	cmd.Env = c.env
+	cmd.SysProcAttr = sysProcAttr(c.acct)
+	p, err := startLocked(cmd)
+	_ = w.Close() // the child has its own copy
+	if err != nil {
+		_ = r.Close()
+		return nil, fmt.Errorf("run %s: %w", c.bins.postgres, err)
+	}
+	p.logDone = make(chan struct{})
+	go func() {
+		defer close(p.logDone)
+		defer r.Close()
+		c.log.consume(r)
+	}()
+	return p, nil
+}
+
+// waitReady polls the lock file until the server reports it is ready. The
+// postmaster writes "ready" into postmaster.pid once it accepts connections
+// (this is how pg_ctl waits too), so no connection attempts, which would
+// each log a FATAL during startup, are needed.
+func (c *Cluster) waitReady(ctx context.Context, p *process) error {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if pid, status, err := readLockFile(c.dataDir); err == nil && pid == p.pid && status == "ready" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for server to accept connections: %w; last server log lines:\n%s", ctx.Err(), c.log.lastLines())
+		case <-p.done:
+			return fmt.Errorf("server exited during startup (%v); last server log lines:\n%s", p.err, c.tailAfterExit(p))
+		case <-tick.C:
+		}
+	}
+}
+
+// readLockFile returns the pid (line 1) and status (line 8) of
+// postmaster.pid.
+func readLockFile(dataDir string) (pid int, status string, err error) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "postmaster.pid"))
+	if err != nil {
+		return 0, "", err
+	}
+	lines := strings.Split(string(b), "\n")
+	pid, err = strconv.Atoi(strings.TrimSpace(lines[0]))
+	if err != nil {
+		return 0, "", fmt.Errorf("parse postmaster.pid: %w", err)
+	}
+	if len(lines) >= 8 {
+		status = strings.TrimSpace(lines[7])
+	}
+	return pid, status, nil
+}
+
+// clearStaleLock deals with a postmaster.pid left by a server that did not
+// shut down cleanly. PostgreSQL itself ignores the file when no process has
+// that pid, but in containers pids are reused quickly, and a lock naming an
+// unrelated live process (or an unreaped zombie) makes the server refuse to
+// start. Such a lock is removed; a live server for this data directory is
+// reported instead.
+func (c *Cluster) clearStaleLock(ctx context.Context) error {
+	lock := filepath.Join(c.dataDir, "postmaster.pid")
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		pid, _, err := readLockFile(c.dataDir)
+		if err != nil || pid <= 0 {
+			return nil // no lock, or one PostgreSQL will judge itself
+		}
+		state, cmdline, ok := inspectProcess(pid)
+		if !ok {
+			return nil
+		}
+		if state == procPostgres && strings.Contains(cmdline, c.dataDir) {
+			// Maybe the server of a Herald killed a moment ago, which
+			// the parent-death signal is taking down: give it a moment.
+			if time.Now().Before(deadline) && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("a PostgreSQL server (pid %d) is already running on data directory %s; is another Herald using it?", pid, c.dataDir)
+		}
+		c.logger.Info("removing stale PostgreSQL lock file", "file", lock, "pid", pid)
+		if err := os.Remove(lock); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove stale lock file: %w", err)
+		}
+		return nil
+	}
+}
+
+// ensureDatabase creates the database Herald uses if it does not exist yet.
+func (c *Cluster) ensureDatabase(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, c.ConnString("postgres"))
+	if err != nil {
+		return fmt.Errorf("connect to new server: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	err = conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", Database).Scan(&exists)
+	if err != nil {
+		return fmt.Errorf("look up database %s: %w", Database, err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{Database}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P04" { // duplicate_database: fine
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", Database, err)
+	}
+	c.logger.Info("created database", "database", Database)
+	return nil
+}
+
+// serverEnv is the environment of initdb and postgres: Herald's, without
+// libpq variables (PGPORT and friends change server defaults) and locale
+// variables (a locale that is not installed makes initdb fail, and English
+// messages keep the logs greppable). When switching users, the identity
+// variables follow the new user.
+func serverEnv(a *account) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "PG"), strings.HasPrefix(k, "LC_"), k == "LANG", k == "LANGUAGE":
+			continue
+		case a != nil && (k == "HOME" || k == "USER" || k == "LOGNAME"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "LC_ALL=C")
+	if a != nil {
+		env = append(env, "HOME="+a.home, "USER="+a.name, "LOGNAME="+a.name)
+	}
+	return env
+}
+
+// removeContents empties dir, keeping dir itself (it may be a mount point).
+func removeContents(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
+	}
+	return errors.Join(errs...)
+}
+
+// quoteConnValue quotes a keyword/value connection string value when needed
+// (empty, or containing spaces, quotes or backslashes).
+func quoteConnValue(s string) string {
+	if s != "" && !strings.ContainsAny(s, ` '\`+"\t\n\r") {
+		return s
+	}
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	return "'" + r.Replace(s) + "'"
+}

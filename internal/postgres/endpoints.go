@@ -1,0 +1,117 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, created_at, updated_at`
+
+func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
+	var e herald.Endpoint
+	var client *uuid.UUID
+	var status string
+	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
+		&e.CreatedAt, &e.UpdatedAt); err != nil {
+		return nil, err
+	}
+	if client != nil {
+		e.ClientID = *client
+	}
+	e.Status = herald.EndpointStatus(status)
+	return &e, nil
+}
+
+// sealSecret encrypts an endpoint's signing secret bound to the endpoint's
+// id, so a ciphertext copied onto another row does not decrypt.
+func (s *Store) sealSecret(id uuid.UUID, secret string) []byte {
+	return s.box.Seal([]byte(secret), id[:])
+}
+
+// OpenSecret decrypts an endpoint secret read from the database.
+func (s *Store) OpenSecret(id uuid.UUID, sealed []byte) (string, error) {
+	b, err := s.box.Open(sealed, id[:])
+	if err != nil {
+		return "", fmt.Errorf("endpoint %s secret: %w", id, err)
+	}
+	return string(b), nil
+}
+
+// EndpointCreate inserts an endpoint with its (plaintext) secret, which is
+// stored encrypted.
+func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
+	err := s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, updated_at`,
+		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
+		s.sealSecret(e.ID, e.Secret)).Scan(&e.CreatedAt, &e.UpdatedAt)
+	return translate(err, "endpoint")
+}
+
+// EndpointGet returns one endpoint, without its secret.
+func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint, error) {
+	e, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = $1`, id))
+	return e, translate(err, "endpoint "+id.String())
+}
+
+// EndpointList returns the endpoints of a tenant (all tenants when tenant is
+// uuid.Nil), optionally only those of one client, newest first.
+func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID) ([]*herald.Endpoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
+		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
+		ORDER BY created_at DESC, id`, nullUUID(tenant), nullUUID(client))
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints: %w", err)
+	}
+	defer rows.Close()
+	return collectEndpoints(rows)
+}
+
+func collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
+	var out []*herald.Endpoint
+	for rows.Next() {
+		e, err := scanEndpoint(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan endpoint: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// EndpointUpdate writes an endpoint's editable fields (url, description,
+// types, status, disabled reason).
+func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
+	err := s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
+		disabled_reason = $6, updated_at = now() WHERE id = $1 RETURNING updated_at`,
+		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason).Scan(&e.UpdatedAt)
+	return translate(err, "endpoint "+e.ID.String())
+}
+
+// EndpointDisable disables an endpoint with a reason (e.g. the receiver
+// answered 410 Gone). It is a no-op for an already disabled endpoint.
+func (s *Store) EndpointDisable(ctx context.Context, id uuid.UUID, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'disabled', disabled_reason = $2, updated_at = now()
+		WHERE id = $1 AND status <> 'disabled'`, id, reason)
+	if err != nil {
+		return fmt.Errorf("disable endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// EndpointDelete removes an endpoint. Its delivery history stays until
+// retention drops it.
+func (s *Store) EndpointDelete(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM endpoints WHERE id = $1`, id)
+	if err != nil {
+		return translate(err, "endpoint "+id.String())
+	}
+	if tag.RowsAffected() == 0 {
+		return herald.NotFound("endpoint %s", id)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+const eventTypeColumns = `t.name, t.tenant_id, t.description, t.public, t.producers, t.consumers, t.version,
+	v.schema::text, t.created_at, t.updated_at`
+
+const eventTypeFrom = ` FROM event_types t JOIN event_type_versions v ON v.type_name = t.name AND v.version = t.version`
+
+func scanEventType(row pgx.Row) (*herald.EventType, error) {
+	var t herald.EventType
+	var schema string
+	if err := row.Scan(&t.Name, &t.TenantID, &t.Description, &t.Public, &t.Producers, &t.Consumers, &t.Version,
+		&schema, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return nil, err
+	}
+	t.Schema = []byte(schema)
+	return &t, nil
+}
+
+// EventTypePut creates or updates an event type. When the schema differs
+// (as JSON, not byte for byte) from the current one, it becomes a new
+// version; older versions stay readable. allowed decides, under the row lock,
+// whether the caller may change an existing type (it receives the stored
+// row). created reports whether the type is new.
+func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed func(existing *herald.EventType) error) (created bool, err error) {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		existing, err := scanEventType(tx.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1 FOR UPDATE OF t`, t.Name))
+		if err != nil && err != pgx.ErrNoRows {
+			return fmt.Errorf("put event type %s: %w", t.Name, err)
+		}
+		if existing == nil {
+			created = true
+			t.Version = 1
+			if _, err := tx.Exec(ctx, `INSERT INTO event_types (name, tenant_id, description, public, producers, consumers, version)
+				VALUES ($1, $2, $3, $4, $5, $6, 1)`, t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers); err != nil {
+				return translate(err, "event type "+t.Name)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, 1, $2::jsonb)`,
+				t.Name, string(t.Schema)); err != nil {
+				return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+			}
+		} else {
+			if err := allowed(existing); err != nil {
+				return err
+			}
+			var same bool
+			if err := tx.QueryRow(ctx, `SELECT schema = $2::jsonb FROM event_type_versions WHERE type_name = $1 AND version = $3`,
+				t.Name, string(t.Schema), existing.Version).Scan(&same); err != nil {
+				return fmt.Errorf("put event type %s: compare schema: %w", t.Name, err)
+			}
+			t.Version = existing.Version
+			if !same {
+				t.Version++
+				if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, $2, $3::jsonb)`,
+					t.Name, t.Version, string(t.Schema)); err != nil {
+					return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE event_types SET tenant_id = $2, description = $3, public = $4, producers = $5,
+				consumers = $6, version = $7, updated_at = now() WHERE name = $1`,
+				t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers, t.Version); err != nil {
+				return translate(err, "event type "+t.Name)
+			}
+		}
+		stored, err := scanEventType(tx.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1`, t.Name))
+		if err != nil {
+			return fmt.Errorf("put event type %s: reread: %w", t.Name, err)
+		}
+		*t = *stored
+		return nil
+	})
+	return created, err
+}
+
+// EventTypeGet returns a type with its current schema.
+func (s *Store) EventTypeGet(ctx context.Context, name string) (*herald.EventType, error) {
+	t, err := scanEventType(s.pool.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1`, name))
+	return t, translate(err, fmt.Sprintf("event type %q", name))
+}
+
+// EventTypeList returns all types with their current schemas, by name.
+func (s *Store) EventTypeList(ctx context.Context) ([]*herald.EventType, error) {
+	return s.eventTypeList(ctx, s.pool)
+}
+
+func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType, error) {
+	rows, err := db.Query(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` ORDER BY t.name`)
+	if err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	defer rows.Close()
+	var out []*herald.EventType
+	for rows.Next() {
+		t, err := scanEventType(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list event types: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// EventTypeVersions returns every schema version of a type, oldest first.
+func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.SchemaVersion, error) {
+	rows, err := s.pool.Query(ctx, `SELECT version, schema::text, created_at FROM event_type_versions
+		WHERE type_name = $1 ORDER BY version`, name)
+	if err != nil {
+		return nil, fmt.Errorf("event type %s versions: %w", name, err)
+	}
+	defer rows.Close()
+	var out []herald.SchemaVersion
+	for rows.Next() {
+		var v herald.SchemaVersion
+		var schema string
+		if err := rows.Scan(&v.Version, &schema, &v.CreatedAt); err != nil {
+			return nil, fmt.Errorf("event type %s versions: %w", name, err)
+		}
+		v.Schema = []byte(schema)
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("event type %s versions: %w", name, err)
+	}
+	if len(out) == 0 {
+		return nil, herald.NotFound("event type %q", name)
+	}
+	return out, nil
+}

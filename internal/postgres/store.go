@@ -1,0 +1,84 @@
+// Package postgres is Herald's storage: every SQL statement Herald runs lives
+// in this package, one file per table, with functions named noun-first
+// (EventTypePut, DeliveryRecordAttempt). Functions that must commit together
+// with other writes (events with their deliveries and River jobs) take a DBTX
+// so the caller decides the transaction.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/secretbox"
+)
+
+// DBTX is what store functions need from a pool or a transaction.
+type DBTX interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+}
+
+// Store reads and writes Herald's tables.
+type Store struct {
+	pool *pgxpool.Pool
+	box  *secretbox.Box
+}
+
+// New returns a Store over pool. box encrypts secrets Herald must read back
+// (endpoint signing secrets) with additional data binding each to its row.
+func New(pool *pgxpool.Pool, box *secretbox.Box) *Store {
+	return &Store{pool: pool, box: box}
+}
+
+// Pool returns the underlying pool, for callers that open transactions.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// OpenPool connects to PostgreSQL with settings suited to Herald: enough
+// connections for the ingest committers, the delivery workers and River's
+// notifier.
+func OpenPool(ctx context.Context, dsn string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ping database: %w", err)
+	}
+	return pool, nil
+}
+
+// translate maps driver errors onto herald's sentinels.
+func translate(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return herald.NotFound("%s", what)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "23505": // unique_violation
+			return herald.Conflict("%s already exists", what)
+		case "23503": // foreign_key_violation
+			return herald.Conflict("%s is still referenced (%s)", what, pgErr.ConstraintName)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

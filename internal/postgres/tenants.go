@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+const tenantColumns = `id, name, platform, created_at`
+
+func scanTenant(row pgx.Row) (*herald.Tenant, error) {
+	var t herald.Tenant
+	if err := row.Scan(&t.ID, &t.Name, &t.Platform, &t.CreatedAt); err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// TenantCreate inserts a tenant; a taken name is a conflict.
+func (s *Store) TenantCreate(ctx context.Context, t *herald.Tenant) error {
+	err := s.pool.QueryRow(ctx, `INSERT INTO tenants (id, name, platform) VALUES ($1, $2, $3) RETURNING created_at`,
+		t.ID, t.Name, t.Platform).Scan(&t.CreatedAt)
+	return translate(err, fmt.Sprintf("tenant %q", t.Name))
+}
+
+// TenantGet returns one tenant.
+func (s *Store) TenantGet(ctx context.Context, id uuid.UUID) (*herald.Tenant, error) {
+	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE id = $1`, id))
+	return t, translate(err, "tenant "+id.String())
+}
+
+// TenantList returns all tenants by name.
+func (s *Store) TenantList(ctx context.Context) ([]*herald.Tenant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []*herald.Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list tenants: %w", err)
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// TenantDelete removes a tenant with its clients and endpoints. A tenant that
+// still owns event types cannot be deleted (their events and consumers
+// depend on them): that is a conflict.
+func (s *Store) TenantDelete(ctx context.Context, id uuid.UUID) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1 AND NOT platform`, id)
+	if err != nil {
+		return translate(err, "tenant "+id.String())
+	}
+	if tag.RowsAffected() == 0 {
+		return herald.NotFound("tenant %s", id)
+	}
+	return nil
+}
+
+// TenantEnsurePlatform returns the platform tenant, creating it on first
+// start.
+func (s *Store) TenantEnsurePlatform(ctx context.Context) (*herald.Tenant, error) {
+	_, err := s.pool.Exec(ctx, `INSERT INTO tenants (id, name, platform) VALUES ($1, 'platform', true)
+		ON CONFLICT (name) DO NOTHING`, uuid.New())
+	if err != nil {
+		return nil, fmt.Errorf("ensure platform tenant: %w", err)
+	}
+	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants WHERE platform ORDER BY created_at LIMIT 1`))
+	if err != nil {
+		return nil, fmt.Errorf("ensure platform tenant: %w", err)
+	}
+	return t, nil
+}

@@ -1,0 +1,294 @@
+// Package schema compiles the JSON Schemas attached to Herald event types and
+// validates event data against them on the ingest path.
+//
+// It is a thin, opinionated layer over github.com/santhosh-tekuri/jsonschema/v6:
+//
+//   - the draft comes from "$schema" (draft-06, draft-07, 2019-09, 2020-12) and
+//     defaults to 2020-12, so a schema keeps its meaning even if the library's
+//     own default moves on;
+//   - "format" is always asserted, because producers expect "date-time" or
+//     "email" to be checked rather than treated as a comment;
+//   - nothing is ever fetched: only in-document references and the
+//     meta-schemas compiled into the library resolve, so a schema submitted
+//     through the API cannot make Herald read local files or call out to the
+//     network;
+//   - failures come back as flat [Violation] values (keyword + JSON path) that
+//     can be shown to the producer as is.
+//
+// Compiling is comparatively expensive; ingest should go through [Cache] so each
+// event type version is compiled once.
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// Draft names returned by [Schema.Draft].
+const (
+	Draft06   = "draft-06"
+	Draft07   = "draft-07"
+	Draft2019 = "2019-09"
+	Draft2020 = "2020-12"
+)
+
+// supportedDrafts lists the accepted drafts, oldest first, for error messages.
+var supportedDrafts = []string{Draft06, Draft07, Draft2019, Draft2020}
+
+// Sentinel errors, reachable with errors.Is through a *CompileError, so that
+// API handlers can choose a status code or message without parsing text.
+var (
+	// ErrInvalidJSON means the schema document is not a single JSON value.
+	ErrInvalidJSON = errors.New("schema document is not valid JSON")
+	// ErrUnsupportedDraft means "$schema" names a dialect Herald does not accept.
+	ErrUnsupportedDraft = errors.New("unsupported JSON Schema draft")
+	// ErrExternalRef means the schema refers to a resource outside the document.
+	ErrExternalRef = errors.New("external schema reference not allowed")
+	// ErrInvalidSchema means the document is JSON but not a valid schema for its draft.
+	ErrInvalidSchema = errors.New("invalid JSON Schema")
+)
+
+// baseURL is the identity given to every compiled document, baseDir its
+// directory. They use a reserved domain (RFC 2606 ".invalid") so that relative
+// references such as "other.json" resolve to URLs that can never exist, and
+// they are stripped from the locations and messages shown to users.
+const (
+	baseDir = "https://schema.herald.invalid/"
+	baseURL = baseDir + "root.json"
+)
+
+// CompileError describes why a schema document was rejected.
+type CompileError struct {
+	// Kind is one of ErrInvalidJSON, ErrUnsupportedDraft, ErrExternalRef or
+	// ErrInvalidSchema.
+	Kind error
+	// Location is a JSON Pointer into the schema document at the first problem
+	// ("/properties/qty/minimum"); "" means the document root or unknown.
+	Location string
+	// URL is the offending URL for ErrUnsupportedDraft and ErrExternalRef.
+	URL string
+	// Problems lists every meta-schema violation for ErrInvalidSchema, with
+	// Pointer/Path addressing the schema document itself. It may be empty when
+	// the library reported a structural problem (bad regexp, dangling $ref).
+	Problems []Violation
+	// Err is the underlying error from the JSON decoder or the library, if any.
+	Err error
+}
+
+// Error renders a single-line, user-presentable message.
+func (e *CompileError) Error() string {
+	var b strings.Builder
+	b.WriteString("schema: ")
+	switch e.Kind {
+	case ErrUnsupportedDraft:
+		fmt.Fprintf(&b, "unsupported $schema %q: supported drafts are %s (json-schema.org meta-schema URLs, http or https); omit $schema for %s",
+			e.URL, strings.Join(supportedDrafts, ", "), Draft2020)
+		return b.String()
+	case ErrExternalRef:
+		fmt.Fprintf(&b, "reference to external resource %q refused: only references inside the document (\"#...\") and the built-in json-schema.org meta-schemas are allowed", e.URL)
+		return b.String()
+	}
+	if e.Kind != nil {
+		b.WriteString(e.Kind.Error())
+	} else {
+		b.WriteString("compile failed")
+	}
+	if e.Location != "" {
+		fmt.Fprintf(&b, " at %q", e.Location)
+	}
+	switch {
+	case len(e.Problems) > 0:
+		// Show a few problems; the full list is in Problems for API responses.
+		const shown = 3
+		for i, p := range e.Problems {
+			if i == shown {
+				fmt.Fprintf(&b, "; and %d more", len(e.Problems)-shown)
+				break
+			}
+			if i == 0 {
+				b.WriteString(": ")
+			} else {
+				b.WriteString("; ")
+			}
+			if p.Pointer != e.Location {
+				fmt.Fprintf(&b, "at %q: ", p.Pointer)
+			}
+			b.WriteString(p.Message)
+		}
+	case e.Err != nil:
+		b.WriteString(": ")
+		b.WriteString(stripBase(e.Err.Error()))
+	}
+	return b.String()
+}
+
+// Unwrap exposes both the sentinel kind and the underlying cause.
+func (e *CompileError) Unwrap() []error {
+	errs := make([]error, 0, 2)
+	if e.Kind != nil {
+		errs = append(errs, e.Kind)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
+
+// Schema is a compiled schema. It is immutable and safe for concurrent use.
+type Schema struct {
+	sch   *jsonschema.Schema
+	draft string
+}
+
+// Compile parses and compiles a schema document.
+//
+// The draft is taken from "$schema" (draft-06, draft-07, 2019-09 or 2020-12
+// meta-schema URL, http or https, with or without a trailing "#"); a document
+// without "$schema" is 2020-12. Format assertion is enabled for every draft.
+// References may only point inside the document or at the built-in
+// json-schema.org meta-schemas; anything else fails with ErrExternalRef and no
+// I/O is attempted. Every failure is a *CompileError.
+func Compile(doc []byte) (*Schema, error) {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
+	if err != nil {
+		return nil, &CompileError{Kind: ErrInvalidJSON, Err: err}
+	}
+
+	draft := Draft2020
+	if obj, ok := v.(map[string]any); ok {
+		if raw, present := obj["$schema"]; present {
+			s, ok := raw.(string)
+			if !ok {
+				return nil, &CompileError{Kind: ErrInvalidSchema, Location: "/$schema", Err: errors.New("$schema must be a string")}
+			}
+			d, ok := draftFromURL(s)
+			if !ok {
+				return nil, &CompileError{Kind: ErrUnsupportedDraft, Location: "/$schema", URL: s}
+			}
+			draft = d
+		}
+	}
+
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	// The library's default loader reads file:// URLs; replace it with one
+	// that refuses everything. Meta-schemas are served from the library's
+	// embedded copies before the loader is consulted, so they keep working.
+	c.UseLoader(refuseLoader{})
+	if err := c.AddResource(baseURL, v); err != nil {
+		return nil, &CompileError{Kind: ErrInvalidSchema, Err: err}
+	}
+	sch, err := c.Compile(baseURL)
+	if err != nil {
+		return nil, compileError(err, v)
+	}
+	return &Schema{sch: sch, draft: draft}, nil
+}
+
+// Draft reports the dialect the schema was compiled with: "draft-06",
+// "draft-07", "2019-09" or "2020-12".
+func (s *Schema) Draft() string { return s.draft }
+
+// Validate checks one JSON instance given as raw bytes. A nil result means
+// the instance is valid. Violations are leaf failures, deduplicated and sorted
+// by instance location, then rule, then message.
+//
+// Bytes that are not exactly one JSON value yield a single violation with
+// Rule RuleInvalidJSON at the root.
+func (s *Schema) Validate(instance []byte) []Violation {
+	// UnmarshalJSON keeps numbers as json.Number so that integer and
+	// multipleOf checks see the exact value the producer sent.
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(instance))
+	if err != nil {
+		return []Violation{{Path: "$", Rule: RuleInvalidJSON, Message: "instance is not valid JSON: " + err.Error()}}
+	}
+	return s.ValidateValue(v)
+}
+
+// ValidateValue is Validate for an instance the caller has already decoded
+// (for example as part of a CloudEvent envelope). v must be made of nil, bool,
+// string, json.Number or float64, []any and map[string]any; decode with
+// jsonschema.UnmarshalJSON or a json.Decoder with UseNumber for exact numbers.
+func (s *Schema) ValidateValue(v any) []Violation {
+	err := s.sch.Validate(v)
+	if err == nil {
+		return nil
+	}
+	var verr *jsonschema.ValidationError
+	if !errors.As(err, &verr) {
+		// Not expected from the library; still report rather than accept.
+		return []Violation{{Path: "$", Message: err.Error()}}
+	}
+	return flatten(verr, v)
+}
+
+// draftFromURL maps a "$schema" value to a supported draft. It is stricter than
+// the library: draft-04 and the unversioned "json-schema.org/schema" alias are
+// refused, the former because Herald does not support it, the latter because
+// its meaning changes whenever a new draft is published.
+func draftFromURL(s string) (string, bool) {
+	u := strings.TrimSuffix(s, "#")
+	if rest, ok := strings.CutPrefix(u, "https://"); ok {
+		u = rest
+	} else if rest, ok := strings.CutPrefix(u, "http://"); ok {
+		u = rest
+	} else {
+		return "", false
+	}
+	switch u {
+	case "json-schema.org/draft-06/schema":
+		return Draft06, true
+	case "json-schema.org/draft-07/schema":
+		return Draft07, true
+	case "json-schema.org/draft/2019-09/schema":
+		return Draft2019, true
+	case "json-schema.org/draft/2020-12/schema":
+		return Draft2020, true
+	}
+	return "", false
+}
+
+// errRefused is returned by refuseLoader; compileError recognises it inside the
+// library's *LoadURLError.
+var errRefused = errors.New("loading external resources is disabled")
+
+// refuseLoader is the compiler's URLLoader. It never performs I/O.
+type refuseLoader struct{}
+
+// Load implements jsonschema.URLLoader by refusing every URL.
+func (refuseLoader) Load(string) (any, error) { return nil, errRefused }
+
+// compileError converts a library compile error into a *CompileError.
+func compileError(err error, doc any) *CompileError {
+	var load *jsonschema.LoadURLError
+	if errors.As(err, &load) && errors.Is(load.Err, errRefused) {
+		return &CompileError{Kind: ErrExternalRef, URL: stripBase(load.URL), Err: err}
+	}
+	var meta *jsonschema.SchemaValidationError
+	if errors.As(err, &meta) {
+		ce := &CompileError{Kind: ErrInvalidSchema, Err: err}
+		var verr *jsonschema.ValidationError
+		if errors.As(meta.Err, &verr) {
+			// The meta-schema's instance is the schema document, so the
+			// violations' locations point into the user's schema.
+			ce.Problems = flatten(verr, doc)
+			if len(ce.Problems) > 0 {
+				ce.Location = ce.Problems[0].Pointer
+			}
+		}
+		return ce
+	}
+	return &CompileError{Kind: ErrInvalidSchema, Err: err}
+}
+
+// stripBase removes the synthetic document URL from library messages so users
+// see "#/$defs/x" or "other.json" rather than an address they never wrote.
+func stripBase(s string) string {
+	s = strings.ReplaceAll(s, baseURL, "")
+	return strings.ReplaceAll(s, baseDir, "")
+}

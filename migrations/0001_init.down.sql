@@ -1,0 +1,13 @@
+DROP FUNCTION IF EXISTS herald_ensure_partitions(date, integer);
+DROP TABLE IF EXISTS delivery_attempts;
+DROP TABLE IF EXISTS deliveries;
+DROP TABLE IF EXISTS events;
+DROP TABLE IF EXISTS event_keys;
+DROP SEQUENCE IF EXISTS event_seq;
+DROP TABLE IF EXISTS endpoints;
+DROP TABLE IF EXISTS event_type_versions;
+DROP TABLE IF EXISTS event_types;
+DROP TABLE IF EXISTS clients;
+DROP TABLE IF EXISTS tenants;
+DROP FUNCTION IF EXISTS herald_bump_config_version();
+DROP TABLE IF EXISTS herald_state;

@@ -1,0 +1,317 @@
+// Package queue runs Herald's background work on River: the delivery jobs
+// that ingest enqueues in the same transaction as the events, the retry
+// policy that drives them, and periodic maintenance. Delivery history lives
+// in Herald's own tables (see package postgres); River's table only holds the
+// work in flight, and completed jobs are cleaned within minutes.
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// Queue names.
+const (
+	QueueDeliveries  = "deliveries"
+	QueueMaintenance = "maintenance"
+)
+
+// maxJobAttempts only matters when a job errors out instead of scheduling
+// its own retry (a database outage, a panic): the delivery schedule itself is
+// enforced by the worker through snoozes, which River does not count.
+const maxJobAttempts = 25
+
+// DeliverArgs is the job that makes the next attempt of one delivery. It is
+// kept tiny: the event body and the endpoint are read when the job runs.
+type DeliverArgs struct {
+	DeliveryID uuid.UUID `json:"d"`
+	// CreatedAt is the delivery's partition timestamp.
+	CreatedAt time.Time `json:"t"`
+}
+
+// Kind names the job for River.
+func (DeliverArgs) Kind() string { return "herald.deliver" }
+
+// InsertOpts places delivery jobs on their queue.
+func (DeliverArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDeliveries, MaxAttempts: maxJobAttempts}
+}
+
+// Config tunes the queue.
+type Config struct {
+	// Workers is how many deliveries run at once on this node.
+	Workers int
+	// FetchCooldown is the least time between two fetches of new jobs; it
+	// bounds the added latency of a delivery at low load.
+	FetchCooldown time.Duration
+	// FetchPollInterval is how often idle nodes poll (inserts also notify).
+	FetchPollInterval time.Duration
+	Schedule          webhook.RetrySchedule
+	// JobTimeout bounds one attempt, HTTP included.
+	JobTimeout time.Duration
+	// CompletedRetention is how long River keeps finished jobs.
+	CompletedRetention time.Duration
+	// InsertOnly builds a client that enqueues but works nothing (tools,
+	// tests of ingest alone).
+	InsertOnly bool
+}
+
+func (c Config) withDefaults() Config {
+	if c.Workers <= 0 {
+		c.Workers = 200
+	}
+	if c.FetchCooldown <= 0 {
+		c.FetchCooldown = 5 * time.Millisecond
+	}
+	if c.FetchPollInterval <= 0 {
+		c.FetchPollInterval = 200 * time.Millisecond
+	}
+	if c.FetchPollInterval < c.FetchCooldown {
+		c.FetchPollInterval = c.FetchCooldown
+	}
+	if c.Schedule == nil {
+		c.Schedule = webhook.DefaultRetrySchedule
+	}
+	if c.JobTimeout <= 0 {
+		c.JobTimeout = time.Minute
+	}
+	if c.CompletedRetention <= 0 {
+		c.CompletedRetention = 10 * time.Minute
+	}
+	return c
+}
+
+// Sender makes one webhook attempt.
+type Sender interface {
+	Send(ctx context.Context, m webhook.Message) webhook.Result
+}
+
+// Queue owns the River client.
+type Queue struct {
+	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
+	store  *postgres.Store
+}
+
+// New builds the River client with Herald's workers.
+func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
+	cfg = cfg.withDefaults()
+	rc := &river.Config{
+		Logger:                      logger.With("component", "river"),
+		FetchCooldown:               cfg.FetchCooldown,
+		FetchPollInterval:           cfg.FetchPollInterval,
+		CompletedJobRetentionPeriod: cfg.CompletedRetention,
+		JobTimeout:                  cfg.JobTimeout,
+		MaxAttempts:                 maxJobAttempts,
+	}
+	if !cfg.InsertOnly {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &deliverWorker{
+			store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
+		})
+		river.AddWorker(workers, &maintenanceWorker{store: store})
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{
+			QueueDeliveries:  {MaxWorkers: cfg.Workers},
+			QueueMaintenance: {MaxWorkers: 1},
+		}
+		rc.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour), func() (river.JobArgs, *river.InsertOpts) {
+				return MaintenanceArgs{}, nil
+			}, &river.PeriodicJobOpts{ID: "herald.maintenance", RunOnStart: true}),
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	return &Queue{client: client, pool: pool, store: store}, nil
+}
+
+// Client exposes the River client (ingest inserts through it).
+func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
+
+// Start begins working jobs.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+	return nil
+}
+
+// Stop lets running deliveries finish (bounded by ctx), then stops. Jobs not
+// finished by then are picked up again later (by this node after a restart,
+// or by another node).
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("stop queue: %w", err)
+	}
+	if err != nil {
+		// The soft stop ran out of time: cancel the rest so their attempts
+		// are retried rather than left running.
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = q.client.StopAndCancel(stopCtx)
+	}
+	return nil
+}
+
+// Retry puts a finished delivery back on the queue with a fresh retry cycle.
+func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *herald.Delivery) error) (*herald.Delivery, error) {
+	var out *herald.Delivery
+	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
+		d, err := q.store.DeliveryRetry(ctx, tx, id, authorize)
+		if err != nil {
+			return err
+		}
+		if _, err := q.client.InsertTx(ctx, tx, DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}, nil); err != nil {
+			return fmt.Errorf("enqueue retry of %s: %w", id, err)
+		}
+		out = d
+		return nil
+	})
+	return out, err
+}
+
+// deliverWorker makes one attempt of a delivery and schedules the next.
+type deliverWorker struct {
+	river.WorkerDefaults[DeliverArgs]
+	store    *postgres.Store
+	sender   Sender
+	schedule webhook.RetrySchedule
+	logger   *slog.Logger
+	timeout  time.Duration
+}
+
+func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.timeout }
+
+// Work sends the delivery once. A failed attempt is not returned as an
+// error: the worker records it and snoozes the job until the next attempt
+// is due, so Herald's schedule (with Retry-After and jitter) decides, and the
+// attempt count lives in Herald's table.
+func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	id, createdAt := job.Args.DeliveryID, job.Args.CreatedAt
+	t, err := w.store.DeliveryLoad(ctx, id, createdAt)
+	if errors.Is(err, herald.ErrNotFound) {
+		// The event was dropped by retention, or the endpoint deleted.
+		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint or event no longer exists")
+	}
+	if err != nil {
+		return fmt.Errorf("deliver %s: %w", id, err)
+	}
+	d := &t.Delivery
+	if d.Status != herald.DeliveryPending {
+		return nil // a duplicate job for a delivery already settled
+	}
+	if t.EndpointStatus != herald.EndpointActive {
+		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
+	}
+	secret, err := w.store.OpenSecret(d.EndpointID, t.SecretSealed)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
+	}
+	started := time.Now()
+	res := w.sender.Send(ctx, webhook.Message{
+		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: []string{secret},
+	})
+	rec := &postgres.AttemptRecord{
+		DeliveryID: id, CreatedAt: createdAt,
+		Attempt: herald.Attempt{
+			Attempt: d.Attempts + 1, At: started.UTC(), StatusCode: res.StatusCode, Latency: res.Latency,
+			ResponseBody: res.ResponseBody,
+		},
+	}
+	if res.Err != nil {
+		rec.Attempt.Error = res.Err.Error()
+	} else if !res.Success() {
+		rec.Attempt.Error = fmt.Sprintf("receiver answered HTTP %d", res.StatusCode)
+	}
+	var snooze time.Duration
+	switch {
+	case res.Success():
+		rec.Status = herald.DeliverySucceeded
+	case res.Gone():
+		rec.Status = herald.DeliveryFailed
+		rec.Attempt.Error = "receiver answered 410 Gone: endpoint disabled"
+	default:
+		delay, ok := w.schedule.Next(rec.Attempt.Attempt-d.RetryBase, res, rand.Float64)
+		if ok {
+			rec.Status = herald.DeliveryPending
+			rec.NextAttemptAt = time.Now().Add(delay).UTC()
+			snooze = delay
+		} else {
+			rec.Status = herald.DeliveryFailed
+		}
+	}
+	if err := w.store.DeliveryRecordAttempt(ctx, rec); err != nil {
+		return fmt.Errorf("deliver %s: %w", id, err)
+	}
+	if res.Gone() {
+		if err := w.store.EndpointDisable(ctx, d.EndpointID, "receiver answered 410 Gone"); err != nil {
+			return fmt.Errorf("deliver %s: %w", id, err)
+		}
+		w.logger.Warn("endpoint disabled: receiver answered 410 Gone", "endpoint", d.EndpointID)
+	}
+	if rec.Status == herald.DeliveryFailed && !res.Gone() {
+		w.logger.Info("delivery failed after last attempt", "delivery", id, "endpoint", d.EndpointID,
+			"attempts", rec.Attempt.Attempt, "error", rec.Attempt.Error)
+	}
+	if rec.Status == herald.DeliveryPending {
+		return river.JobSnooze(snooze)
+	}
+	return nil
+}
+
+// MaintenanceArgs is the periodic housekeeping job.
+type MaintenanceArgs struct{}
+
+// Kind names the job for River.
+func (MaintenanceArgs) Kind() string { return "herald.maintenance" }
+
+// InsertOpts places maintenance on its own queue so a delivery backlog never
+// delays it.
+func (MaintenanceArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueMaintenance}
+}
+
+type maintenanceWorker struct {
+	river.WorkerDefaults[MaintenanceArgs]
+	store *postgres.Store
+}
+
+// Work creates the coming days' partitions of the event log.
+func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
+	return postgres.PartitionsEnsure(ctx, w.store.Pool(), 8)
+}
+
+// PauseDeliveries stops fetching delivery jobs on every node (the benchmark
+// uses it to measure ingest alone; operators can use it in an incident).
+func (q *Queue) PauseDeliveries(ctx context.Context) error {
+	if err := q.client.QueuePause(ctx, QueueDeliveries, nil); err != nil {
+		return fmt.Errorf("pause deliveries: %w", err)
+	}
+	return nil
+}
+
+// ResumeDeliveries undoes PauseDeliveries.
+func (q *Queue) ResumeDeliveries(ctx context.Context) error {
+	if err := q.client.QueueResume(ctx, QueueDeliveries, nil); err != nil {
+		return fmt.Errorf("resume deliveries: %w", err)
+	}
+	return nil
+}
