@@ -16,13 +16,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/bench"
-	"github.com/heraldhq/herald/internal/pglocal"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -113,9 +111,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	logger := cfg.logger(stderr)
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
-		cluster, err := pglocal.Start(ctx, pglocal.Options{
-			DataDir: filepath.Join(cfg.DataDir, "postgres"), Durable: true, Logger: logger, BinDir: cfg.PGBinDir,
-		})
+		cluster, err := app.StartPostgres(ctx, cfg.DataDir, cfg.PGBinDir, logger)
 		if err != nil {
 			return err
 		}

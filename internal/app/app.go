@@ -6,6 +6,8 @@ package app
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,14 +106,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	dsn := cfg.DatabaseURL
 	if dsn == "" {
-		a.cluster, err = pglocal.Start(ctx, pglocal.Options{
-			DataDir: filepath.Join(cfg.DataDir, "postgres"), Durable: true, Logger: a.logger, BinDir: cfg.PGBinDir,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("start embedded postgres: %w", err)
+		if a.cluster, err = StartPostgres(ctx, cfg.DataDir, cfg.PGBinDir, a.logger); err != nil {
+			return nil, err
 		}
 		dsn = a.cluster.ConnString("herald")
-		a.logger.Info("started PostgreSQL", "data_dir", filepath.Join(cfg.DataDir, "postgres"))
 	}
 	if a.pool, err = postgres.OpenPool(ctx, dsn, int32(cfg.DBMaxConns)); err != nil {
 		return nil, err
@@ -288,4 +286,35 @@ func (a *App) shutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// fallbackPGRoot holds embedded clusters whose data folder the PostgreSQL
+// user cannot reach (Herald run as root from a private home directory).
+const fallbackPGRoot = "/var/lib/herald"
+
+// StartPostgres starts Herald's own durable PostgreSQL under dataDir. When
+// Herald runs as root from a folder the unprivileged PostgreSQL user cannot
+// enter (a clone under /root, say), the cluster's files go to a folder of
+// their own under /var/lib/herald instead, named after the data dir, so the
+// default command still works; the log says where.
+func StartPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Logger) (*pglocal.Cluster, error) {
+	opts := pglocal.Options{DataDir: filepath.Join(dataDir, "postgres"), Durable: true, Logger: logger, BinDir: binDir}
+	c, err := pglocal.Start(ctx, opts)
+	if errors.Is(err, pglocal.ErrDirNotReachable) && os.Geteuid() == 0 {
+		abs, aerr := filepath.Abs(opts.DataDir)
+		if aerr != nil {
+			return nil, fmt.Errorf("start embedded postgres: %w", err)
+		}
+		sum := sha256.Sum256([]byte(abs))
+		alt := filepath.Join(fallbackPGRoot, "postgres-"+hex.EncodeToString(sum[:6]))
+		logger.Warn("the PostgreSQL user cannot reach the data dir; keeping the cluster's files elsewhere",
+			"data_dir", opts.DataDir, "cluster_dir", alt)
+		opts.DataDir = alt
+		c, err = pglocal.Start(ctx, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start embedded postgres: %w", err)
+	}
+	logger.Info("started PostgreSQL", "cluster_dir", opts.DataDir, "version", c.Version())
+	return c, nil
 }

@@ -105,6 +105,9 @@ func (c *Catalog) Invalidate() { c.checkedAt.Store(0) }
 type TypeEntry struct {
 	Type   *herald.EventType
 	Schema *schema.Schema
+	// AnyData is true when the schema accepts every instance (true or {}),
+	// so validation can be skipped and non-JSON data is allowed.
+	AnyData bool
 	// SchemaErr is set when the stored schema does not compile (it was valid
 	// when saved, so this means a library change); ingest rejects the type's
 	// events rather than accepting them unchecked.
@@ -139,7 +142,7 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 		s.clientsK[cl.Key] = cl
 	}
 	for _, t := range d.EventTypes {
-		e := &TypeEntry{Type: t}
+		e := &TypeEntry{Type: t, AnyData: acceptsAnything(t.Schema)}
 		e.Schema, e.SchemaErr = c.schemas.Get(fmt.Sprintf("%s@%d", t.Name, t.Version), t.Schema)
 		if e.SchemaErr != nil {
 			c.logger.Error("stored schema does not compile", "type", t.Name, "version", t.Version, "error", e.SchemaErr)
@@ -216,4 +219,16 @@ func (s *Snapshot) mayConsume(ep *herald.Endpoint, t *herald.EventType) bool {
 	tenant := s.tenants[cl.TenantID]
 	platformAdmin := tenant != nil && tenant.Platform && cl.Has(herald.RoleAdmin)
 	return t.MayConsume(cl, platformAdmin)
+}
+
+// acceptsAnything reports whether a schema document is the trivial "true"
+// or "{}" (whitespace aside).
+func acceptsAnything(doc []byte) bool {
+	var b []byte
+	for _, c := range doc {
+		if c != ' ' && c != '\n' && c != '\t' && c != '\r' {
+			b = append(b, c)
+		}
+	}
+	return string(b) == "true" || string(b) == "{}"
 }

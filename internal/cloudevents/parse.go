@@ -68,9 +68,9 @@ const (
 // error from reading the body. It reads at most lim.MaxRequestBytes+1 bytes
 // and does not close r.Body (the HTTP server does).
 //
-// Events returned share memory with one buffer holding the body; they must
-// not be modified in place by callers who also keep the request's events
-// elsewhere.
+// To avoid copying payloads, the events' Data and DataBase64 are slices of
+// the body buffer Parse read into; nothing else holds that buffer, but events
+// of one request share it, so copy before modifying a payload in place.
 func Parse(r *http.Request, lim Limits) ([]*Event, error) {
 	lim = lim.withDefaults()
 	ct := r.Header.Get("Content-Type")

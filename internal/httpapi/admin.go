@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -72,7 +73,7 @@ func validName(field, name string) error {
 	switch {
 	case name == "":
 		return herald.Invalid(field, "required", "must not be empty")
-	case len(name) > 200:
+	case utf8.RuneCountInString(name) > 200:
 		return herald.Invalid(field, "max-length", "must be at most 200 characters")
 	}
 	return nil
@@ -366,7 +367,10 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ve := &herald.ValidationError{}
-	if len(in.Description) > 2000 {
+	if _, err := s.store.TenantGet(r.Context(), tenant); err != nil {
+		ve.Add("tenant", "exists", "no tenant has id %s", tenant)
+	}
+	if utf8.RuneCountInString(in.Description) > 2000 {
 		ve.Add("description", "max-length", "must be at most 2000 characters")
 	}
 	doc := []byte(in.Schema)

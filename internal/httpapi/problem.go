@@ -139,7 +139,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return herald.Invalid("", "max-size", "the request body is larger than %d bytes", mbe.Limit)
+			return &cloudevents.TooLargeError{Which: cloudevents.WhichRequest, Index: -1, Limit: int(mbe.Limit)}
 		}
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {

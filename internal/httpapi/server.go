@@ -63,6 +63,12 @@ func New(d Deps) *Server {
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, logger: d.Logger,
 	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.ready == nil {
+		s.ready = func(context.Context) error { return nil }
+	}
 	s.router = s.routes()
 	return s
 }

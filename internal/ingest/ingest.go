@@ -136,18 +136,20 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 				Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
 			continue
 		}
-		data := ev.Data
-		if data == nil {
-			if ev.DataBase64 != nil || !ev.DataIsJSON() {
-				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data", Rule: "json",
-					Detail: fmt.Sprintf("type %q has a JSON Schema, so data must be JSON", ev.Type)})
-				continue
+		if !te.AnyData {
+			data := ev.Data
+			if data == nil {
+				if ev.DataBase64 != nil || !ev.DataIsJSON() {
+					rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data", Rule: "json",
+						Detail: fmt.Sprintf("type %q has a JSON Schema, so data must be JSON", ev.Type)})
+					continue
+				}
+				data = []byte("null") // no data: the schema decides whether that is allowed
 			}
-			data = []byte("null")
-		}
-		for _, v := range te.Schema.Validate(data) {
-			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data" + trimDollar(v.Path),
-				Rule: v.Rule, Detail: v.Message})
+			for _, v := range te.Schema.Validate(data) {
+				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data" + trimDollar(v.Path),
+					Rule: v.Rule, Detail: v.Message})
+			}
 		}
 		body, err := ev.MarshalStructured()
 		if err != nil {

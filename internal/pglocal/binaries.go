@@ -143,3 +143,7 @@ func majorAtLeast(major string, n int) bool {
 	v := parseVersion(major)
 	return len(v) > 0 && v[0] >= n
 }
+
+// ErrDirNotReachable is returned (wrapped) when Herald runs as root and the
+// unprivileged user that runs PostgreSQL cannot reach the data directory.
+var ErrDirNotReachable = errors.New("data directory not reachable by the PostgreSQL user")

@@ -135,9 +135,9 @@ func checkReachable(dir string, a *account, what string) error {
 			return fmt.Errorf("inspect %s: %w", p, err)
 		}
 		if !canSearch(fi, a) {
-			return fmt.Errorf("PostgreSQL runs as user %s, which cannot enter folder %s (mode %v) on the way to the %s: "+
+			return fmt.Errorf("%w: PostgreSQL runs as user %s, which cannot enter folder %s (mode %v) on the way to the %s: "+
 				"set HERALD_DATA_DIR to a location outside it (e.g. /var/lib/herald), or allow access with chmod o+x %s",
-				a.name, p, fi.Mode().Perm(), what, p)
+				ErrDirNotReachable, a.name, p, fi.Mode().Perm(), what, p)
 		}
 	}
 	return nil

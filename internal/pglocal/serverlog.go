@@ -112,6 +112,11 @@ func parseLogLine(line string) (level slog.Level, pid int, severity, msg string)
 	case "PANIC":
 		return slog.LevelError, pid, sev, rest
 	case "FATAL", "WARNING":
+		if strings.HasPrefix(rest, "terminating connection due to administrator command") {
+			// Every pooled connection gets this when Herald stops the
+			// server on purpose; it is not worth a warning.
+			return slog.LevelDebug, pid, sev, rest
+		}
 		return slog.LevelWarn, pid, sev, rest
 	case "ERROR":
 		return slog.LevelInfo, pid, sev, rest

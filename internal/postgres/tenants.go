@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -56,6 +58,10 @@ func (s *Store) TenantList(ctx context.Context) ([]*herald.Tenant, error) {
 // depend on them): that is a conflict.
 func (s *Store) TenantDelete(ctx context.Context, id uuid.UUID) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM tenants WHERE id = $1 AND NOT platform`, id)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+		return herald.Conflict("tenant %s still owns event types; move or delete them first", id)
+	}
 	if err != nil {
 		return translate(err, "tenant "+id.String())
 	}
