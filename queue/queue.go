@@ -102,14 +102,36 @@ type Sender interface {
 
 // Queue owns the River client.
 type Queue struct {
-	client *river.Client[pgx.Tx]
-	pool   *pgxpool.Pool
-	store  *postgres.Store
+	client  *river.Client[pgx.Tx]
+	pool    *pgxpool.Pool
+	store   *postgres.Store
+	loads   *batcher[postgres.DeliveryKey, *postgres.SendTarget]
+	records *batcher[*postgres.AttemptRecord, struct{}]
 }
+
+var errStopped = errors.New("queue stopped")
+
+// maxBatch bounds the deliveries loaded or recorded by one query.
+const maxBatch = 256
 
 // New builds the River client with Herald's workers.
 func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg = cfg.withDefaults()
+	q := &Queue{pool: pool, store: store}
+	q.loads = newBatcher(2, maxBatch, func(ctx context.Context, keys []postgres.DeliveryKey) ([]*postgres.SendTarget, error) {
+		found, err := store.DeliveryLoadMany(ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*postgres.SendTarget, len(keys))
+		for i, k := range keys {
+			out[i] = found[k.ID] // nil: gone
+		}
+		return out, nil
+	})
+	q.records = newBatcher(2, maxBatch, func(ctx context.Context, recs []*postgres.AttemptRecord) ([]struct{}, error) {
+		return make([]struct{}, len(recs)), store.DeliveryRecordAttempts(ctx, recs)
+	})
 	rc := &river.Config{
 		Logger:                      logger.With("component", "river"),
 		FetchCooldown:               cfg.FetchCooldown,
@@ -121,7 +143,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &deliverWorker{
-			store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
+			q: q, store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
 		})
 		river.AddWorker(workers, &maintenanceWorker{store: store})
 		rc.Workers = workers
@@ -137,9 +159,12 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
+		q.loads.stop()
+		q.records.stop()
 		return nil, fmt.Errorf("river client: %w", err)
 	}
-	return &Queue{client: client, pool: pool, store: store}, nil
+	q.client = client
+	return q, nil
 }
 
 // Client exposes the River client (ingest inserts through it).
@@ -157,6 +182,8 @@ func (q *Queue) Start(ctx context.Context) error {
 // finished by then are picked up again later (by this node after a restart,
 // or by another node).
 func (q *Queue) Stop(ctx context.Context) error {
+	defer q.records.stop()
+	defer q.loads.stop()
 	err := q.client.Stop(ctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stop queue: %w", err)
@@ -191,6 +218,7 @@ func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *heral
 // deliverWorker makes one attempt of a delivery and schedules the next.
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
+	q        *Queue
 	store    *postgres.Store
 	sender   Sender
 	schedule webhook.RetrySchedule
@@ -206,13 +234,13 @@ func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 
 // attempt count lives in Herald's table.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	id, createdAt := job.Args.DeliveryID, job.Args.CreatedAt
-	t, err := w.store.DeliveryLoad(ctx, id, createdAt)
-	if errors.Is(err, herald.ErrNotFound) {
-		// The event was dropped by retention, or the endpoint deleted.
-		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint or event no longer exists")
-	}
+	t, err := w.q.loads.do(ctx, postgres.DeliveryKey{ID: id, CreatedAt: createdAt})
 	if err != nil {
 		return fmt.Errorf("deliver %s: %w", id, err)
+	}
+	if t == nil {
+		// The event was dropped by retention, or the endpoint deleted.
+		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint or event no longer exists")
 	}
 	d := &t.Delivery
 	if d.Status != herald.DeliveryPending {
@@ -258,7 +286,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			rec.Status = herald.DeliveryFailed
 		}
 	}
-	if err := w.store.DeliveryRecordAttempt(ctx, rec); err != nil {
+	if _, err := w.q.records.do(ctx, rec); err != nil {
 		return fmt.Errorf("deliver %s: %w", id, err)
 	}
 	if res.Gone() {

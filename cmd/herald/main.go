@@ -154,10 +154,12 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	d := fs.Duration("duration", 20*time.Second, "length of each throughput phase")
 	rate := fs.Int("latency-rate", 1000, "events/s of the steady latency phase")
 	db := fs.String("database-url", getenv("HERALD_DATABASE_URL"), "external PostgreSQL (default: a fresh embedded cluster with durable settings)")
+	profile := fs.String("profile-dir", "", "write a CPU profile of each phase into this folder")
+	committers := fs.Int("committers", 0, "ingest committers (default: the server's default)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout,
+	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return err
 }

@@ -61,6 +61,9 @@ type Config struct {
 	Workers             int
 	DBMaxConns          int
 	ShutdownTimeout     time.Duration
+	// IngestCommitters is how many ingest transactions may run at once
+	// (default 4).
+	IngestCommitters int
 	// FetchCooldown tunes how eagerly idle workers look for new jobs.
 	FetchCooldown time.Duration
 	// SkipMigrate assumes the schema is current (tests using a migrated
@@ -140,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	cat := catalog.New(a.store, a.pool, 500*time.Millisecond, a.logger)
-	a.ingest = ingest.New(a.pool, a.store, cat, a.queue.Client(), ingest.Config{}, a.logger)
+	a.ingest = ingest.New(a.pool, a.store, cat, a.queue.Client(), ingest.Config{Committers: cfg.IngestCommitters}, a.logger)
 	a.ingest.Start()
 	if err = a.queue.Start(ctx); err != nil {
 		return nil, err
@@ -298,7 +301,13 @@ const fallbackPGRoot = "/var/lib/herald"
 // their own under /var/lib/herald instead, named after the data dir, so the
 // default command still works; the log says where.
 func StartPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Logger) (*pglocal.Cluster, error) {
-	opts := pglocal.Options{DataDir: filepath.Join(dataDir, "postgres"), Durable: true, Logger: logger, BinDir: binDir}
+	opts := pglocal.Options{
+		DataDir: filepath.Join(dataDir, "postgres"), Durable: true, Logger: logger, BinDir: binDir,
+		// Sizing for a write-heavy event log; none of it weakens durability.
+		// Fewer checkpoints mean fewer full-page images in the WAL.
+		SharedBuffers: "512MB",
+		Settings:      map[string]string{"max_wal_size": "4GB", "checkpoint_timeout": "15min"},
+	}
 	c, err := pglocal.Start(ctx, opts)
 	if errors.Is(err, pglocal.ErrDirNotReachable) && os.Geteuid() == 0 {
 		abs, aerr := filepath.Abs(opts.DataDir)

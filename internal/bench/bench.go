@@ -16,7 +16,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
+	"strconv"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +47,10 @@ type Options struct {
 	DatabaseURL string
 	Out         io.Writer
 	Logger      *slog.Logger
+	// ProfileDir, when set, receives a CPU profile of each phase.
+	ProfileDir string
+	// Committers overrides the number of ingest committers (0: default).
+	Committers int
 }
 
 // Report holds the measured figures.
@@ -103,7 +110,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a, err := app.Start(ctx, app.Config{
 		Listener: ln, DatabaseURL: o.DatabaseURL, DataDir: dir, BootstrapAdmin: "bench:bench-secret-0123456789",
 		AllowPrivateTargets: true, Workers: 500, DBMaxConns: 60, Logger: o.Logger,
-		RetrySchedule: webhook.RetrySchedule{time.Second},
+		RetrySchedule: webhook.RetrySchedule{time.Second}, IngestCommitters: o.Committers,
 	})
 	if err != nil {
 		return nil, err
@@ -111,6 +118,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	defer func() { _ = a.Stop(context.Background()) }()
 
 	rep := &Report{CPUs: runtime.NumCPU()}
+	prof := func(name string) func() {
+		if o.ProfileDir == "" {
+			return func() {}
+		}
+		f, err := os.Create(filepath.Join(o.ProfileDir, "cpu-"+name+".pprof"))
+		if err != nil {
+			return func() {}
+		}
+		_ = pprof.StartCPUProfile(f)
+		return func() { pprof.StopCPUProfile(); _ = f.Close() }
+	}
 	rc := newReceiver()
 	defer rc.close()
 	b := &bencher{base: a.URL(), client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}}
@@ -133,11 +151,15 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := a.Queue().PauseDeliveries(ctx); err != nil {
 		return nil, err
 	}
+	done := prof("ingest-batch")
 	n, _ := b.run(o.Duration, o.BatchClients, 100)
+	done()
 	rep.IngestBatch = float64(n) / o.Duration.Seconds()
 	say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s (%.2f x COPY floor)",
 		o.BatchClients, rep.IngestBatch, rep.IngestBatch/rep.CopyFloor)
+	done = prof("ingest-single")
 	n, lat := b.run(o.Duration, o.SingleClients, 1)
+	done()
 	rep.IngestSingle = float64(n) / o.Duration.Seconds()
 	rep.SingleRequestP50, rep.SingleRequestP99 = pct(lat, 50), pct(lat, 99)
 	say("ingest, single-event requests, %d concurrent producers: %.0f events/s (request p50 %s, p99 %s)",
@@ -148,22 +170,34 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
 		return nil, err
 	}
+	done = prof("deliveries")
 	start := time.Now()
 	if err := a.Queue().ResumeDeliveries(ctx); err != nil {
 		return nil, err
 	}
 	deadline := start.Add(10 * time.Minute)
-	for rc.count.Load()-backlog < total && time.Now().Before(deadline) {
+	for i := 0; rc.count.Load()-backlog < total && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
 		time.Sleep(20 * time.Millisecond)
+		if i%50 == 49 { // deliveries that failed for good never reach the receiver
+			var pending int64
+			if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err == nil && pending == 0 {
+				break
+			}
+		}
 	}
 	got := rc.count.Load() - backlog
 	rep.Deliveries = float64(got) / time.Since(start).Seconds()
-	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s", total, rep.Deliveries)
+	done()
+	var failed int64
+	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failed)
+	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s (%d failed)", total, rep.Deliveries, failed)
 
 	// Latency at a steady rate: producer request start → receiver's first
 	// attempt, for single-event requests.
 	rc.track.Store(true)
+	done = prof("latency")
 	sent := b.steady(o.Duration, o.LatencyRate, rc)
+	done()
 	time.Sleep(2 * time.Second)
 	lats := rc.latencies()
 	rep.LatencyCount = len(lats)
@@ -236,14 +270,14 @@ func (b *bencher) setup(target string) error {
 	return err
 }
 
-var note = strings.Repeat("lorem ipsum ", 55)
+var note = strconv.Quote(strings.Repeat("lorem ipsum ", 55))
 
 // event returns one ~1 KB CloudEvent as JSON.
 func (b *bencher) event(buf []byte) []byte {
 	n := b.seq.Add(1)
 	return fmt.Appendf(buf, `{"specversion":"1.0","id":"e-%d","source":"/bench","type":%q,"datacontenttype":"application/json",`+
 		`"partitionkey":"c-%d","data":{"order":"o-%d","qty":3,"customer":{"id":"c-%d","name":"Ana Popescu","email":"ana@example.md"},`+
-		`"lines":[{"sku":"A-1","price":12.5},{"sku":"B-2","price":3}],"note":%q}}`, n, benchType, n%1000, n, n%1000, note)
+		`"lines":[{"sku":"A-1","price":12.5},{"sku":"B-2","price":3}],"note":%s}}`, n, benchType, n%1000, n, n%1000, note)
 }
 
 func (b *bencher) sampleBody() []byte { return b.event(nil) }
@@ -415,7 +449,8 @@ func copyFloor(ctx context.Context, a *app.App, body []byte, d time.Duration) (f
 				batch := make([][]any, 100)
 				for i := range batch {
 					id := herald.NewID(now)
-					batch[i] = []any{id, now, seq.Add(1), id, id, benchType, "/bench", fmt.Sprint(seq.Load()), "", "k", 1, body}
+					batch[i] = []any{[16]byte(id), now, seq.Add(1), [16]byte(id), [16]byte(id), benchType, "/bench",
+						fmt.Sprint(seq.Load()), "", "k", int32(1), body}
 				}
 				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 					_, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_copy_floor"}, cols, pgx.CopyFromRows(batch))

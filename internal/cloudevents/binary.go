@@ -122,11 +122,13 @@ func (p *eventParser) dataFromBody(body []byte, ct string) {
 			return
 		}
 		ev.Data = data
+		ev.verified = data
 		return
 	}
 	if isTextMediaType(ct) && utf8.Valid(body) {
 		// Stored as the JSON string it will be delivered as.
 		ev.Data = json.RawMessage(appendJSONString(make([]byte, 0, len(body)+2), string(body)))
+		ev.verified = ev.Data
 		return
 	}
 	ev.DataBase64 = body

@@ -60,6 +60,15 @@ type Event struct {
 	// batch mode, the body plus the ce-* header values in binary mode. It is
 	// 0 for events not produced by Parse.
 	Size int
+
+	// verified is the Data that Parse checked; encoding skips re-checking
+	// it (a hot path) as long as Data still is that very slice.
+	verified json.RawMessage
+}
+
+// dataVerified reports whether Data is exactly what Parse verified.
+func (e *Event) dataVerified() bool {
+	return len(e.Data) > 0 && len(e.Data) == len(e.verified) && &e.Data[0] == &e.verified[0]
 }
 
 // PartitionKey returns the partitionkey extension (the partitioning

@@ -113,7 +113,7 @@ func (e *Event) checkEncodable() error {
 		return fmt.Errorf("cloudevents: encoding event %q: time %v is outside the years RFC 3339 can express", e.ID, e.Time)
 	}
 	if e.Data != nil {
-		if !json.Valid(e.Data) {
+		if !e.dataVerified() && !json.Valid(e.Data) {
 			return fmt.Errorf("cloudevents: encoding event %q: Data is not a single well-formed JSON value", e.ID)
 		}
 		if !e.DataIsJSON() && e.Data[0] != '"' {

@@ -353,6 +353,7 @@ func (p *eventParser) dataFromJSON(data, dataB64 []byte) {
 	case data != nil:
 		if p.ev.DataIsJSON() {
 			p.ev.Data = data
+			p.ev.verified = data
 			return
 		}
 		// A non-JSON content type means data is the text of the payload.
@@ -365,6 +366,7 @@ func (p *eventParser) dataFromJSON(data, dataB64 []byte) {
 			return
 		}
 		p.ev.Data = data
+		p.ev.verified = data
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -284,56 +283,76 @@ func (s *Service) commit(batch []*pending) error {
 	// duplicates of it.
 	type ref struct{ p, i int }
 	first := make(map[postgres.EventKey]ref)
-	keys := make([]postgres.EventKey, 0, 256)
+	rows := &postgres.IngestRows{ReceivedAt: now}
 	for pi, p := range batch {
 		for ii := range p.items {
 			it := &p.items[ii]
-			k := it.key
-			if _, seen := first[k]; seen {
+			if _, seen := first[it.key]; seen {
 				continue
 			}
-			first[k] = ref{pi, ii}
+			first[it.key] = ref{pi, ii}
 			it.event.ID = herald.NewID(now)
 			it.event.ReceivedAt = now
-			kk := k
-			kk.EventID, kk.ReceivedAt = it.event.ID, now
-			keys = append(keys, kk)
+			k := it.key
+			k.EventID, k.ReceivedAt = it.event.ID, now
+			rows.Keys = append(rows.Keys, k)
+			rows.Events = append(rows.Events, &it.event)
 		}
 	}
-	// Lock keys in one global order so concurrent groups cannot deadlock.
-	sort.Slice(keys, func(a, b int) bool {
-		x, y := keys[a], keys[b]
-		if x.TenantID != y.TenantID {
-			return string(x.TenantID[:]) < string(y.TenantID[:])
-		}
-		if x.Source != y.Source {
-			return x.Source < y.Source
-		}
-		return x.CEID < y.CEID
-	})
 
+	for try := 0; ; try++ {
+		snap, err := s.catalog.Get(ctx)
+		if err != nil {
+			return fmt.Errorf("ingest: catalog: %w", err)
+		}
+		rows.Deliveries = rows.Deliveries[:0]
+		for _, ev := range rows.Events {
+			for _, ep := range snap.Route(ev.Type) {
+				rows.Deliveries = append(rows.Deliveries, &herald.Delivery{
+					ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
+					TenantID: ep.TenantID, Status: herald.DeliveryPending,
+				})
+			}
+		}
+		err = s.write(ctx, batch, rows, snap.Version, try < 5)
+		if errors.Is(err, errStaleRoutes) {
+			// The configuration changed after the snapshot was taken: load
+			// the new one and route again, so no endpoint committed before
+			// these events is missed.
+			if _, err := s.catalog.Fresh(ctx, s.pool); err != nil {
+				return fmt.Errorf("ingest: catalog: %w", err)
+			}
+			continue
+		}
+		return err
+	}
+}
+
+var errStaleRoutes = errors.New("routing snapshot is older than the database")
+
+// write runs the transaction: events, deliveries and jobs, then commit.
+func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.IngestRows, routedAt int64, checkRoutes bool) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("ingest: begin: %w: %w", herald.ErrUnavailable, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	snap, err := s.catalog.Fresh(ctx, tx)
-	if err != nil {
-		return fmt.Errorf("ingest: catalog: %w", err)
-	}
-	seqs, err := s.store.EventKeysInsert(ctx, tx, keys)
+	seqs, version, err := s.store.IngestWrite(ctx, tx, rows)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	var dupKeys []postgres.EventKey
-	for _, k := range keys {
-		if _, ok := seqs[k.EventID]; !ok {
-			dupKeys = append(dupKeys, k)
-		}
+	if checkRoutes && version != routedAt {
+		return errStaleRoutes
 	}
 	existing := map[postgres.EventKey]postgres.StoredKey{}
-	if len(dupKeys) > 0 {
+	if len(seqs) < len(rows.Keys) {
+		var dupKeys []postgres.EventKey
+		for _, k := range rows.Keys {
+			if _, ok := seqs[k.EventID]; !ok {
+				dupKeys = append(dupKeys, k)
+			}
+		}
 		found, err := s.store.EventKeysLookup(ctx, tx, dupKeys)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
@@ -343,52 +362,52 @@ func (s *Service) commit(batch []*pending) error {
 			existing[k] = found[i]
 		}
 	}
-
-	events := make([]*herald.Event, 0, len(keys))
-	var deliveries []*herald.Delivery
-	var jobs []river.InsertManyParams
-	for pi, p := range batch {
-		for ii := range p.items {
-			it := &p.items[ii]
-			r := first[it.key]
-			owner := &batch[r.p].items[r.i]
-			if sk, dup := existing[it.key]; dup {
-				it.stored = Stored{ID: sk.EventID, Seq: sk.Seq, ReceivedAt: sk.ReceivedAt, Duplicate: true}
-			} else if r.p != pi || r.i != ii {
-				// A repeat within this group of a key stored by this group.
-				it.stored = Stored{ID: owner.event.ID, Seq: seqs[owner.event.ID], ReceivedAt: now, Duplicate: true}
-			} else {
-				ev := &it.event
-				ev.Seq = seqs[ev.ID]
-				it.stored = Stored{ID: ev.ID, Seq: ev.Seq, ReceivedAt: now}
-				events = append(events, ev)
-				for _, ep := range snap.Route(ev.Type) {
-					d := &herald.Delivery{
-						ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
-						TenantID: ep.TenantID, Status: herald.DeliveryPending,
-					}
-					deliveries = append(deliveries, d)
-					jobs = append(jobs, river.InsertManyParams{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: now}})
-				}
-			}
-			it.stored.Source, it.stored.CEID = it.key.Source, it.key.CEID
+	jobs := make([]river.InsertManyParams, 0, len(rows.Deliveries))
+	for _, d := range rows.Deliveries {
+		if _, isNew := seqs[d.EventID]; isNew {
+			jobs = append(jobs, river.InsertManyParams{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}})
 		}
 	}
-	if len(events) > 0 {
-		if err := s.store.EventsCopy(ctx, tx, events); err != nil {
-			return fmt.Errorf("ingest: %w", err)
-		}
-	}
-	if len(deliveries) > 0 {
-		if err := s.store.DeliveriesCopy(ctx, tx, deliveries); err != nil {
-			return fmt.Errorf("ingest: %w", err)
-		}
+	if len(jobs) > 0 {
 		if _, err := s.jobs.InsertManyFastTx(ctx, tx, jobs); err != nil {
 			return fmt.Errorf("ingest: enqueue deliveries: %w", err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ingest: commit: %w", err)
+	}
+
+	// Answer every item: stored, a duplicate of an earlier request, or a
+	// repeat of a key stored by this very group.
+	for _, p := range batch {
+		for ii := range p.items {
+			it := &p.items[ii]
+			k := it.key
+			switch sk, dup := existing[k]; {
+			case dup:
+				it.stored = Stored{ID: sk.EventID, Seq: sk.Seq, ReceivedAt: sk.ReceivedAt, Duplicate: true}
+			case it.event.ID != uuid.Nil:
+				it.stored = Stored{ID: it.event.ID, Seq: seqs[it.event.ID], ReceivedAt: rows.ReceivedAt}
+			}
+			it.stored.Source, it.stored.CEID = k.Source, k.CEID
+		}
+	}
+	owners := make(map[postgres.EventKey]*item, len(rows.Keys))
+	for _, p := range batch {
+		for ii := range p.items {
+			if it := &p.items[ii]; it.event.ID != uuid.Nil {
+				owners[it.key] = it
+			}
+		}
+	}
+	for _, p := range batch {
+		for ii := range p.items {
+			if it := &p.items[ii]; it.event.ID == uuid.Nil {
+				// A repeat within this group: answer with the first one.
+				it.stored = owners[it.key].stored
+				it.stored.Duplicate = true
+			}
+		}
 	}
 	return nil
 }

@@ -20,28 +20,6 @@ type SendTarget struct {
 	EndpointStatus herald.EndpointStatus
 }
 
-// DeliveryLoad reads a delivery with its event body and endpoint. createdAt
-// (carried in the job) prunes the partitioned tables to one day.
-func (s *Store) DeliveryLoad(ctx context.Context, id uuid.UUID, createdAt time.Time) (*SendTarget, error) {
-	var t SendTarget
-	var status, epStatus string
-	d := &t.Delivery
-	err := s.pool.QueryRow(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status, d.attempts,
-			d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status
-		FROM deliveries d
-		JOIN events e ON e.id = d.event_id AND e.received_at = $2
-		JOIN endpoints ep ON ep.id = d.endpoint_id
-		WHERE d.id = $1 AND d.created_at = $2`, id, createdAt).
-		Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts, &d.RetryBase,
-			&t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus)
-	if err != nil {
-		return nil, translate(err, "delivery "+id.String())
-	}
-	d.Status = herald.DeliveryStatus(status)
-	t.EndpointStatus = herald.EndpointStatus(epStatus)
-	return &t, nil
-}
-
 // AttemptRecord is the outcome of one attempt and the delivery state it
 // leads to.
 type AttemptRecord struct {
@@ -51,35 +29,6 @@ type AttemptRecord struct {
 	Status     herald.DeliveryStatus
 	// NextAttemptAt is when the next attempt is due (zero when none).
 	NextAttemptAt time.Time
-}
-
-// DeliveryRecordAttempt stores an attempt and moves the delivery on, in one
-// statement (one round trip on the delivery hot path).
-func (s *Store) DeliveryRecordAttempt(ctx context.Context, r *AttemptRecord) error {
-	a := &r.Attempt
-	var code *int
-	if a.StatusCode != 0 {
-		code = &a.StatusCode
-	}
-	var next *time.Time
-	if !r.NextAttemptAt.IsZero() {
-		next = &r.NextAttemptAt
-	}
-	_, err := s.pool.Exec(ctx, `WITH a AS (
-			INSERT INTO delivery_attempts (delivery_id, delivery_created_at, attempt, attempted_at, status_code,
-				latency_us, error, response_body)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT DO NOTHING
-		)
-		UPDATE deliveries SET status = $9, attempts = $3, last_attempt_at = $4, last_status_code = $5,
-			last_error = $7, next_attempt_at = $10, updated_at = now()
-		WHERE id = $1 AND created_at = $2`,
-		r.DeliveryID, r.CreatedAt, a.Attempt, a.At, code, a.Latency.Microseconds(), a.Error, a.ResponseBody,
-		string(r.Status), next)
-	if err != nil {
-		return fmt.Errorf("record attempt %d of delivery %s: %w", a.Attempt, r.DeliveryID, err)
-	}
-	return nil
 }
 
 // DeliveryFail ends a delivery as failed without an attempt (for example
@@ -263,4 +212,94 @@ func (s *Store) DeliveryCounts(ctx context.Context) (map[herald.DeliveryStatus]i
 		out[herald.DeliveryStatus(st)] = n
 	}
 	return out, rows.Err()
+}
+
+// DeliveryKey names a delivery and its partition timestamp.
+type DeliveryKey struct {
+	ID        uuid.UUID
+	CreatedAt time.Time
+}
+
+// DeliveryLoadMany reads many deliveries for sending in one query; the
+// delivery workers batch their loads through it. Deliveries that no longer
+// exist (or whose endpoint was deleted) are absent from the result.
+func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[uuid.UUID]*SendTarget, error) {
+	ids := make([][16]byte, len(keys))
+	times := make([]time.Time, len(keys))
+	for i, k := range keys {
+		ids[i], times[i] = k.ID, k.CreatedAt
+	}
+	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
+			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
+		JOIN endpoints ep ON ep.id = d.endpoint_id`, ids, times)
+	if err != nil {
+		return nil, fmt.Errorf("load deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[uuid.UUID]*SendTarget, len(keys))
+	for rows.Next() {
+		var t SendTarget
+		var status, epStatus string
+		d := &t.Delivery
+		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
+			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus); err != nil {
+			return nil, fmt.Errorf("load deliveries: %w", err)
+		}
+		d.Status = herald.DeliveryStatus(status)
+		t.EndpointStatus = herald.EndpointStatus(epStatus)
+		out[d.ID] = &t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// DeliveryRecordAttempts stores many attempts and moves their deliveries on
+// in one statement; the delivery workers batch their results through it.
+func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecord) error {
+	n := len(recs)
+	ids := make([][16]byte, n)
+	created := make([]time.Time, n)
+	attempts := make([]int32, n)
+	at := make([]time.Time, n)
+	codes := make([]*int32, n)
+	lat := make([]int64, n)
+	errs := make([]string, n)
+	bodies := make([][]byte, n)
+	statuses := make([]string, n)
+	next := make([]*time.Time, n)
+	for i, r := range recs {
+		a := &r.Attempt
+		ids[i], created[i], attempts[i], at[i] = r.DeliveryID, r.CreatedAt, int32(a.Attempt), a.At
+		if a.StatusCode != 0 {
+			c := int32(a.StatusCode)
+			codes[i] = &c
+		}
+		lat[i], errs[i], bodies[i], statuses[i] = a.Latency.Microseconds(), a.Error, a.ResponseBody, string(r.Status)
+		if !r.NextAttemptAt.IsZero() {
+			t := r.NextAttemptAt
+			next[i] = &t
+		}
+	}
+	_, err := s.pool.Exec(ctx, `WITH a AS (
+			INSERT INTO delivery_attempts (delivery_id, delivery_created_at, attempt, attempted_at, status_code,
+				latency_us, error, response_body)
+			SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $6::bigint[],
+				$7::text[], $8::bytea[])
+			ON CONFLICT DO NOTHING
+		)
+		UPDATE deliveries d SET status = u.status, attempts = u.attempt, last_attempt_at = u.at,
+			last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, updated_at = now()
+		FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $7::text[], $9::text[],
+			$10::timestamptz[]) AS u(id, created_at, attempt, at, code, error, status, next)
+		WHERE d.id = u.id AND d.created_at = u.created_at`,
+		ids, created, attempts, at, codes, lat, errs, bodies, statuses, next)
+	if err != nil {
+		return fmt.Errorf("record %d attempts: %w", n, err)
+	}
+	return nil
 }

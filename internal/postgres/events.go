@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -26,42 +25,6 @@ type StoredKey struct {
 	EventID    uuid.UUID
 	ReceivedAt time.Time
 	Seq        int64
-}
-
-// EventKeysInsert claims keys for new events. It returns the sequence number
-// of every event whose key was free, by event id; events whose key was taken
-// are duplicates and absent from the map. Callers sort keys so concurrent
-// batches lock them in the same order.
-func (s *Store) EventKeysInsert(ctx context.Context, db DBTX, keys []EventKey) (map[uuid.UUID]int64, error) {
-	tenants := make([]uuid.UUID, len(keys))
-	sources := make([]string, len(keys))
-	ids := make([]string, len(keys))
-	eventIDs := make([]uuid.UUID, len(keys))
-	times := make([]time.Time, len(keys))
-	for i, k := range keys {
-		tenants[i], sources[i], ids[i], eventIDs[i], times[i] = k.TenantID, k.Source, k.CEID, k.EventID, k.ReceivedAt
-	}
-	rows, err := db.Query(ctx, `INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
-		SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::timestamptz[])
-		ON CONFLICT DO NOTHING
-		RETURNING event_id, seq`, tenants, sources, ids, eventIDs, times)
-	if err != nil {
-		return nil, fmt.Errorf("insert event keys: %w", err)
-	}
-	defer rows.Close()
-	out := make(map[uuid.UUID]int64, len(keys))
-	for rows.Next() {
-		var id uuid.UUID
-		var seq int64
-		if err := rows.Scan(&id, &seq); err != nil {
-			return nil, fmt.Errorf("insert event keys: %w", err)
-		}
-		out[id] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("insert event keys: %w", err)
-	}
-	return out, nil
 }
 
 // EventKeysLookup returns what is stored for each key, in input order (zero
@@ -92,36 +55,6 @@ func (s *Store) EventKeysLookup(ctx context.Context, db DBTX, keys []EventKey) (
 	return out, rows.Err()
 }
 
-var eventCopyColumns = []string{"id", "received_at", "seq", "tenant_id", "producer_id", "type", "source", "ce_id",
-	"subject", "partition_key", "type_version", "body"}
-
-// EventsCopy writes events with COPY, the cheapest bulk path.
-func (s *Store) EventsCopy(ctx context.Context, db DBTX, events []*herald.Event) error {
-	_, err := db.CopyFrom(ctx, pgx.Identifier{"events"}, eventCopyColumns, pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
-		e := events[i]
-		return []any{e.ID, e.ReceivedAt, e.Seq, e.TenantID, e.ProducerID, e.Type, e.Source, e.CEID, e.Subject,
-			e.PartitionKey, e.TypeVersion, e.Body}, nil
-	}))
-	if err != nil {
-		return fmt.Errorf("copy events: %w", err)
-	}
-	return nil
-}
-
-var deliveryCopyColumns = []string{"id", "created_at", "event_id", "endpoint_id", "tenant_id", "status", "next_attempt_at"}
-
-// DeliveriesCopy writes new pending deliveries with COPY.
-func (s *Store) DeliveriesCopy(ctx context.Context, db DBTX, ds []*herald.Delivery) error {
-	_, err := db.CopyFrom(ctx, pgx.Identifier{"deliveries"}, deliveryCopyColumns, pgx.CopyFromSlice(len(ds), func(i int) ([]any, error) {
-		d := ds[i]
-		return []any{d.ID, d.CreatedAt, d.EventID, d.EndpointID, d.TenantID, string(d.Status), d.CreatedAt}, nil
-	}))
-	if err != nil {
-		return fmt.Errorf("copy deliveries: %w", err)
-	}
-	return nil
-}
-
 // EventGet returns one stored event. The id's embedded time names the
 // partition, so the lookup touches one day.
 func (s *Store) EventGet(ctx context.Context, id uuid.UUID) (*herald.Event, error) {
@@ -143,4 +76,92 @@ func (s *Store) EventCount(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("count events: %w", err)
 	}
 	return n, nil
+}
+
+// IngestRows is what one ingest transaction writes: events (one per key,
+// in the same order) and the deliveries routed for them.
+type IngestRows struct {
+	ReceivedAt time.Time
+	Keys       []EventKey
+	Events     []*herald.Event
+	Deliveries []*herald.Delivery
+}
+
+// IngestWrite claims the events' keys and writes the new events and their
+// deliveries in a single statement (one round trip): keys already taken are
+// duplicates, and neither they nor their deliveries are written. It returns
+// the sequence numbers of the new events by id, and the config version the
+// statement saw, so the caller can check its routing was current.
+func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uuid.UUID]int64, int64, error) {
+	n := len(r.Events)
+	ids := make([][16]byte, n)
+	tenants := make([][16]byte, n)
+	producers := make([][16]byte, n)
+	types := make([]string, n)
+	sources := make([]string, n)
+	ceIDs := make([]string, n)
+	subjects := make([]string, n)
+	pkeys := make([]string, n)
+	versions := make([]int32, n)
+	bodies := make([][]byte, n)
+	for i, e := range r.Events {
+		ids[i], tenants[i], producers[i] = e.ID, e.TenantID, e.ProducerID
+		types[i], sources[i], ceIDs[i], subjects[i], pkeys[i] = e.Type, e.Source, e.CEID, e.Subject, e.PartitionKey
+		versions[i], bodies[i] = int32(e.TypeVersion), e.Body
+	}
+	m := len(r.Deliveries)
+	dIDs := make([][16]byte, m)
+	dEvents := make([][16]byte, m)
+	dEndpoints := make([][16]byte, m)
+	dTenants := make([][16]byte, m)
+	for i, d := range r.Deliveries {
+		dIDs[i], dEvents[i], dEndpoints[i], dTenants[i] = d.ID, d.EventID, d.EndpointID, d.TenantID
+	}
+	rows, err := db.Query(ctx, `WITH k AS (
+			INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
+			SELECT u.tenant_id, u.source, u.ce_id, u.id, $1
+			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(id, tenant_id, source, ce_id)
+			ORDER BY u.tenant_id, u.source, u.ce_id
+			ON CONFLICT DO NOTHING
+			RETURNING event_id, seq
+		), e AS (
+			INSERT INTO events (id, received_at, seq, tenant_id, producer_id, type, source, ce_id, subject,
+				partition_key, type_version, body)
+			SELECT u.id, $1, k.seq, u.tenant_id, u.producer_id, u.type, u.source, u.ce_id, u.subject, u.pkey, u.tv, u.body
+			FROM unnest($2::uuid[], $3::uuid[], $6::uuid[], $7::text[], $4::text[], $5::text[], $8::text[], $9::text[],
+				$10::int[], $11::bytea[]) AS u(id, tenant_id, producer_id, type, source, ce_id, subject, pkey, tv, body)
+			JOIN k ON k.event_id = u.id
+		), d AS (
+			INSERT INTO deliveries (id, created_at, event_id, endpoint_id, tenant_id, status, next_attempt_at)
+			SELECT x.id, $1, x.event_id, x.endpoint_id, x.tenant_id, 'pending', $1
+			FROM unnest($12::uuid[], $13::uuid[], $14::uuid[], $15::uuid[]) AS x(id, event_id, endpoint_id, tenant_id)
+			JOIN k ON k.event_id = x.event_id
+		)
+		SELECT event_id, seq FROM k
+		UNION ALL
+		SELECT NULL, config_version FROM herald_state`,
+		r.ReceivedAt, ids, tenants, sources, ceIDs, producers, types, subjects, pkeys, versions, bodies,
+		dIDs, dEvents, dEndpoints, dTenants)
+	if err != nil {
+		return nil, 0, fmt.Errorf("write events: %w", err)
+	}
+	defer rows.Close()
+	seqs := make(map[uuid.UUID]int64, n)
+	var version int64
+	for rows.Next() {
+		var id *uuid.UUID
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return nil, 0, fmt.Errorf("write events: %w", err)
+		}
+		if id == nil {
+			version = v
+		} else {
+			seqs[*id] = v
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("write events: %w", err)
+	}
+	return seqs, version, nil
 }

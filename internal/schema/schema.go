@@ -201,11 +201,18 @@ func (s *Schema) Draft() string { return s.draft }
 // Bytes that are not exactly one JSON value yield a single violation with
 // Rule RuleInvalidJSON at the root.
 func (s *Schema) Validate(instance []byte) []Violation {
-	// UnmarshalJSON keeps numbers as json.Number so that integer and
-	// multipleOf checks see the exact value the producer sent.
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(instance))
+	// decodeJSON keeps numbers as json.Number so that integer and multipleOf
+	// checks see the exact value the producer sent.
+	v, err := decodeJSON(instance)
 	if err != nil {
-		return []Violation{{Path: "$", Rule: RuleInvalidJSON, Message: "instance is not valid JSON: " + err.Error()}}
+		// Invalid instances are rare, so decode them again with the library:
+		// producers keep getting encoding/json's wording, and should the two
+		// decoders ever disagree, the library's verdict stands and a
+		// document that used to validate is never rejected as malformed.
+		v, err = jsonschema.UnmarshalJSON(bytes.NewReader(instance))
+		if err != nil {
+			return []Violation{{Path: "$", Rule: RuleInvalidJSON, Message: "instance is not valid JSON: " + err.Error()}}
+		}
 	}
 	return s.ValidateValue(v)
 }
