@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -156,10 +157,21 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	db := fs.String("database-url", getenv("HERALD_DATABASE_URL"), "external PostgreSQL (default: a fresh embedded cluster with durable settings)")
 	profile := fs.String("profile-dir", "", "write a CPU profile of each phase into this folder")
 	committers := fs.Int("committers", 0, "ingest committers (default: the server's default)")
+	phases := fs.String("phases", "", "comma-separated subset of copy,batch,single,deliveries,latency (default: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers,
+	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers, Phases: splitList(*phases),
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
