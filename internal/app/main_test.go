@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -26,14 +25,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(heraldtest.Main(m, func(ctx context.Context, dsn string) error {
-		pool, err := postgres.OpenPool(ctx, dsn, 4)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		return postgres.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
-	}))
+	os.Exit(heraldtest.Main(m, postgres.MigrateDSN))
 }
 
 const (

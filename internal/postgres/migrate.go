@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
@@ -125,20 +126,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 		if applied[m.version] {
 			continue
 		}
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate %04d: begin: %w", m.version, err)
-		}
-		if _, err := tx.Exec(ctx, m.up); err != nil {
-			_ = tx.Rollback(ctx)
-			return fmt.Errorf("migrate %04d_%s: %w", m.version, m.name, err)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO herald_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
-			_ = tx.Rollback(ctx)
-			return fmt.Errorf("migrate %04d: record: %w", m.version, err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("migrate %04d: commit: %w", m.version, err)
+		label := fmt.Sprintf("migrate %04d_%s", m.version, m.name)
+		if err := step(ctx, conn, label, m.up, "INSERT INTO herald_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return err
 		}
 		logger.Info("applied herald migration", "version", m.version, "name", m.name)
 	}
@@ -164,25 +154,40 @@ func MigrateDown(ctx context.Context, pool *pgxpool.Pool, steps int, logger *slo
 		if m.down == "" {
 			return fmt.Errorf("migrate down %04d: no down file", m.version)
 		}
-		tx, err := pool.Begin(ctx)
-		if err != nil {
-			return fmt.Errorf("migrate down %04d: begin: %w", m.version, err)
-		}
-		if _, err := tx.Exec(ctx, m.down); err != nil {
-			_ = tx.Rollback(ctx)
-			return fmt.Errorf("migrate down %04d_%s: %w", m.version, m.name, err)
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM herald_migrations WHERE version = $1", m.version); err != nil {
-			_ = tx.Rollback(ctx)
-			return fmt.Errorf("migrate down %04d: record: %w", m.version, err)
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return fmt.Errorf("migrate down %04d: commit: %w", m.version, err)
+		label := fmt.Sprintf("migrate down %04d_%s", m.version, m.name)
+		if err := step(ctx, pool, label, m.down, "DELETE FROM herald_migrations WHERE version = $1", m.version); err != nil {
+			return err
 		}
 		logger.Info("reverted herald migration", "version", m.version, "name", m.name)
 		steps--
 	}
 	return nil
+}
+
+// step runs one migration file and records it, in one transaction.
+func step(ctx context.Context, db interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, label, body, record string, args ...any) error {
+	return pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, body); err != nil {
+			return fmt.Errorf("%s: %w", label, err)
+		}
+		if _, err := tx.Exec(ctx, record, args...); err != nil {
+			return fmt.Errorf("%s: record: %w", label, err)
+		}
+		return nil
+	})
+}
+
+// MigrateDSN connects to dsn, migrates and disconnects; the test helpers
+// build their template database with it.
+func MigrateDSN(ctx context.Context, dsn string) error {
+	pool, err := OpenPool(ctx, dsn, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	return Migrate(ctx, pool, slog.New(slog.DiscardHandler))
 }
 
 func appliedVersions(ctx context.Context, db DBTX) (map[int]bool, error) {
