@@ -405,3 +405,34 @@ func basic(c cred) string {
 	req.SetBasicAuth(c.key, c.secret)
 	return req.Header.Get("Authorization")
 }
+
+// TestBinaryDataOnSchemalessType: a type without a schema accepts any data,
+// binary included, and delivers it as data_base64.
+func TestBinaryDataOnSchemalessType(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	e.must(201, e.do(w.ownerAdmin, "PUT", "/v1/event-types/com.example.blob", map[string]any{
+		"producers": []string{w.producerID}, "consumers": []string{w.consumerID},
+	}))
+	rc := newReceiver(t)
+	_, rc.secret = e.endpoint(w.consumer, rc.URL(), "com.example.blob")
+	e.must(202, e.do(w.producer, "POST", "/v1/events", []byte{0x00, 0xff, 0x10},
+		"Content-Type", "application/octet-stream", "ce-specversion", "1.0", "ce-id", "blob-1",
+		"ce-source", "/files", "ce-type", "com.example.blob"))
+	// The order type keeps refusing non-JSON data.
+	p := e.must(422, e.do(w.producer, "POST", "/v1/events", []byte{0x01},
+		"Content-Type", "application/octet-stream", "ce-specversion", "1.0", "ce-id", "blob-2",
+		"ce-source", "/files", "ce-type", w.typ))
+	if p["errors"].([]any)[0].(map[string]any)["rule"] != "json" {
+		t.Fatalf("problem = %v", p)
+	}
+	rc.waitEvents(1, 10*time.Second)
+	_, _, bad, bodies := rc.snapshot()
+	if len(bad) > 0 {
+		t.Fatal(bad)
+	}
+	if bodies[0]["data_base64"] != "AP8Q" {
+		t.Fatalf("delivered %v", bodies[0])
+	}
+}
