@@ -75,6 +75,12 @@ CREATE TABLE endpoints (
     status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
     disabled_reason text NOT NULL DEFAULT '',
     secret_enc      bytea NOT NULL,
+    -- config is the endpoint's own JSON object, sent with every delivery so
+    -- the receiver can route by it.
+    config          jsonb,
+    -- headers_enc holds static request headers (often an API key the
+    -- partner chose), encrypted like the secret.
+    headers_enc     bytea,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );

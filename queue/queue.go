@@ -6,12 +6,17 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -253,9 +258,13 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
 	}
+	header, err := w.extraHeaders(t)
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
+	}
 	started := time.Now()
 	res := w.sender.Send(ctx, webhook.Message{
-		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: []string{secret},
+		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: []string{secret}, Header: header,
 	})
 	rec := &postgres.AttemptRecord{
 		DeliveryID: id, CreatedAt: createdAt,
@@ -342,4 +351,53 @@ func (q *Queue) ResumeDeliveries(ctx context.Context) error {
 		return fmt.Errorf("resume deliveries: %w", err)
 	}
 	return nil
+}
+
+// ConfigHeader carries the endpoint's config object with every delivery, as
+// compact JSON with non-ASCII characters escaped (header values are ASCII).
+const ConfigHeader = "Herald-Endpoint-Config"
+
+// extraHeaders builds the endpoint's static headers and its config header.
+func (w *deliverWorker) extraHeaders(t *postgres.SendTarget) (http.Header, error) {
+	static, err := w.store.OpenHeaders(t.Delivery.EndpointID, t.HeadersSealed)
+	if err != nil {
+		return nil, err
+	}
+	if len(static) == 0 && len(t.Config) == 0 {
+		return nil, nil
+	}
+	h := make(http.Header, len(static)+1)
+	for k, v := range static {
+		h.Set(k, v)
+	}
+	if len(t.Config) > 0 {
+		v, err := ASCIIJSON(t.Config)
+		if err != nil {
+			return nil, err
+		}
+		h.Set(ConfigHeader, v)
+	}
+	return h, nil
+}
+
+// ASCIIJSON compacts a JSON document and escapes every non-ASCII character,
+// so it can travel in an HTTP header.
+func ASCIIJSON(doc []byte) (string, error) {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, doc); err != nil {
+		return "", fmt.Errorf("compact config: %w", err)
+	}
+	var b strings.Builder
+	for _, r := range buf.String() {
+		switch {
+		case r < 0x80:
+			b.WriteRune(r)
+		case r > 0xFFFF:
+			r1, r2 := utf16.EncodeRune(r)
+			fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
+		default:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+	}
+	return b.String(), nil
 }

@@ -128,7 +128,13 @@ type Endpoint struct {
 	DisabledReason string
 	// Secret is the whsec_ signing secret, only filled when it is needed
 	// (creation and delivery).
-	Secret    string
+	Secret string
+	// Config is a JSON object of the endpoint owner's choosing, sent with
+	// every delivery (nil when none).
+	Config []byte
+	// Headers are static headers added to every delivery (an API key the
+	// partner chose, say). Stored encrypted.
+	Headers   map[string]string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/route"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -24,15 +27,54 @@ type endpointJSON struct {
 	Types          []string  `json:"types"`
 	Status         string    `json:"status"`
 	DisabledReason string    `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	// Config is the endpoint's own JSON object, sent with every delivery.
+	Config json.RawMessage `json:"config,omitempty"`
+	// Headers lists the static headers with their values masked: they often
+	// hold credentials.
+	Headers   map[string]string `json:"headers,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 	// Secret is only present in the creation response.
 	Secret string `json:"secret,omitempty"`
 }
 
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
-	return endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
-		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
+		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
+		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if len(e.Headers) > 0 {
+		out.Headers = make(map[string]string, len(e.Headers))
+		for k := range e.Headers {
+			out.Headers[k] = "****"
+		}
+	}
+	return out
+}
+
+// maxConfigBytes bounds the config object: it travels in a header.
+const maxConfigBytes = 2048
+
+// checkConfig validates an endpoint's config object and returns it compact
+// (nil for JSON null, which clears it).
+func checkConfig(ve *herald.ValidationError, raw json.RawMessage) []byte {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		ve.Add("config", "type", "must be a JSON object")
+		return nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		ve.Add("config", "type", "must be a JSON object")
+		return nil
+	}
+	if buf.Len() > maxConfigBytes {
+		ve.Add("config", "max-size", "must be at most %d bytes of compact JSON", maxConfigBytes)
+		return nil
+	}
+	return buf.Bytes()
 }
 
 // checkEndpointFields validates url and types for a consumer, adding field
@@ -94,10 +136,12 @@ func (s *Server) checkEndpointFields(r *http.Request, ve *herald.ValidationError
 func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
 	var in struct {
-		URL         string     `json:"url"`
-		Types       []string   `json:"types"`
-		Description string     `json:"description"`
-		Client      *uuid.UUID `json:"client"`
+		URL         string            `json:"url"`
+		Types       []string          `json:"types"`
+		Description string            `json:"description"`
+		Client      *uuid.UUID        `json:"client"`
+		Config      json.RawMessage   `json:"config"`
+		Headers     map[string]string `json:"headers"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -131,6 +175,8 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	config := checkConfig(ve, in.Config)
+	checkHeaders(ve, in.Headers)
 	if err := ve.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -141,7 +187,8 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
-		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret}
+		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
+		Config: config, Headers: in.Headers}
 	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -227,10 +274,12 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		URL         *string  `json:"url"`
-		Types       []string `json:"types"`
-		Description *string  `json:"description"`
-		Status      *string  `json:"status"`
+		URL         *string           `json:"url"`
+		Types       []string          `json:"types"`
+		Description *string           `json:"description"`
+		Status      *string           `json:"status"`
+		Config      json.RawMessage   `json:"config"`
+		Headers     map[string]string `json:"headers"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -253,9 +302,20 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	var config []byte
+	if in.Config != nil {
+		config = checkConfig(ve, in.Config)
+	}
+	checkHeaders(ve, in.Headers)
 	if err := ve.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if in.Config != nil {
+		e.Config = config
+	}
+	if in.Headers != nil {
+		e.Headers = in.Headers // {} clears them
 	}
 	if in.URL != nil {
 		e.URL = *in.URL
@@ -337,4 +397,12 @@ func parseLimit(r *http.Request, def, max int) (int, error) {
 		return 0, herald.Invalid("limit", "range", "must be a whole number from 1 to %d", max)
 	}
 	return n, nil
+}
+
+// checkHeaders validates static headers: names Herald sets itself cannot be
+// overridden, and values must be safe to put on the wire.
+func checkHeaders(ve *herald.ValidationError, h map[string]string) {
+	if err := outbound.ValidateStaticHeaders(h, false); err != nil {
+		ve.Add("headers", "headers", "%s", err.Error())
+	}
 }

@@ -72,7 +72,7 @@ func (s *Store) CatalogLoad(ctx context.Context) (*Catalog, error) {
 		if err != nil {
 			return fmt.Errorf("load endpoints: %w", err)
 		}
-		c.Endpoints, err = collectEndpoints(rows)
+		c.Endpoints, err = s.collectEndpoints(rows)
 		rows.Close()
 		return err
 	})

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -10,21 +11,70 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, created_at, updated_at`
+const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
+	headers_enc, created_at, updated_at`
 
-func scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
+func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var client *uuid.UUID
 	var status string
+	var config *string
+	var headers []byte
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&e.CreatedAt, &e.UpdatedAt); err != nil {
+		&config, &headers, &e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if client != nil {
 		e.ClientID = *client
 	}
+	if config != nil {
+		e.Config = []byte(*config)
+	}
 	e.Status = herald.EndpointStatus(status)
+	var err error
+	if e.Headers, err = s.OpenHeaders(e.ID, headers); err != nil {
+		return nil, err
+	}
 	return &e, nil
+}
+
+// headersAD separates the headers' ciphertext from the secret's: both are
+// bound to the endpoint id, and must not be swappable with each other.
+func headersAD(id uuid.UUID) []byte { return append(id[:], "headers"...) }
+
+func (s *Store) sealHeaders(id uuid.UUID, h map[string]string) ([]byte, error) {
+	if len(h) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s headers: %w", id, err)
+	}
+	return s.box.Seal(b, headersAD(id)), nil
+}
+
+// OpenHeaders decrypts an endpoint's static headers (nil when none).
+func (s *Store) OpenHeaders(id uuid.UUID, sealed []byte) (map[string]string, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	b, err := s.box.Open(sealed, headersAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s headers: %w", id, err)
+	}
+	var h map[string]string
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("endpoint %s headers: %w", id, err)
+	}
+	return h, nil
+}
+
+func nullJSON(b []byte) *string {
+	if len(b) == 0 {
+		return nil
+	}
+	s := string(b)
+	return &s
 }
 
 // sealSecret encrypts an endpoint's signing secret bound to the endpoint's
@@ -45,16 +95,21 @@ func (s *Store) OpenSecret(id uuid.UUID, sealed []byte) (string, error) {
 // EndpointCreate inserts an endpoint with its (plaintext) secret, which is
 // stored encrypted.
 func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
-	err := s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at, updated_at`,
+	headers, err := s.sealHeaders(e.ID, e.Headers)
+	if err != nil {
+		return err
+	}
+	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
+			config, headers_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret)).Scan(&e.CreatedAt, &e.UpdatedAt)
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers).Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
 
 // EndpointGet returns one endpoint, without its secret.
 func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint, error) {
-	e, err := scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = $1`, id))
+	e, err := s.scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = $1`, id))
 	return e, translate(err, "endpoint "+id.String())
 }
 
@@ -68,13 +123,13 @@ func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID) ([]*
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
 	defer rows.Close()
-	return collectEndpoints(rows)
+	return s.collectEndpoints(rows)
 }
 
-func collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
+func (s *Store) collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
 	var out []*herald.Endpoint
 	for rows.Next() {
-		e, err := scanEndpoint(rows)
+		e, err := s.scanEndpoint(rows)
 		if err != nil {
 			return nil, fmt.Errorf("scan endpoint: %w", err)
 		}
@@ -84,11 +139,15 @@ func collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
 }
 
 // EndpointUpdate writes an endpoint's editable fields (url, description,
-// types, status, disabled reason).
+// types, status, disabled reason, config, headers).
 func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
-	err := s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
-		disabled_reason = $6, updated_at = now() WHERE id = $1 RETURNING updated_at`,
-		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason).Scan(&e.UpdatedAt)
+	headers, err := s.sealHeaders(e.ID, e.Headers)
+	if err != nil {
+		return err
+	}
+	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
+		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, updated_at = now() WHERE id = $1 RETURNING updated_at`,
+		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers).Scan(&e.UpdatedAt)
 	return translate(err, "endpoint "+e.ID.String())
 }
 
