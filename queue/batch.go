@@ -43,6 +43,11 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	c := &call[Req, Res]{req: req, done: make(chan struct{})}
 	var zero Res
 	select {
+	case <-b.quit:
+		return zero, errStopped
+	default:
+	}
+	select {
 	case b.reqs <- c:
 	case <-ctx.Done():
 		return zero, ctx.Err()
@@ -54,6 +59,17 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 		return c.res, c.err
 	case <-ctx.Done():
 		return zero, ctx.Err()
+	case <-b.quit:
+		// Runners finish their batch and answer everything queued before
+		// they exit; a request that slipped in after that gets no answer,
+		// so don't wait for one.
+		b.wg.Wait()
+		select {
+		case <-c.done:
+			return c.res, c.err
+		default:
+			return zero, errStopped
+		}
 	}
 }
 
@@ -66,6 +82,7 @@ func (b *batcher[Req, Res]) run() {
 		select {
 		case first = <-b.reqs:
 		case <-b.quit:
+			b.drain()
 			return
 		}
 		batch = append(batch[:0], first)
@@ -91,6 +108,19 @@ func (b *batcher[Req, Res]) run() {
 				c.res = res[i]
 			}
 			close(c.done)
+		}
+	}
+}
+
+// drain answers everything still queued with errStopped.
+func (b *batcher[Req, Res]) drain() {
+	for {
+		select {
+		case c := <-b.reqs:
+			c.err = errStopped
+			close(c.done)
+		default:
+			return
 		}
 	}
 }

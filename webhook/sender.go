@@ -93,8 +93,10 @@ type Message struct {
 	Body []byte
 	// ContentType defaults to "application/cloudevents+json; charset=utf-8".
 	ContentType string
-	// Secrets are the endpoint's signing secrets ("whsec_..."); each adds one
-	// "v1,<sig>" entry to webhook-signature. At least one is required.
+	// Secrets are the endpoint's signing secrets; each adds one entry to
+	// webhook-signature: "v1,<sig>" for an HMAC secret ("whsec_..."),
+	// "v1a,<sig>" for an ed25519 signing key ("whsk_..."). At least one is
+	// required; list several to rotate without downtime.
 	Secrets []string
 	// Header holds extra request headers. Headers the Sender sets itself
 	// (webhook-*, Content-Type, User-Agent) win over these, and framing or

@@ -52,17 +52,18 @@ func Sign(secret, id string, ts time.Time, body []byte) (string, error) {
 
 // signatureHeader builds the webhook-signature value: one signature per
 // secret, space-separated, so receivers holding either the old or the new
-// secret verify during a rotation.
+// secret verify during a rotation. "whsk_" secrets give v1a (ed25519)
+// entries, all others v1 (HMAC) ones.
 func signatureHeader(secrets []string, id string, ts time.Time, body []byte) (string, error) {
 	if len(secrets) == 0 {
 		return "", fmt.Errorf("%w: message has no signing secret", ErrInvalidSecret)
 	}
 	if len(secrets) == 1 {
-		return Sign(secrets[0], id, ts, body)
+		return signOne(secrets[0], id, ts, body)
 	}
 	var b strings.Builder
 	for i, s := range secrets {
-		sig, err := Sign(s, id, ts, body)
+		sig, err := signOne(s, id, ts, body)
 		if err != nil {
 			return "", fmt.Errorf("secret %d: %w", i+1, err)
 		}
@@ -93,6 +94,11 @@ type signerCache struct {
 func signer(secret string) (*standardwebhooks.Webhook, error) {
 	if v, ok := signers.m.Load(secret); ok {
 		return v.(*standardwebhooks.Webhook), nil
+	}
+	// A v1a or public key would fail below with a base64 error that hides
+	// the actual mistake.
+	if strings.HasPrefix(secret, SigningKeyPrefix) || strings.HasPrefix(secret, PublicKeyPrefix) {
+		return nil, keyKindError(secret)
 	}
 	// The library accepts an empty key (and thus signs with no secret at all);
 	// refuse that here.

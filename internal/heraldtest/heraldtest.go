@@ -119,16 +119,18 @@ func setup(ctx context.Context, logger *slog.Logger, external string, migrate fu
 		s        = &server{}
 		undo     []func(context.Context) error // run in reverse order
 	)
-	teardown = func(ctx context.Context) error {
+	undoAll := func(ctx context.Context) error {
 		var errs []error
 		for i := len(undo) - 1; i >= 0; i-- {
 			errs = append(errs, undo[i](ctx))
 		}
 		return errors.Join(errs...)
 	}
+	teardown = undoAll
 	defer func() {
+		// Not teardown: an error return has set it to nil.
 		if err != nil {
-			_ = teardown(context.WithoutCancel(ctx))
+			_ = undoAll(context.WithoutCancel(ctx))
 		}
 	}()
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -31,8 +32,20 @@ func scanEventType(row pgx.Row) (*herald.EventType, error) {
 // whether the caller may change an existing type (it receives the stored
 // row). created reports whether the type is new.
 func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed func(existing *herald.EventType) error) (created bool, err error) {
+	if t.Producers == nil {
+		t.Producers = []uuid.UUID{}
+	}
+	if t.Consumers == nil {
+		t.Consumers = []uuid.UUID{}
+	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		existing, err := scanEventType(tx.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1 FOR UPDATE OF t`, t.Name))
+		// Lock the type's row on its own first: a join locked in one query
+		// would re-check only the locked row after waiting for a concurrent
+		// update, pair it with the stale version row and find nothing.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM event_types WHERE name = $1 FOR UPDATE`, t.Name); err != nil {
+			return fmt.Errorf("put event type %s: lock: %w", t.Name, err)
+		}
+		existing, err := scanEventType(tx.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1`, t.Name))
 		if err != nil && err != pgx.ErrNoRows {
 			return fmt.Errorf("put event type %s: %w", t.Name, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -88,16 +89,15 @@ func LatestVersion() int {
 // rivermigrate), then Herald's own migrations, each in its own transaction,
 // under an advisory lock so concurrent nodes don't race.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
-	conn, err := pool.Acquire(ctx)
+	conn, err := lockMigrations(ctx, pool)
 	if err != nil {
-		return fmt.Errorf("migrate: acquire: %w", err)
+		return err
 	}
-	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
-		return fmt.Errorf("migrate: lock: %w", err)
-	}
-	defer func() { _, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID) }()
+	defer unlockMigrations(ctx, conn)
 
+	// River's migrations run through the pool, one transaction per version
+	// (some add enum values that must commit before use), so this needs a
+	// second connection besides the locked one.
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: logger})
 	if err != nil {
 		return fmt.Errorf("migrate river: %w", err)
@@ -114,7 +114,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("migrate: create herald_migrations: %w", err)
 	}
-	applied, err := appliedVersions(ctx, pool)
+	applied, err := appliedVersions(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 // MigrateDown reverts the newest steps of Herald's own migrations. River's
 // tables are left alone: they hold only transient jobs.
 func MigrateDown(ctx context.Context, pool *pgxpool.Pool, steps int, logger *slog.Logger) error {
-	applied, err := appliedVersions(ctx, pool)
+	conn, err := lockMigrations(ctx, pool)
+	if err != nil {
+		return err
+	}
+	defer unlockMigrations(ctx, conn)
+	applied, err := appliedVersions(ctx, conn)
 	if err != nil {
 		return err
 	}
@@ -155,13 +160,45 @@ func MigrateDown(ctx context.Context, pool *pgxpool.Pool, steps int, logger *slo
 			return fmt.Errorf("migrate down %04d: no down file", m.version)
 		}
 		label := fmt.Sprintf("migrate down %04d_%s", m.version, m.name)
-		if err := step(ctx, pool, label, m.down, "DELETE FROM herald_migrations WHERE version = $1", m.version); err != nil {
+		if err := step(ctx, conn, label, m.down, "DELETE FROM herald_migrations WHERE version = $1", m.version); err != nil {
 			return err
 		}
 		logger.Info("reverted herald migration", "version", m.version, "name", m.name)
 		steps--
 	}
 	return nil
+}
+
+// lockMigrations takes the cluster-wide migration lock on a connection of
+// its own. It polls with pg_try_advisory_lock and holds no connection while
+// waiting, so callers sharing one small pool cannot starve the holder of the
+// second connection it needs.
+func lockMigrations(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	for {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: acquire: %w", err)
+		}
+		var ok bool
+		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", migrationLockID).Scan(&ok); err != nil {
+			conn.Release()
+			return nil, fmt.Errorf("migrate: lock: %w", err)
+		}
+		if ok {
+			return conn, nil
+		}
+		conn.Release()
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("migrate: waiting for another node's migration: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func unlockMigrations(ctx context.Context, conn *pgxpool.Conn) {
+	_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
+	conn.Release()
 }
 
 // step runs one migration file and records it, in one transaction.
@@ -190,7 +227,9 @@ func MigrateDSN(ctx context.Context, dsn string) error {
 	return Migrate(ctx, pool, slog.New(slog.DiscardHandler))
 }
 
-func appliedVersions(ctx context.Context, db DBTX) (map[int]bool, error) {
+func appliedVersions(ctx context.Context, db interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) (map[int]bool, error) {
 	rows, err := db.Query(ctx, "SELECT version FROM herald_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("read applied migrations: %w", err)

@@ -285,3 +285,26 @@ func TestPartitionsEnsure(t *testing.T) {
 		t.Errorf("row received now is in %s, want %s", part, want)
 	}
 }
+
+// TestMigrateConcurrentSharedSmallPool: callers sharing a pool of two
+// connections both finish; the one waiting for the lock must not hold the
+// connection the lock holder needs for River's migrations.
+func TestMigrateConcurrentSharedSmallPool(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	pool := openPool(t, emptyDatabase(t), 2)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = postgres.Migrate(ctx, pool, discard()) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("caller %d: Migrate: %v", i, err)
+		}
+	}
+	if got, want := schemaVersion(t, pool), postgres.LatestVersion(); got != want {
+		t.Fatalf("SchemaVersion = %d, want %d", got, want)
+	}
+}
