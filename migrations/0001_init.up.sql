@@ -74,7 +74,14 @@ CREATE TABLE endpoints (
     types           text[] NOT NULL,
     status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
     disabled_reason text NOT NULL DEFAULT '',
+    -- secret_enc is the current signing secret (whsec_ for v1, whsk_ for
+    -- v1a), encrypted; old_secrets_enc holds rotated-out secrets with their
+    -- expiry, still used to sign during their grace period.
     secret_enc      bytea NOT NULL,
+    old_secrets_enc bytea,
+    signing         text NOT NULL DEFAULT 'v1' CHECK (signing IN ('v1', 'v1a')),
+    -- public_key is the whpk_ key receivers verify v1a signatures with.
+    public_key      text NOT NULL DEFAULT '',
     -- config is the endpoint's own JSON object, sent with every delivery so
     -- the receiver can route by it.
     config          jsonb,

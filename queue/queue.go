@@ -254,7 +254,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if t.EndpointStatus != herald.EndpointActive {
 		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
 	}
-	secret, err := w.store.OpenSecret(d.EndpointID, t.SecretSealed)
+	secrets, err := w.secrets(t)
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
 	}
@@ -264,7 +264,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	started := time.Now()
 	res := w.sender.Send(ctx, webhook.Message{
-		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: []string{secret}, Header: header,
+		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: secrets, Header: header,
 	})
 	rec := &postgres.AttemptRecord{
 		DeliveryID: id, CreatedAt: createdAt,
@@ -351,6 +351,20 @@ func (q *Queue) ResumeDeliveries(ctx context.Context) error {
 		return fmt.Errorf("resume deliveries: %w", err)
 	}
 	return nil
+}
+
+// secrets returns the endpoint's live signing secrets: the current one and
+// those rotated out whose grace has not ended (one signature each).
+func (w *deliverWorker) secrets(t *postgres.SendTarget) ([]string, error) {
+	ep := &herald.Endpoint{ID: t.Delivery.EndpointID}
+	var err error
+	if ep.Secret, err = w.store.OpenSecret(ep.ID, t.SecretSealed); err != nil {
+		return nil, err
+	}
+	if ep.OldSecrets, err = w.store.OpenOldSecrets(ep.ID, t.OldSecrets); err != nil {
+		return nil, err
+	}
+	return ep.LiveSecrets(time.Now()), nil
 }
 
 // ConfigHeader carries the endpoint's config object with every delivery, as

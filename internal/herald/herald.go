@@ -129,6 +129,13 @@ type Endpoint struct {
 	// Secret is the whsec_ signing secret, only filled when it is needed
 	// (creation and delivery).
 	Secret string
+	// Signing is "v1" (HMAC, whsec_ secrets) or "v1a" (ed25519, whsk_
+	// secrets whose public key receivers verify with).
+	Signing string
+	// PublicKey is the whpk_ key matching a v1a secret ("" for v1).
+	PublicKey string
+	// OldSecrets are rotated-out secrets still signing until they expire.
+	OldSecrets []OldSecret
 	// Config is a JSON object of the endpoint owner's choosing, sent with
 	// every delivery (nil when none).
 	Config []byte
@@ -137,6 +144,28 @@ type Endpoint struct {
 	Headers   map[string]string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// OldSecret is a rotated-out signing secret in its grace period.
+type OldSecret struct {
+	Secret    string
+	ExpiresAt time.Time
+}
+
+// MaxOldSecrets bounds how many rotated-out secrets sign at once.
+const MaxOldSecrets = 10
+
+// LiveSecrets returns the secrets a delivery at now is signed with: the
+// current one and the rotated-out ones whose grace has not ended.
+func (e *Endpoint) LiveSecrets(now time.Time) []string {
+	out := make([]string, 0, 1+len(e.OldSecrets))
+	out = append(out, e.Secret)
+	for _, o := range e.OldSecrets {
+		if now.Before(o.ExpiresAt) {
+			out = append(out, o.Secret)
+		}
+	}
+	return out
 }
 
 // Event is one stored CloudEvent.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -27,6 +28,9 @@ type endpointJSON struct {
 	Types          []string  `json:"types"`
 	Status         string    `json:"status"`
 	DisabledReason string    `json:"disabled_reason,omitempty"`
+	// Signing is v1 (HMAC) or v1a (ed25519); PublicKey verifies v1a.
+	Signing   string `json:"signing"`
+	PublicKey string `json:"public_key,omitempty"`
 	// Config is the endpoint's own JSON object, sent with every delivery.
 	Config json.RawMessage `json:"config,omitempty"`
 	// Headers lists the static headers with their values masked: they often
@@ -41,6 +45,7 @@ type endpointJSON struct {
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
+		Signing: e.Signing, PublicKey: e.PublicKey,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
@@ -142,6 +147,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Client      *uuid.UUID        `json:"client"`
 		Config      json.RawMessage   `json:"config"`
 		Headers     map[string]string `json:"headers"`
+		Signing     string            `json:"signing"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -177,18 +183,24 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	config := checkConfig(ve, in.Config)
 	checkHeaders(ve, in.Headers)
+	if in.Signing == "" {
+		in.Signing = "v1"
+	}
+	if in.Signing != "v1" && in.Signing != "v1a" {
+		ve.Add("signing", "enum", "must be v1 (HMAC-SHA256) or v1a (ed25519)")
+	}
 	if err := ve.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	secret, err := webhook.NewSecret()
+	secret, public, err := newEndpointSecret(in.Signing)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
-		Config: config, Headers: in.Headers}
+		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public}
 	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -405,4 +417,94 @@ func checkHeaders(ve *herald.ValidationError, h map[string]string) {
 	if err := outbound.ValidateStaticHeaders(h, false); err != nil {
 		ve.Add("headers", "headers", "%s", err.Error())
 	}
+}
+
+// newEndpointSecret makes a signing secret of the endpoint's scheme (and
+// the public key, for v1a).
+func newEndpointSecret(signing string) (secret, public string, err error) {
+	if signing == "v1a" {
+		return webhook.NewSigningKey()
+	}
+	secret, err = webhook.NewSecret()
+	return secret, "", err
+}
+
+// defaultGrace is how long a rotated-out secret keeps signing by default.
+const defaultGrace = 24 * time.Hour
+
+// maxGrace bounds the grace period a caller may ask for.
+const maxGrace = 7 * 24 * time.Hour
+
+type secretJSON struct {
+	Secret    string `json:"secret"`
+	PublicKey string `json:"public_key,omitempty"`
+	// OldSecretsExpire lists when each rotated-out secret still signing
+	// stops being used.
+	OldSecretsExpire []time.Time `json:"old_secrets_expire"`
+}
+
+func (s *Server) handleEndpointRotate(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Grace *string `json:"grace"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	grace := defaultGrace
+	if in.Grace != nil {
+		if grace, err = time.ParseDuration(*in.Grace); err != nil || grace < 0 || grace > maxGrace {
+			s.writeError(w, r, herald.Invalid("grace", "range", "must be a Go duration from 0s to %s, such as 24h", maxGrace))
+			return
+		}
+	}
+	secret, public, err := newEndpointSecret(e.Signing)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	now := time.Now()
+	if err := s.store.EndpointRotateSecret(r.Context(), e.ID, secret, public, grace, now); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeSecrets(w, r, e.ID, now)
+}
+
+// handleEndpointSecret reveals the current secret: the one explicit way to
+// read it after creation.
+func (s *Server) handleEndpointSecret(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeSecrets(w, r, e.ID, time.Now())
+}
+
+func (s *Server) writeSecrets(w http.ResponseWriter, r *http.Request, id uuid.UUID, now time.Time) {
+	secret, old, err := s.store.EndpointSecrets(r.Context(), id, now)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := secretJSON{Secret: secret, OldSecretsExpire: make([]time.Time, 0, len(old))}
+	if strings.HasPrefix(secret, webhook.SigningKeyPrefix) {
+		if out.PublicKey, err = webhook.PublicKeyOf(secret); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	for _, o := range old {
+		out.OldSecretsExpire = append(out.OldSecretsExpire, o.ExpiresAt.UTC())
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
 }

@@ -127,6 +127,8 @@ func (s *Server) routes() chi.Router {
 		r.Delete("/endpoints/{id}", s.handleEndpointDelete)
 		r.Post("/endpoints/{id}/disable", s.handleEndpointDisable)
 		r.Post("/endpoints/{id}/enable", s.handleEndpointEnable)
+		r.Post("/endpoints/{id}/secret/rotate", s.handleEndpointRotate)
+		r.Get("/endpoints/{id}/secret", s.handleEndpointSecret)
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 
 		r.Get("/deliveries/{id}", s.handleDeliveryGet)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -12,7 +14,7 @@ import (
 )
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
-	headers_enc, created_at, updated_at`
+	headers_enc, signing, public_key, created_at, updated_at`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
@@ -21,7 +23,7 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var config *string
 	var headers []byte
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&config, &headers, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&config, &headers, &e.Signing, &e.PublicKey, &e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if client != nil {
@@ -99,11 +101,14 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	if e.Signing == "" {
+		e.Signing = "v1"
+	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) RETURNING created_at, updated_at`,
+			config, headers_enc, signing, public_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12) RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers).Scan(&e.CreatedAt, &e.UpdatedAt)
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey).Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
 
@@ -173,4 +178,114 @@ func (s *Store) EndpointDelete(ctx context.Context, id uuid.UUID) error {
 		return herald.NotFound("endpoint %s", id)
 	}
 	return nil
+}
+
+func oldSecretsAD(id uuid.UUID) []byte { return append(id[:], "old-secrets"...) }
+
+type oldSecretJSON struct {
+	Secret    string    `json:"s"`
+	ExpiresAt time.Time `json:"e"`
+}
+
+// OpenOldSecrets decrypts an endpoint's rotated-out secrets (nil when none).
+func (s *Store) OpenOldSecrets(id uuid.UUID, sealed []byte) ([]herald.OldSecret, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	b, err := s.box.Open(sealed, oldSecretsAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s old secrets: %w", id, err)
+	}
+	var list []oldSecretJSON
+	if err := json.Unmarshal(b, &list); err != nil {
+		return nil, fmt.Errorf("endpoint %s old secrets: %w", id, err)
+	}
+	out := make([]herald.OldSecret, len(list))
+	for i, o := range list {
+		out[i] = herald.OldSecret{Secret: o.Secret, ExpiresAt: o.ExpiresAt}
+	}
+	return out, nil
+}
+
+func (s *Store) sealOldSecrets(id uuid.UUID, old []herald.OldSecret) ([]byte, error) {
+	if len(old) == 0 {
+		return nil, nil
+	}
+	list := make([]oldSecretJSON, len(old))
+	for i, o := range old {
+		list[i] = oldSecretJSON{Secret: o.Secret, ExpiresAt: o.ExpiresAt}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s old secrets: %w", id, err)
+	}
+	return s.box.Seal(b, oldSecretsAD(id)), nil
+}
+
+// EndpointSecrets returns an endpoint's current secret and its rotated-out
+// secrets still in their grace period (the "reveal secret" call).
+func (s *Store) EndpointSecrets(ctx context.Context, id uuid.UUID, now time.Time) (string, []herald.OldSecret, error) {
+	var cur, old []byte
+	if err := s.pool.QueryRow(ctx, `SELECT secret_enc, old_secrets_enc FROM endpoints WHERE id = $1`, id).Scan(&cur, &old); err != nil {
+		return "", nil, translate(err, "endpoint "+id.String())
+	}
+	secret, err := s.OpenSecret(id, cur)
+	if err != nil {
+		return "", nil, err
+	}
+	olds, err := s.OpenOldSecrets(id, old)
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, liveOld(olds, now), nil
+}
+
+func liveOld(old []herald.OldSecret, now time.Time) []herald.OldSecret {
+	out := old[:0:0]
+	for _, o := range old {
+		if now.Before(o.ExpiresAt) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// EndpointRotateSecret makes next the endpoint's current secret; the old
+// current one keeps signing until now+grace. At most herald.MaxOldSecrets
+// rotated-out secrets are kept (those expiring last); expired ones are
+// dropped.
+func (s *Store) EndpointRotateSecret(ctx context.Context, id uuid.UUID, next, publicKey string, grace time.Duration, now time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var cur, oldSealed []byte
+		if err := tx.QueryRow(ctx, `SELECT secret_enc, old_secrets_enc FROM endpoints WHERE id = $1 FOR UPDATE`, id).
+			Scan(&cur, &oldSealed); err != nil {
+			return translate(err, "endpoint "+id.String())
+		}
+		current, err := s.OpenSecret(id, cur)
+		if err != nil {
+			return err
+		}
+		old, err := s.OpenOldSecrets(id, oldSealed)
+		if err != nil {
+			return err
+		}
+		old = liveOld(old, now)
+		if grace > 0 {
+			old = append(old, herald.OldSecret{Secret: current, ExpiresAt: now.Add(grace)})
+		}
+		slices.SortFunc(old, func(a, b herald.OldSecret) int { return b.ExpiresAt.Compare(a.ExpiresAt) })
+		if len(old) > herald.MaxOldSecrets {
+			old = old[:herald.MaxOldSecrets]
+		}
+		sealedOld, err := s.sealOldSecrets(id, old)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE endpoints SET secret_enc = $2, old_secrets_enc = $3, public_key = $4, updated_at = now()
+			WHERE id = $1`, id, s.sealSecret(id, next), sealedOld, publicKey)
+		if err != nil {
+			return fmt.Errorf("rotate secret of endpoint %s: %w", id, err)
+		}
+		return nil
+	})
 }
