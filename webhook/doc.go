@@ -24,6 +24,9 @@
 //
 // Each request carries webhook-id, webhook-timestamp and webhook-signature
 // headers as defined by the Standard Webhooks specification. The signature
-// header holds one "v1,<base64>" entry per secret, space-separated, so a
-// receiver keeps verifying while a secret is rotated.
+// header holds one entry per secret, space-separated, so a receiver keeps
+// verifying while a secret is rotated: "v1,<base64 HMAC-SHA256>" for whsec_
+// secrets and "v1a,<base64 ed25519>" for whsk_ signing keys (see
+// [SignV1a]). [Sender.Handshake] performs the CloudEvents abuse-protection
+// OPTIONS handshake that verifies an endpoint before deliveries start.
 package webhook
