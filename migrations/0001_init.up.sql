@@ -85,6 +85,8 @@ CREATE TABLE endpoints (
     -- config is the endpoint's own JSON object, sent with every delivery so
     -- the receiver can route by it.
     config          jsonb,
+    -- filter narrows the subscription beyond type patterns (internal/filter).
+    filter          jsonb,
     -- headers_enc holds static request headers (often an API key the
     -- partner chose), encrypted like the secret.
     headers_enc     bytea,

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
@@ -122,6 +123,7 @@ type Snapshot struct {
 	clientsK  map[string]*herald.Client
 	types     map[string]*TypeEntry
 	endpoints *route.Index[*herald.Endpoint]
+	filters   map[uuid.UUID]*filter.Filter
 	// routes caches, per type name, the endpoints that receive it.
 	routes sync.Map // string → []*herald.Endpoint
 }
@@ -150,7 +152,18 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 		s.types[t.Name] = e
 	}
 	b := route.NewIndex[*herald.Endpoint]()
+	s.filters = map[uuid.UUID]*filter.Filter{}
 	for _, ep := range d.Endpoints {
+		if len(ep.Filter) > 0 {
+			f, err := filter.Parse(ep.Filter)
+			if err != nil {
+				// It compiled when saved; refuse to route rather than deliver
+				// what the filter was meant to keep out.
+				c.logger.Error("stored endpoint filter is invalid; the endpoint receives nothing", "endpoint", ep.ID, "error", err)
+				continue
+			}
+			s.filters[ep.ID] = f
+		}
 		for _, p := range ep.Types {
 			if err := b.Add(p, ep); err != nil {
 				c.logger.Error("stored endpoint pattern is invalid", "endpoint", ep.ID, "pattern", p, "error", err)
@@ -190,6 +203,9 @@ func (s *Snapshot) Client(id uuid.UUID) *herald.Client { return s.clientsID[id] 
 
 // Tenant returns a tenant by id, or nil.
 func (s *Snapshot) Tenant(id uuid.UUID) *herald.Tenant { return s.tenants[id] }
+
+// Filter returns an endpoint's compiled filter, or nil (match everything).
+func (s *Snapshot) Filter(endpoint uuid.UUID) *filter.Filter { return s.filters[endpoint] }
 
 // Route returns the active endpoints that receive events of the named type:
 // a subscription pattern matches and the endpoint's consumer may consume the

@@ -136,6 +136,9 @@ type Endpoint struct {
 	PublicKey string
 	// OldSecrets are rotated-out secrets still signing until they expire.
 	OldSecrets []OldSecret
+	// Filter is the endpoint's filter document (canonical JSON) narrowing
+	// its subscription beyond type patterns; nil when none.
+	Filter []byte
 	// Config is a JSON object of the endpoint owner's choosing, sent with
 	// every delivery (nil when none).
 	Config []byte

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/route"
@@ -31,6 +32,8 @@ type endpointJSON struct {
 	// Signing is v1 (HMAC) or v1a (ed25519); PublicKey verifies v1a.
 	Signing   string `json:"signing"`
 	PublicKey string `json:"public_key,omitempty"`
+	// Filter narrows the subscription beyond type patterns.
+	Filter json.RawMessage `json:"filter,omitempty"`
 	// Config is the endpoint's own JSON object, sent with every delivery.
 	Config json.RawMessage `json:"config,omitempty"`
 	// Headers lists the static headers with their values masked: they often
@@ -45,7 +48,7 @@ type endpointJSON struct {
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
-		Signing: e.Signing, PublicKey: e.PublicKey,
+		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
@@ -148,6 +151,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Config      json.RawMessage   `json:"config"`
 		Headers     map[string]string `json:"headers"`
 		Signing     string            `json:"signing"`
+		Filter      json.RawMessage   `json:"filter"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -183,6 +187,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	config := checkConfig(ve, in.Config)
 	checkHeaders(ve, in.Headers)
+	flt := checkFilter(ve, in.Filter)
 	if in.Signing == "" {
 		in.Signing = "v1"
 	}
@@ -200,7 +205,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
-		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public}
+		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt}
 	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -292,6 +297,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		Status      *string           `json:"status"`
 		Config      json.RawMessage   `json:"config"`
 		Headers     map[string]string `json:"headers"`
+		Filter      json.RawMessage   `json:"filter"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -319,12 +325,19 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		config = checkConfig(ve, in.Config)
 	}
 	checkHeaders(ve, in.Headers)
+	var flt []byte
+	if in.Filter != nil {
+		flt = checkFilter(ve, in.Filter)
+	}
 	if err := ve.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	if in.Config != nil {
 		e.Config = config
+	}
+	if in.Filter != nil {
+		e.Filter = flt // null clears it
 	}
 	if in.Headers != nil {
 		e.Headers = in.Headers // {} clears them
@@ -507,4 +520,29 @@ func (s *Server) writeSecrets(w http.ResponseWriter, r *http.Request, id uuid.UU
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, out)
+}
+
+// checkFilter compiles a filter document and returns its canonical form
+// (nil for none). Errors name the position in the document, as a JSON
+// Pointer after "filter".
+func checkFilter(ve *herald.ValidationError, raw json.RawMessage) []byte {
+	f, err := filter.Parse(raw)
+	if err != nil {
+		var fe *filter.Error
+		if errors.As(err, &fe) {
+			ve.Add("filter"+fe.Path, "filter", "%s", fe.Message)
+		} else {
+			ve.Add("filter", "filter", "%s", err.Error())
+		}
+		return nil
+	}
+	if f == nil {
+		return nil
+	}
+	b, err := f.MarshalJSON()
+	if err != nil {
+		ve.Add("filter", "filter", "%s", err.Error())
+		return nil
+	}
+	return b
 }

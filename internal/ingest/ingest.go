@@ -158,6 +158,7 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 			continue
 		}
 		items[i] = item{
+			ce:  ev,
 			key: postgres.EventKey{TenantID: p.Client.TenantID, Source: ev.Source, CEID: ev.ID},
 			event: herald.Event{
 				TenantID: p.Client.TenantID, ProducerID: p.Client.ID, Type: ev.Type, Source: ev.Source, CEID: ev.ID,
@@ -181,6 +182,7 @@ func trimDollar(p string) string {
 }
 
 type item struct {
+	ce    *cloudevents.Event // for filters
 	key   postgres.EventKey
 	event herald.Event
 	// filled by the committer
@@ -286,6 +288,7 @@ func (s *Service) commit(batch []*pending) error {
 	type ref struct{ p, i int }
 	first := make(map[postgres.EventKey]ref)
 	rows := &postgres.IngestRows{ReceivedAt: now}
+	var sources []*cloudevents.Event // parallel to rows.Events
 	for pi, p := range batch {
 		for ii := range p.items {
 			it := &p.items[ii]
@@ -299,6 +302,7 @@ func (s *Service) commit(batch []*pending) error {
 			k.EventID, k.ReceivedAt = it.event.ID, now
 			rows.Keys = append(rows.Keys, k)
 			rows.Events = append(rows.Events, &it.event)
+			sources = append(sources, it.ce)
 		}
 	}
 
@@ -308,8 +312,11 @@ func (s *Service) commit(batch []*pending) error {
 			return fmt.Errorf("ingest: catalog: %w", err)
 		}
 		rows.Deliveries = rows.Deliveries[:0]
-		for _, ev := range rows.Events {
+		for i, ev := range rows.Events {
 			for _, ep := range snap.Route(ev.Type) {
+				if f := snap.Filter(ep.ID); f != nil && !f.Match(filterEvent{sources[i]}) {
+					continue
+				}
 				rows.Deliveries = append(rows.Deliveries, &herald.Delivery{
 					ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
 					TenantID: ep.TenantID, Status: herald.DeliveryPending,
@@ -439,4 +446,46 @@ func IsReject(err error) (*RejectError, bool) {
 	var r *RejectError
 	ok := errors.As(err, &r)
 	return r, ok
+}
+
+// filterEvent shows a CloudEvent to endpoint filters.
+type filterEvent struct{ e *cloudevents.Event }
+
+func (f filterEvent) Attr(name string) (string, bool) {
+	e := f.e
+	var v string
+	switch name {
+	case "id":
+		v = e.ID
+	case "source":
+		v = e.Source
+	case "type":
+		v = e.Type
+	case "specversion":
+		v = e.SpecVersion
+	case "subject":
+		v = e.Subject
+	case "datacontenttype":
+		v = e.DataContentType
+	case "dataschema":
+		v = e.DataSchema
+	case "time":
+		if e.Time.IsZero() {
+			return "", false
+		}
+		return e.Time.Format(time.RFC3339Nano), true
+	}
+	return v, v != ""
+}
+
+func (f filterEvent) Ext(name string) (any, bool) {
+	v, ok := f.e.Extensions[name]
+	return v, ok
+}
+
+func (f filterEvent) Data() []byte {
+	if !f.e.DataIsJSON() {
+		return nil
+	}
+	return f.e.Data
 }

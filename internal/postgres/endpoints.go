@@ -14,16 +14,16 @@ import (
 )
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
-	headers_enc, signing, public_key, created_at, updated_at`
+	headers_enc, signing, public_key, filter::text, created_at, updated_at`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var client *uuid.UUID
 	var status string
-	var config *string
+	var config, filter *string
 	var headers []byte
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&config, &headers, &e.Signing, &e.PublicKey, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&config, &headers, &e.Signing, &e.PublicKey, &filter, &e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if client != nil {
@@ -31,6 +31,9 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	}
 	if config != nil {
 		e.Config = []byte(*config)
+	}
+	if filter != nil {
+		e.Filter = []byte(*filter)
 	}
 	e.Status = herald.EndpointStatus(status)
 	var err error
@@ -105,10 +108,11 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 		e.Signing = "v1"
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc, signing, public_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12) RETURNING created_at, updated_at`,
+			config, headers_enc, signing, public_key, filter)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb) RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey).Scan(&e.CreatedAt, &e.UpdatedAt)
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter)).
+		Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
 
@@ -151,8 +155,10 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 		return err
 	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
-		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, updated_at = now() WHERE id = $1 RETURNING updated_at`,
-		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers).Scan(&e.UpdatedAt)
+		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, updated_at = now()
+		WHERE id = $1 RETURNING updated_at`,
+		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers,
+		nullJSON(e.Filter)).Scan(&e.UpdatedAt)
 	return translate(err, "endpoint "+e.ID.String())
 }
 
