@@ -90,10 +90,24 @@ CREATE TABLE endpoints (
     -- headers_enc holds static request headers (often an API key the
     -- partner chose), encrypted like the secret.
     headers_enc     bytea,
+    -- auth_type says how Herald authenticates to the endpoint (none, jwt,
+    -- oauth2); auth_enc holds the encrypted settings (client secret...).
+    auth_type       text NOT NULL DEFAULT 'none' CHECK (auth_type IN ('none', 'jwt', 'oauth2')),
+    auth_enc        bytea,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX endpoints_tenant_idx ON endpoints (tenant_id);
+
+-- The keys Herald signs outbound JWTs with, published at
+-- /.well-known/jwks.json. The private key is encrypted at rest.
+CREATE TABLE signing_keys (
+    id          text PRIMARY KEY,
+    private_enc bytea NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    -- not_after ends a rotated-out key's publication; NULL for the current one.
+    not_after   timestamptz
+);
 
 CREATE TRIGGER tenants_config_version AFTER INSERT OR UPDATE OR DELETE ON tenants
     FOR EACH STATEMENT EXECUTE FUNCTION herald_bump_config_version();

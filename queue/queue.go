@@ -25,6 +25,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -70,6 +71,10 @@ type Config struct {
 	JobTimeout time.Duration
 	// CompletedRetention is how long River keeps finished jobs.
 	CompletedRetention time.Duration
+	// JWT signs the tokens of endpoints with "jwt" auth; Tokens fetches
+	// and caches those of endpoints with "oauth2" auth.
+	JWT    *outbound.JWTIssuer
+	Tokens *outbound.TokenSource
 	// InsertOnly builds a client that enqueues but works nothing (tools,
 	// tests of ingest alone).
 	InsertOnly bool
@@ -149,6 +154,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &deliverWorker{
 			q: q, store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
+			jwt: cfg.JWT, tokens: cfg.Tokens,
 		})
 		river.AddWorker(workers, &maintenanceWorker{store: store})
 		rc.Workers = workers
@@ -229,6 +235,8 @@ type deliverWorker struct {
 	schedule webhook.RetrySchedule
 	logger   *slog.Logger
 	timeout  time.Duration
+	jwt      *outbound.JWTIssuer
+	tokens   *outbound.TokenSource
 }
 
 func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.timeout }
@@ -263,7 +271,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
 	}
 	started := time.Now()
-	res := w.sender.Send(ctx, webhook.Message{
+	res := w.send(ctx, t, webhook.Message{
 		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: secrets, Header: header,
 	})
 	rec := &postgres.AttemptRecord{
@@ -351,6 +359,53 @@ func (q *Queue) ResumeDeliveries(ctx context.Context) error {
 		return fmt.Errorf("resume deliveries: %w", err)
 	}
 	return nil
+}
+
+// send makes the attempt, adding the endpoint's outbound authentication:
+// a fresh Herald-signed JWT, or a cached OAuth2 token that is dropped when
+// the endpoint answers 401 so the next attempt fetches a new one. Failing to
+// get a token is a failed attempt, retried like any other.
+func (w *deliverWorker) send(ctx context.Context, t *postgres.SendTarget, m webhook.Message) webhook.Result {
+	auth, err := w.store.OpenAuth(t.Delivery.EndpointID, t.AuthSealed)
+	if err != nil {
+		return webhook.Result{Err: err}
+	}
+	if auth == nil {
+		return w.sender.Send(ctx, m)
+	}
+	if m.Header == nil {
+		m.Header = http.Header{}
+	}
+	switch auth.Type {
+	case herald.AuthJWT:
+		if w.jwt == nil {
+			return webhook.Result{Err: errors.New("jwt auth: no signing keys configured")}
+		}
+		tok, err := w.jwt.Token(t.URL, t.Delivery.EventID.String(), m.ID)
+		if err != nil {
+			return webhook.Result{Err: fmt.Errorf("jwt auth: %w", err)}
+		}
+		m.Header.Set("Authorization", "Bearer "+tok)
+		return w.sender.Send(ctx, m)
+	case herald.AuthOAuth2:
+		if w.tokens == nil {
+			return webhook.Result{Err: errors.New("oauth2 auth: no token source configured")}
+		}
+		creds := outbound.ClientCredentials{TokenURL: auth.TokenURL, ClientID: auth.ClientID,
+			ClientSecret: auth.ClientSecret, Scopes: auth.Scopes, Audience: auth.Audience}
+		tok, err := w.tokens.Token(ctx, creds)
+		if err != nil {
+			return webhook.Result{Err: fmt.Errorf("oauth2 token: %w", err)}
+		}
+		m.Header.Set("Authorization", "Bearer "+tok)
+		res := w.sender.Send(ctx, m)
+		if res.StatusCode == http.StatusUnauthorized {
+			w.tokens.Invalidate(creds, tok)
+		}
+		return res
+	default:
+		return webhook.Result{Err: fmt.Errorf("unknown auth type %q", auth.Type)}
+	}
 }
 
 // secrets returns the endpoint's live signing secrets: the current one and

@@ -206,6 +206,11 @@ func NewSender(cfg SenderConfig) *Sender {
 // Close closes idle keep-alive connections. The Sender stays usable.
 func (s *Sender) Close() { s.transport.CloseIdleConnections() }
 
+// HTTPClient returns the Sender's client: the SSRF-checked dialer, no
+// proxies, no redirects. Other outbound calls made for an endpoint (an
+// OAuth2 token request) must go through it too.
+func (s *Sender) HTTPClient() *http.Client { return s.client }
+
 // Send signs m and POSTs it once, within the configured timeout (or ctx's
 // deadline, if earlier). It never follows redirects and never retries beyond
 // Go's transparent replay of a request that failed on a stale keep-alive

@@ -20,6 +20,7 @@ import (
 // except where noted.
 type config struct {
 	Addr            string
+	PublicURL       string
 	DatabaseURL     string
 	DataDir         string
 	PGBinDir        string
@@ -50,6 +51,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	dbDefault := env("HERALD_DATABASE_URL", getenv("DATABASE_URL"))
 	addr := fs.String("addr", env("HERALD_ADDR", "127.0.0.1:8080"), "listen address (HERALD_ADDR)")
+	publicURL := fs.String("public-url", env("HERALD_PUBLIC_URL", ""), "URL receivers reach this Herald at: the issuer of its JWTs, keys at /.well-known/jwks.json (HERALD_PUBLIC_URL; default http://<addr>)")
 	dbURL := fs.String("database-url", dbDefault, "PostgreSQL URL (HERALD_DATABASE_URL or DATABASE_URL); empty runs Herald's own PostgreSQL in the data dir")
 	dataDir := fs.String("data-dir", env("HERALD_DATA_DIR", "./herald-data"), "data folder: embedded PostgreSQL and the generated master key (HERALD_DATA_DIR)")
 	pgBin := fs.String("pg-bin", env("HERALD_PG_BIN", ""), "folder holding initdb and postgres, if not on PATH or under /usr/lib/postgresql (HERALD_PG_BIN)")
@@ -70,7 +72,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c := &config{Addr: *addr, DatabaseURL: *dbURL, DataDir: *dataDir, PGBinDir: *pgBin, BootstrapAdmin: *bootstrap,
+	c := &config{Addr: *addr, PublicURL: strings.TrimSuffix(*publicURL, "/"), DatabaseURL: *dbURL, DataDir: *dataDir, PGBinDir: *pgBin, BootstrapAdmin: *bootstrap,
 		MasterKey: *masterKey, Workers: *workers, DBMaxConns: *maxConns, LogFormat: *logFormat, Steps: *steps}
 	var err error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
@@ -172,7 +174,7 @@ func maskURL(s string) string {
 
 func (c *config) appConfig(logger *slog.Logger) app.Config {
 	return app.Config{
-		Addr: c.Addr, DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, PGBinDir: c.PGBinDir,
+		Addr: c.Addr, PublicURL: c.PublicURL, DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, PGBinDir: c.PGBinDir,
 		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
 		Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout, Logger: logger,

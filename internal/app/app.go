@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/internal/ingest"
+	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/pglocal"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/secretbox"
@@ -61,6 +62,10 @@ type Config struct {
 	Workers             int
 	DBMaxConns          int
 	ShutdownTimeout     time.Duration
+	// PublicURL is how receivers reach this Herald (the issuer of its JWTs,
+	// whose keys are at PublicURL/.well-known/jwks.json); default
+	// http://<listen address>.
+	PublicURL string
 	// IngestCommitters is how many ingest transactions may run at once
 	// (default 2: fewer, larger transactions measured faster on 2 cores).
 	IngestCommitters int
@@ -134,10 +139,27 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
+	a.listener = cfg.Listener
+	if a.listener == nil {
+		if a.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + a.listener.Addr().String()
+	}
+	ring, err := a.signingKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+
 	policy := webhook.TargetPolicy{AllowPrivate: cfg.AllowPrivateTargets, Allow: cfg.AllowTargetPrefixes, RequireHTTPS: cfg.RequireHTTPS}
 	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
+		JWT:    &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
+		Tokens: outbound.NewTokenSource(a.sender.HTTPClient(), nil),
 	}, a.logger)
 	if err != nil {
 		return nil, err
@@ -152,14 +174,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	api := httpapi.New(httpapi.Deps{
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
-		Ready:  a.ready, Logger: a.logger,
+		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS,
 	})
-	a.listener = cfg.Listener
-	if a.listener == nil {
-		if a.listener, err = net.Listen("tcp", cfg.Addr); err != nil {
-			return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-		}
-	}
 	a.server = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -260,6 +276,32 @@ func (a *App) Stop(ctx context.Context) error {
 		a.stopErr = a.shutdown(ctx)
 	})
 	return a.stopErr
+}
+
+// signingKeys loads the keys Herald signs outbound JWTs with, creating the
+// first one on a new database.
+func (a *App) signingKeys(ctx context.Context) (*outbound.KeyRing, error) {
+	keys, err := a.store.SigningKeyList(ctx, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		k, err := outbound.NewSigningKey(outbound.ES256)
+		if err != nil {
+			return nil, fmt.Errorf("create JWT signing key: %w", err)
+		}
+		// A key created by another node starting at the same moment stays
+		// published for a day, so its tokens keep verifying.
+		if err := a.store.SigningKeyInsert(ctx, k, time.Now().Add(24*time.Hour)); err != nil {
+			return nil, err
+		}
+		// Another node may have created one at the same moment: use what
+		// the database holds.
+		if keys, err = a.store.SigningKeyList(ctx, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return outbound.NewKeyRing(keys...), nil
 }
 
 func (a *App) shutdown(ctx context.Context) error {

@@ -8,9 +8,9 @@
 // [Parse], and is then evaluated by [Filter.Match] on the ingest path for every
 // (event, candidate endpoint) pair. Parse therefore does all the work it can
 // (validation, number normalisation, path parsing, ordering) so that Match
-// stays cheap: it does not allocate, and it reads the event's data at most
-// once, in a single streaming pass that picks out only the values the filter
-// refers to, and only when a data condition is actually reached.
+// stays cheap: it normally does not allocate, and it reads the event's data
+// at most once, in a single streaming pass that picks out only the values the
+// filter refers to, and only when a data condition is actually reached.
 //
 // # Document shape
 //
@@ -80,7 +80,8 @@
 //	                                      end: $.tags[-1] is the last element
 //
 // A member-name after "." starts with a letter, "_" or a non-ASCII character
-// and continues with those or digits; any other name must be quoted. Quoted
+// and continues with those or digits; any other name must be quoted. Blank
+// space may precede a segment and pad the inside of brackets. Quoted
 // names take JSON-style escapes (\', \", \\, \/, \b, \f, \n, \r, \t, \uXXXX).
 // Wildcards (*), recursive descent (..), slices, unions and filter
 // expressions are refused with an error naming them: a path must name one

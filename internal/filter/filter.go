@@ -74,7 +74,7 @@ func Parse(doc []byte) (*Filter, error) {
 		return nil, nil
 	}
 	if len(doc) > MaxBytes {
-		return nil, &Error{Message: "filter document is " + strconv.Itoa(len(doc)) + " bytes, over the limit of " + strconv.Itoa(MaxBytes)}
+		return nil, &Error{Message: "filter document is " + strconv.Itoa(len(doc)) + " bytes, over the limit of " + strconv.Itoa(MaxBytes) + " bytes"}
 	}
 	v, err := readDocument(doc)
 	if err != nil {
@@ -92,8 +92,10 @@ func Parse(doc []byte) (*Filter, error) {
 }
 
 // Match reports whether the event satisfies the filter. A nil *Filter
-// matches every event. Match does not allocate, and reads e.Data at most
-// once, only if a condition on data is reached.
+// matches every event. Match calls e.Data at most once, and only when a
+// condition on data is reached. It does not allocate, except to decode a
+// string with escapes longer than 128 bytes or a number with more than 32
+// significant digits.
 func (f *Filter) Match(e Event) bool {
 	if f == nil {
 		return true

@@ -166,11 +166,20 @@ func TestParseLimitsInclusive(t *testing.T) {
 		"and":      `{"and": [` + strings.TrimSuffix(strings.Repeat(cond+",", MaxConditions), ",") + `]}`,
 		"in":       `{"ext": "team", "in": [` + strings.TrimSuffix(strings.Repeat(`"v",`, MaxInValues), ",") + `]}`,
 		"segments": `{"data": "$` + strings.Repeat("[0]", MaxPathSegments) + `", "exists": true}`,
-		"paths":    `{"or": [` + strings.TrimSuffix(strings.Repeat(`{"data": "$.a", "eq": 1},`, 1), ",") + pathConds(MaxConditions-1) + `]}`,
+		"paths":    `{"or": [{"data": "$.a", "eq": 1}` + pathConds(MaxConditions-1) + `]}`,
 	}
 	for name, doc := range docs {
-		if _, err := Parse([]byte(doc)); err != nil {
+		f, err := Parse([]byte(doc))
+		if err != nil {
 			t.Errorf("%s at the limit: %v", name, err)
+			continue
+		}
+		// Exercise the scan state at its fullest: the "paths" filter uses
+		// every slot, and only conditions in its last slots match.
+		ev := newEvent()
+		ev.data = []byte(`{"a": 0, "p61": [0, 1], "p62": [1, 2, 3], "p63": [7]}`)
+		if got, want := f.Match(ev), name == "paths"; got != want && name != "depth" {
+			t.Errorf("%s at the limit: Match = %v, want %v", name, got, want)
 		}
 	}
 }

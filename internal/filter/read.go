@@ -149,7 +149,7 @@ func (r *reader) syntaxError(ptr string, err error) error {
 	switch {
 	case errors.As(err, &se):
 		return &Error{Path: ptr, Message: fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))}
-	case err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		return &Error{Path: ptr, Message: "invalid JSON: unexpected end of document"}
 	}
 	return &Error{Path: ptr, Message: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}

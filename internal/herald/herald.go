@@ -136,6 +136,9 @@ type Endpoint struct {
 	PublicKey string
 	// OldSecrets are rotated-out secrets still signing until they expire.
 	OldSecrets []OldSecret
+	// Auth is how Herald authenticates to the endpoint (nil: only the
+	// signature and any static headers).
+	Auth *EndpointAuth
 	// Filter is the endpoint's filter document (canonical JSON) narrowing
 	// its subscription beyond type patterns; nil when none.
 	Filter []byte
@@ -147,6 +150,25 @@ type Endpoint struct {
 	Headers   map[string]string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Outbound authentication modes of an endpoint.
+const (
+	AuthJWT    = "jwt"
+	AuthOAuth2 = "oauth2"
+)
+
+// EndpointAuth is how Herald authenticates to an endpoint beyond the
+// signature: a short-lived JWT signed by Herald (verifiable with its JWKS),
+// or an OAuth2 client-credentials token fetched from the partner.
+type EndpointAuth struct {
+	Type string
+	// OAuth2 client credentials.
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	Scopes       []string
+	Audience     string
 }
 
 // OldSecret is a rotated-out signing secret in its grace period.

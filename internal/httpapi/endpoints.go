@@ -32,6 +32,9 @@ type endpointJSON struct {
 	// Signing is v1 (HMAC) or v1a (ed25519); PublicKey verifies v1a.
 	Signing   string `json:"signing"`
 	PublicKey string `json:"public_key,omitempty"`
+	// Auth is how Herald authenticates to the endpoint; the client secret
+	// is never shown.
+	Auth *authOutJSON `json:"auth,omitempty"`
 	// Filter narrows the subscription beyond type patterns.
 	Filter json.RawMessage `json:"filter,omitempty"`
 	// Config is the endpoint's own JSON object, sent with every delivery.
@@ -48,7 +51,7 @@ type endpointJSON struct {
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
-		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter),
+		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
@@ -152,6 +155,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Headers     map[string]string `json:"headers"`
 		Signing     string            `json:"signing"`
 		Filter      json.RawMessage   `json:"filter"`
+		Auth        *authInJSON       `json:"auth"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -186,7 +190,8 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	config := checkConfig(ve, in.Config)
-	checkHeaders(ve, in.Headers)
+	auth := s.checkAuth(ve, in.Auth, nil)
+	checkHeaders(ve, in.Headers, auth != nil)
 	flt := checkFilter(ve, in.Filter)
 	if in.Signing == "" {
 		in.Signing = "v1"
@@ -205,7 +210,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
-		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt}
+		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth}
 	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -298,6 +303,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		Config      json.RawMessage   `json:"config"`
 		Headers     map[string]string `json:"headers"`
 		Filter      json.RawMessage   `json:"filter"`
+		Auth        *authInJSON       `json:"auth"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -324,7 +330,11 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	if in.Config != nil {
 		config = checkConfig(ve, in.Config)
 	}
-	checkHeaders(ve, in.Headers)
+	auth := e.Auth
+	if in.Auth != nil {
+		auth = s.checkAuth(ve, in.Auth, e.Auth)
+	}
+	checkHeaders(ve, in.Headers, auth != nil)
 	var flt []byte
 	if in.Filter != nil {
 		flt = checkFilter(ve, in.Filter)
@@ -339,6 +349,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	if in.Filter != nil {
 		e.Filter = flt // null clears it
 	}
+	e.Auth = auth
 	if in.Headers != nil {
 		e.Headers = in.Headers // {} clears them
 	}
@@ -426,8 +437,8 @@ func parseLimit(r *http.Request, def, max int) (int, error) {
 
 // checkHeaders validates static headers: names Herald sets itself cannot be
 // overridden, and values must be safe to put on the wire.
-func checkHeaders(ve *herald.ValidationError, h map[string]string) {
-	if err := outbound.ValidateStaticHeaders(h, false); err != nil {
+func checkHeaders(ve *herald.ValidationError, h map[string]string, authManaged bool) {
+	if err := outbound.ValidateStaticHeaders(h, authManaged); err != nil {
 		ve.Add("headers", "headers", "%s", err.Error())
 	}
 }
@@ -545,4 +556,68 @@ func checkFilter(ve *herald.ValidationError, raw json.RawMessage) []byte {
 		return nil
 	}
 	return b
+}
+
+// authInJSON is the auth field of a request: {"type": "none" | "jwt" |
+// "oauth2", ...}; the OAuth2 fields go with "oauth2".
+type authInJSON struct {
+	Type         string   `json:"type"`
+	TokenURL     string   `json:"token_url"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret"`
+	Scopes       []string `json:"scopes"`
+	Audience     string   `json:"audience"`
+}
+
+type authOutJSON struct {
+	Type     string   `json:"type"`
+	TokenURL string   `json:"token_url,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
+	Scopes   []string `json:"scopes,omitempty"`
+	Audience string   `json:"audience,omitempty"`
+}
+
+func toAuthJSON(a *herald.EndpointAuth) *authOutJSON {
+	if a == nil {
+		return nil
+	}
+	return &authOutJSON{Type: a.Type, TokenURL: a.TokenURL, ClientID: a.ClientID, Scopes: a.Scopes, Audience: a.Audience}
+}
+
+// checkAuth validates an auth setting. On PATCH an OAuth2 client secret
+// left empty keeps the stored one, so clients can change other fields
+// without re-sending it.
+func (s *Server) checkAuth(ve *herald.ValidationError, in *authInJSON, prev *herald.EndpointAuth) *herald.EndpointAuth {
+	if in == nil || in.Type == "" || in.Type == "none" {
+		return nil
+	}
+	switch in.Type {
+	case herald.AuthJWT:
+		return &herald.EndpointAuth{Type: herald.AuthJWT}
+	case herald.AuthOAuth2:
+		a := &herald.EndpointAuth{Type: herald.AuthOAuth2, TokenURL: in.TokenURL, ClientID: in.ClientID,
+			ClientSecret: in.ClientSecret, Scopes: in.Scopes, Audience: in.Audience}
+		if a.ClientSecret == "" && prev != nil && prev.Type == herald.AuthOAuth2 {
+			a.ClientSecret = prev.ClientSecret
+		}
+		if a.TokenURL == "" {
+			ve.Add("auth.token_url", "required", "give the partner's OAuth2 token URL")
+		} else if err := s.targets.CheckURL(a.TokenURL); err != nil {
+			ve.Add("auth.token_url", "url", "%s", err.Error())
+		}
+		if a.ClientID == "" {
+			ve.Add("auth.client_id", "required", "give the OAuth2 client id")
+		}
+		if a.ClientSecret == "" {
+			ve.Add("auth.client_secret", "required", "give the OAuth2 client secret")
+		}
+		if err := (outbound.ClientCredentials{TokenURL: a.TokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
+			Scopes: a.Scopes, Audience: a.Audience}).Validate(); err != nil && len(ve.Errors) == 0 {
+			ve.Add("auth", "oauth2", "%s", err.Error())
+		}
+		return a
+	default:
+		ve.Add("auth.type", "enum", "must be none, jwt or oauth2")
+		return nil
+	}
 }

@@ -38,6 +38,9 @@ type Deps struct {
 	// Targets is the policy endpoint URLs are checked against at creation.
 	Targets webhook.TargetPolicy
 	Limits  cloudevents.Limits
+	// JWKS returns the JSON Web Key Set of the keys Herald signs outbound
+	// JWTs with, published at /.well-known/jwks.json.
+	JWKS func() []byte
 	// Ready reports whether the server can serve (database reachable,
 	// migrations applied).
 	Ready  func(ctx context.Context) error
@@ -53,6 +56,7 @@ type Server struct {
 	targets webhook.TargetPolicy
 	limits  cloudevents.Limits
 	ready   func(ctx context.Context) error
+	jwks    func() []byte
 	logger  *slog.Logger
 	router  chi.Router
 }
@@ -61,10 +65,13 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
-		limits: d.Limits, ready: d.Ready, logger: d.Logger,
+		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, logger: d.Logger,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.jwks == nil {
+		s.jwks = func() []byte { return []byte(`{"keys":[]}`) }
 	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
@@ -95,6 +102,11 @@ func (s *Server) routes() chi.Router {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	r.Get("/readyz", s.handleReady)
+	r.Get("/.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(s.jwks())
+	})
 	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openapi.Spec)

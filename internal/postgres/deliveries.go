@@ -18,6 +18,7 @@ type SendTarget struct {
 	URL            string
 	SecretSealed   []byte
 	OldSecrets     []byte
+	AuthSealed     []byte
 	Config         []byte
 	HeadersSealed  []byte
 	EndpointStatus herald.EndpointStatus
@@ -233,7 +234,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		ids[i], times[i] = k.ID, k.CreatedAt
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
-			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc
+			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
@@ -249,7 +250,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		var config *string
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
-			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets); err != nil {
+			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if config != nil {

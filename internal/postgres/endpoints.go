@@ -14,16 +14,16 @@ import (
 )
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
-	headers_enc, signing, public_key, filter::text, created_at, updated_at`
+	headers_enc, signing, public_key, filter::text, auth_enc, created_at, updated_at`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var client *uuid.UUID
 	var status string
 	var config, filter *string
-	var headers []byte
+	var headers, auth []byte
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&config, &headers, &e.Signing, &e.PublicKey, &filter, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if client != nil {
@@ -38,6 +38,9 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	e.Status = herald.EndpointStatus(status)
 	var err error
 	if e.Headers, err = s.OpenHeaders(e.ID, headers); err != nil {
+		return nil, err
+	}
+	if e.Auth, err = s.OpenAuth(e.ID, auth); err != nil {
 		return nil, err
 	}
 	return &e, nil
@@ -104,14 +107,18 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	authType, auth, err := s.sealAuth(e.ID, e.Auth)
+	if err != nil {
+		return err
+	}
 	if e.Signing == "" {
 		e.Signing = "v1"
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc, signing, public_key, filter)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb) RETURNING created_at, updated_at`,
+			config, headers_enc, signing, public_key, filter, auth_type, auth_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15) RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter)).
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth).
 		Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
@@ -154,11 +161,16 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	authType, auth, err := s.sealAuth(e.ID, e.Auth)
+	if err != nil {
+		return err
+	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
-		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, updated_at = now()
+		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, auth_type = $10, auth_enc = $11,
+		updated_at = now()
 		WHERE id = $1 RETURNING updated_at`,
 		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers,
-		nullJSON(e.Filter)).Scan(&e.UpdatedAt)
+		nullJSON(e.Filter), authType, auth).Scan(&e.UpdatedAt)
 	return translate(err, "endpoint "+e.ID.String())
 }
 
@@ -294,4 +306,44 @@ func (s *Store) EndpointRotateSecret(ctx context.Context, id uuid.UUID, next, pu
 		}
 		return nil
 	})
+}
+
+func authAD(id uuid.UUID) []byte { return append(id[:], "auth"...) }
+
+type authJSON struct {
+	Type         string   `json:"type"`
+	TokenURL     string   `json:"token_url,omitempty"`
+	ClientID     string   `json:"client_id,omitempty"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Scopes       []string `json:"scopes,omitempty"`
+	Audience     string   `json:"audience,omitempty"`
+}
+
+func (s *Store) sealAuth(id uuid.UUID, a *herald.EndpointAuth) (string, []byte, error) {
+	if a == nil {
+		return "none", nil, nil
+	}
+	b, err := json.Marshal(authJSON{Type: a.Type, TokenURL: a.TokenURL, ClientID: a.ClientID,
+		ClientSecret: a.ClientSecret, Scopes: a.Scopes, Audience: a.Audience})
+	if err != nil {
+		return "", nil, fmt.Errorf("endpoint %s auth: %w", id, err)
+	}
+	return a.Type, s.box.Seal(b, authAD(id)), nil
+}
+
+// OpenAuth decrypts an endpoint's outbound authentication (nil when none).
+func (s *Store) OpenAuth(id uuid.UUID, sealed []byte) (*herald.EndpointAuth, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	b, err := s.box.Open(sealed, authAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s auth: %w", id, err)
+	}
+	var a authJSON
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("endpoint %s auth: %w", id, err)
+	}
+	return &herald.EndpointAuth{Type: a.Type, TokenURL: a.TokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
+		Scopes: a.Scopes, Audience: a.Audience}, nil
 }
