@@ -293,6 +293,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	case res.Gone():
 		rec.Status = herald.DeliveryFailed
 		rec.Attempt.Error = "receiver answered 410 Gone: endpoint disabled"
+	case res.Control == webhook.ControlAbortMessage || res.Control == webhook.ControlDisable:
+		// The receiver asked for no more retries of this message (and, for
+		// disable, of anything).
+		rec.Status = herald.DeliveryFailed
+		rec.Attempt.Error = "receiver answered webhook-delivery: " + res.Control
 	default:
 		delay, ok := w.schedule.Next(rec.Attempt.Attempt-d.RetryBase, res, rand.Float64)
 		if ok {
@@ -306,13 +311,13 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if _, err := w.q.records.do(ctx, rec); err != nil {
 		return fmt.Errorf("deliver %s: %w", id, err)
 	}
-	if res.Gone() {
-		if err := w.store.EndpointDisable(ctx, d.EndpointID, "receiver answered 410 Gone"); err != nil {
+	if reason := disableReason(res); reason != "" {
+		if err := w.store.EndpointDisable(ctx, d.EndpointID, reason); err != nil {
 			return fmt.Errorf("deliver %s: %w", id, err)
 		}
-		w.logger.Warn("endpoint disabled: receiver answered 410 Gone", "endpoint", d.EndpointID)
+		w.logger.Warn("endpoint disabled by its receiver", "endpoint", d.EndpointID, "reason", reason)
 	}
-	if rec.Status == herald.DeliveryFailed && !res.Gone() {
+	if rec.Status == herald.DeliveryFailed && disableReason(res) == "" {
 		w.logger.Info("delivery failed after last attempt", "delivery", id, "endpoint", d.EndpointID,
 			"attempts", rec.Attempt.Attempt, "error", rec.Attempt.Error)
 	}
@@ -406,6 +411,18 @@ func (w *deliverWorker) send(ctx context.Context, t *postgres.SendTarget, m webh
 	default:
 		return webhook.Result{Err: fmt.Errorf("unknown auth type %q", auth.Type)}
 	}
+}
+
+// disableReason says why a response disables its endpoint ("" if it
+// does not): 410 Gone, or the receiver's webhook-delivery: disable header.
+func disableReason(res webhook.Result) string {
+	switch {
+	case res.Gone():
+		return "receiver answered 410 Gone"
+	case res.Control == webhook.ControlDisable:
+		return "receiver answered webhook-delivery: disable"
+	}
+	return ""
 }
 
 // secrets returns the endpoint's live signing secrets: the current one and

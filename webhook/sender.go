@@ -127,7 +127,19 @@ type Result struct {
 	RetryAfter time.Duration
 	// HasRetryAfter reports a valid Retry-After on a non-2xx response.
 	HasRetryAfter bool
+	// Control is the receiver's webhook-delivery header, lower-cased:
+	// ControlDisable or ControlAbortMessage, or "" (any other value is
+	// ignored).
+	Control string
 }
+
+// Values of the webhook-delivery response header, with which a receiver
+// steers its deliveries: stop sending to this endpoint altogether, or stop
+// retrying this one message.
+const (
+	ControlDisable      = "disable"
+	ControlAbortMessage = "abort-message"
+)
 
 // Success reports a 2xx response. Anything else, including a 3xx (redirects
 // are not followed), is a failed attempt.
@@ -254,6 +266,10 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 	res.ResponseBody = s.readBody(resp.Body)
 	if !res.Success() {
 		res.RetryAfter, res.HasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	switch c := strings.ToLower(strings.TrimSpace(resp.Header.Get("webhook-delivery"))); c {
+	case ControlDisable, ControlAbortMessage:
+		res.Control = c
 	}
 	res.Latency = time.Since(start)
 	return res

@@ -436,3 +436,37 @@ func TestBinaryDataOnSchemalessType(t *testing.T) {
 		t.Fatalf("delivered %v", bodies[0])
 	}
 }
+
+// TestDeliveryControlHeaders: a receiver can stop retries of one message
+// (webhook-delivery: abort-message) or disable its endpoint
+// (webhook-delivery: disable).
+func TestDeliveryControlHeaders(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	for _, tc := range []struct {
+		control      string
+		wantDisabled bool
+	}{
+		{"abort-message", false},
+		{"Disable", true},
+	} {
+		rc := newReceiver(t)
+		rc.respond = func(int, *http.Request) int { return http.StatusServiceUnavailable }
+		rc.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			rw.Header().Set("webhook-delivery", tc.control)
+			rc.serve(rw, r)
+		})
+		epID, _ := e.endpoint(w.consumer, rc.URL(), w.typ)
+		e.must(202, e.send(w.producer, orderEvent("ctl-"+tc.control, 1)))
+		eventually(t, 10*time.Second, "delivery failed", func() bool {
+			d := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID+"/deliveries?status=failed", nil))["data"].([]any)
+			return len(d) == 1 && d[0].(map[string]any)["attempts"] == float64(1)
+		})
+		ep := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil))
+		if (ep["status"] == "disabled") != tc.wantDisabled {
+			t.Fatalf("%s: endpoint %v", tc.control, ep)
+		}
+		e.must(204, e.do(w.consumer, "DELETE", "/v1/endpoints/"+epID, nil))
+	}
+}
