@@ -99,6 +99,16 @@ CREATE TABLE endpoints (
 );
 CREATE INDEX endpoints_tenant_idx ON endpoints (tenant_id);
 
+-- endpoint_health tracks failing endpoints for auto-disable. It is apart
+-- from endpoints so that recording deliveries does not touch the rows whose
+-- changes every node's routing follows.
+CREATE TABLE endpoint_health (
+    endpoint_id     uuid PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
+    -- failing_since is the first failed attempt since the last success.
+    failing_since   timestamptz,
+    last_success_at timestamptz
+);
+
 -- The keys Herald signs outbound JWTs with, published at
 -- /.well-known/jwks.json. The private key is encrypted at rest.
 CREATE TABLE signing_keys (

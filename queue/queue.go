@@ -71,6 +71,9 @@ type Config struct {
 	JobTimeout time.Duration
 	// CompletedRetention is how long River keeps finished jobs.
 	CompletedRetention time.Duration
+	// AutoDisableAfter disables an endpoint whose attempts have all failed
+	// for this long (0: never).
+	AutoDisableAfter time.Duration
 	// JWT signs the tokens of endpoints with "jwt" auth; Tokens fetches
 	// and caches those of endpoints with "oauth2" auth.
 	JWT    *outbound.JWTIssuer
@@ -140,7 +143,11 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		return out, nil
 	})
 	q.records = newBatcher(2, maxBatch, func(ctx context.Context, recs []*postgres.AttemptRecord) ([]struct{}, error) {
-		return make([]struct{}, len(recs)), store.DeliveryRecordAttempts(ctx, recs)
+		if err := store.DeliveryRecordAttempts(ctx, recs); err != nil {
+			return nil, err
+		}
+		q.noteHealth(ctx, recs, cfg.AutoDisableAfter, logger)
+		return make([]struct{}, len(recs)), nil
 	})
 	rc := &river.Config{
 		Logger:                      logger.With("component", "river"),
@@ -226,6 +233,42 @@ func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *heral
 	return out, err
 }
 
+// noteHealth tracks endpoints' failure streaks from a batch of attempts and
+// auto-disables those failing for too long. Its errors are logged, not
+// returned: the attempts themselves are recorded already.
+func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, disableAfter time.Duration, logger *slog.Logger) {
+	var ok, failed []uuid.UUID
+	for _, r := range recs {
+		if r.Status == herald.DeliverySucceeded {
+			ok = append(ok, r.EndpointID)
+		} else {
+			failed = append(failed, r.EndpointID)
+		}
+	}
+	disabled, err := q.store.EndpointHealthRecord(ctx, ok, failed, disableAfter)
+	if err != nil {
+		logger.Error("endpoint health", "error", err)
+	}
+	for _, id := range disabled {
+		logger.Warn("endpoint auto-disabled: no successful delivery", "endpoint", id, "after", disableAfter)
+	}
+}
+
+// Recover puts an endpoint's failed deliveries since a time back on the
+// queue (at most limit per call; call again while it returns limit).
+func (q *Queue) Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error) {
+	return q.store.DeliveryRecover(ctx, endpoint, since, limit, func(tx pgx.Tx, keys []postgres.DeliveryKey) error {
+		jobs := make([]river.InsertManyParams, len(keys))
+		for i, k := range keys {
+			jobs[i] = river.InsertManyParams{Args: DeliverArgs{DeliveryID: k.ID, CreatedAt: k.CreatedAt}}
+		}
+		if _, err := q.client.InsertManyTx(ctx, tx, jobs); err != nil {
+			return fmt.Errorf("enqueue recovered deliveries: %w", err)
+		}
+		return nil
+	})
+}
+
 // deliverWorker makes one attempt of a delivery and schedules the next.
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
@@ -275,7 +318,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: secrets, Header: header,
 	})
 	rec := &postgres.AttemptRecord{
-		DeliveryID: id, CreatedAt: createdAt,
+		DeliveryID: id, CreatedAt: createdAt, EndpointID: d.EndpointID,
 		Attempt: herald.Attempt{
 			Attempt: d.Attempts + 1, At: started.UTC(), StatusCode: res.StatusCode, Latency: res.Latency,
 			ResponseBody: res.ResponseBody,

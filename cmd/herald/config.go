@@ -33,6 +33,7 @@ type config struct {
 	Workers         int
 	DBMaxConns      int
 	ShutdownTimeout time.Duration
+	AutoDisable     time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
 	Steps           int
@@ -62,6 +63,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	requireHTTPS := fs.String("require-https-targets", env("HERALD_REQUIRE_HTTPS_TARGETS", "false"), "refuse http:// endpoint URLs (HERALD_REQUIRE_HTTPS_TARGETS)")
 	workers := fs.Int("workers", envInt(getenv, "HERALD_WORKERS", 200), "concurrent webhook deliveries on this node (HERALD_WORKERS)")
 	maxConns := fs.Int("db-max-conns", envInt(getenv, "HERALD_DB_MAX_CONNS", 40), "PostgreSQL connection pool size (HERALD_DB_MAX_CONNS)")
+	autoDisable := fs.String("auto-disable-after", env("HERALD_AUTO_DISABLE_AFTER", "120h"), "disable an endpoint after this long without a successful delivery; 0 never (HERALD_AUTO_DISABLE_AFTER)")
 	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight work (HERALD_SHUTDOWN_TIMEOUT)")
 	logLevel := fs.String("log-level", env("HERALD_LOG_LEVEL", "info"), "debug, info, warn or error (HERALD_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("HERALD_LOG_FORMAT", "text"), "text or json (HERALD_LOG_FORMAT)")
@@ -89,6 +91,12 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		return nil, fmt.Errorf("-shutdown-timeout / HERALD_SHUTDOWN_TIMEOUT: %q is not a positive Go duration such as 30s", *shutdown)
+	}
+	if c.AutoDisable, err = time.ParseDuration(*autoDisable); err != nil || c.AutoDisable < 0 {
+		return nil, fmt.Errorf("-auto-disable-after / HERALD_AUTO_DISABLE_AFTER: %q is not a non-negative Go duration such as 120h", *autoDisable)
+	}
+	if c.AutoDisable == 0 {
+		c.AutoDisable = -1 // never
 	}
 	if c.LogLevel, err = levelFrom(*logLevel); err != nil {
 		return nil, fmt.Errorf("-log-level / HERALD_LOG_LEVEL: %w", err)
@@ -178,5 +186,6 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
 		Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout, Logger: logger,
+		AutoDisableAfter: c.AutoDisable,
 	}
 }

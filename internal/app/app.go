@@ -62,6 +62,9 @@ type Config struct {
 	Workers             int
 	DBMaxConns          int
 	ShutdownTimeout     time.Duration
+	// AutoDisableAfter disables an endpoint after this long without a
+	// successful delivery while attempts fail (0: 5 days; negative: never).
+	AutoDisableAfter time.Duration
 	// PublicURL is how receivers reach this Herald (the issuer of its JWTs,
 	// whose keys are at PublicURL/.well-known/jwks.json); default
 	// http://<listen address>.
@@ -158,8 +161,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
-		JWT:    &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
-		Tokens: outbound.NewTokenSource(a.sender.HTTPClient(), nil),
+		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
+		JWT:              &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
+		Tokens:           outbound.NewTokenSource(a.sender.HTTPClient(), nil),
 	}, a.logger)
 	if err != nil {
 		return nil, err
@@ -368,4 +372,18 @@ func StartPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 	}
 	logger.Info("started PostgreSQL", "cluster_dir", opts.DataDir, "version", c.Version())
 	return c, nil
+}
+
+// DefaultAutoDisableAfter is how long an endpoint may fail without a single
+// success before Herald disables it.
+const DefaultAutoDisableAfter = 5 * 24 * time.Hour
+
+func autoDisable(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultAutoDisableAfter
+	case d < 0:
+		return 0
+	}
+	return d
 }

@@ -405,7 +405,46 @@ func (s *Server) handleEndpointEnable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setStatus(e, herald.EndpointActive, "")
+	if err := s.store.EndpointHealthReset(r.Context(), e.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	s.updateEndpoint(w, r, e)
+}
+
+// recoverLimit bounds the deliveries one recover call re-queues.
+const recoverLimit = 10000
+
+// handleEndpointRecover re-queues the endpoint's failed deliveries created
+// since a time (typically after the receiver was fixed and the endpoint
+// enabled again).
+func (s *Server) handleEndpointRecover(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Since *time.Time `json:"since"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Since == nil {
+		s.writeError(w, r, herald.Invalid("since", "required", "give an RFC 3339 time: failed deliveries created since then are sent again"))
+		return
+	}
+	if e.Status != herald.EndpointActive {
+		s.writeError(w, r, herald.Conflict("endpoint %s is disabled; enable it before recovering its deliveries", e.ID))
+		return
+	}
+	n, err := s.retrier.Recover(r.Context(), e.ID, *in.Since, recoverLimit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]any{"recovered": n, "more": n == recoverLimit})
 }
 
 func (s *Server) handleEndpointDelete(w http.ResponseWriter, r *http.Request) {

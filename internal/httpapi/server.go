@@ -27,6 +27,7 @@ import (
 // Retrier re-queues a finished delivery.
 type Retrier interface {
 	Retry(ctx context.Context, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error)
+	Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error)
 }
 
 // Deps is what the server needs.
@@ -141,6 +142,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/endpoints/{id}/enable", s.handleEndpointEnable)
 		r.Post("/endpoints/{id}/secret/rotate", s.handleEndpointRotate)
 		r.Get("/endpoints/{id}/secret", s.handleEndpointSecret)
+		r.Post("/endpoints/{id}/recover", s.handleEndpointRecover)
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 
 		r.Get("/deliveries/{id}", s.handleDeliveryGet)

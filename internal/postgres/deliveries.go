@@ -28,6 +28,7 @@ type SendTarget struct {
 // leads to.
 type AttemptRecord struct {
 	DeliveryID uuid.UUID
+	EndpointID uuid.UUID
 	CreatedAt  time.Time
 	Attempt    herald.Attempt
 	Status     herald.DeliveryStatus
@@ -310,4 +311,104 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 		return fmt.Errorf("record %d attempts: %w", n, err)
 	}
 	return nil
+}
+
+// EndpointHealthRecord notes successes and failures of a batch of attempts
+// and disables the endpoints that have not had a success for longer than
+// disableAfter (0: never), returning those it disabled.
+func (s *Store) EndpointHealthRecord(ctx context.Context, ok, failed []uuid.UUID, disableAfter time.Duration) ([]uuid.UUID, error) {
+	okIDs := make([][16]byte, len(ok))
+	for i, id := range ok {
+		okIDs[i] = id
+	}
+	badIDs := make([][16]byte, len(failed))
+	for i, id := range failed {
+		badIDs[i] = id
+	}
+	if len(okIDs) > 0 {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO endpoint_health (endpoint_id, failing_since, last_success_at)
+			SELECT DISTINCT id, NULL::timestamptz, now() FROM unnest($1::uuid[]) AS u(id)
+			ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = NULL, last_success_at = now()`, okIDs); err != nil {
+			return nil, fmt.Errorf("record endpoint successes: %w", err)
+		}
+	}
+	if len(badIDs) == 0 {
+		return nil, nil
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoint_health (endpoint_id, failing_since)
+		SELECT DISTINCT id, now() FROM unnest($1::uuid[]) AS u(id) WHERE id <> ALL($2::uuid[])
+		ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = now() WHERE endpoint_health.failing_since IS NULL`,
+		badIDs, okIDs); err != nil {
+		return nil, fmt.Errorf("record endpoint failures: %w", err)
+	}
+	if disableAfter <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE endpoints e SET status = 'disabled', disabled_reason = $3, updated_at = now()
+		FROM endpoint_health h
+		WHERE h.endpoint_id = e.id AND e.id = ANY($1::uuid[]) AND e.status = 'active'
+			AND h.failing_since < now() - $2::interval
+		RETURNING e.id`, badIDs, disableAfter,
+		fmt.Sprintf("no successful delivery for %s", disableAfter))
+	if err != nil {
+		return nil, fmt.Errorf("auto-disable endpoints: %w", err)
+	}
+	defer rows.Close()
+	var out []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("auto-disable endpoints: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// EndpointHealthReset forgets an endpoint's failure streak (when it is
+// enabled again, so it is not disabled by its very next failure).
+func (s *Store) EndpointHealthReset(ctx context.Context, id uuid.UUID) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM endpoint_health WHERE endpoint_id = $1`, id); err != nil {
+		return fmt.Errorf("reset health of endpoint %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeliveryRecover puts an endpoint's failed deliveries created since a time
+// back to pending with a fresh retry cycle, at most limit of them (oldest
+// first), calling enqueue in the same transaction for their jobs. It
+// returns how many it recovered.
+func (s *Store) DeliveryRecover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int,
+	enqueue func(tx pgx.Tx, ds []DeliveryKey) error) (int, error) {
+	var n int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = 'pending', retry_base = attempts, next_attempt_at = now(),
+				updated_at = now()
+			FROM (SELECT id, created_at FROM deliveries WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2
+				ORDER BY created_at, id LIMIT $3 FOR UPDATE) x
+			WHERE d.id = x.id AND d.created_at = x.created_at
+			RETURNING d.id, d.created_at`, raw(endpoint), since, limit)
+		if err != nil {
+			return fmt.Errorf("recover deliveries: %w", err)
+		}
+		var keys []DeliveryKey
+		for rows.Next() {
+			var k DeliveryKey
+			if err := rows.Scan(&k.ID, &k.CreatedAt); err != nil {
+				rows.Close()
+				return fmt.Errorf("recover deliveries: %w", err)
+			}
+			keys = append(keys, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("recover deliveries: %w", err)
+		}
+		n = len(keys)
+		if n == 0 {
+			return nil
+		}
+		return enqueue(tx, keys)
+	})
+	return n, err
 }
