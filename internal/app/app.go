@@ -90,6 +90,8 @@ type App struct {
 	queue    *queue.Queue
 	ingest   *ingest.Service
 	sender   *webhook.Sender
+	ring     *outbound.KeyRing
+	stopKeys context.CancelFunc
 	server   *http.Server
 	listener net.Listener
 	serveErr chan error
@@ -156,6 +158,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
+	a.ring = ring
+	keysCtx, stopKeys := context.WithCancel(context.WithoutCancel(ctx))
+	a.stopKeys = stopKeys
+	go a.followKeys(keysCtx)
 
 	policy := webhook.TargetPolicy{AllowPrivate: cfg.AllowPrivateTargets, Allow: cfg.AllowTargetPrefixes, RequireHTTPS: cfg.RequireHTTPS}
 	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy})
@@ -178,7 +184,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	api := httpapi.New(httpapi.Deps{
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
-		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS,
+		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
 	})
 	a.server = &http.Server{
 		Handler:           api.Handler(),
@@ -308,8 +314,59 @@ func (a *App) signingKeys(ctx context.Context) (*outbound.KeyRing, error) {
 	return outbound.NewKeyRing(keys...), nil
 }
 
+// keyOverlap is how long a rotated-out JWT signing key stays published:
+// well over the tokens' 5-minute lifetime.
+const keyOverlap = time.Hour
+
+// rotateSigningKey makes a new JWT signing key current on this node at
+// once and stores it; other nodes adopt it within followKeys' period.
+func (a *App) rotateSigningKey(ctx context.Context) (string, error) {
+	k, err := outbound.NewSigningKey(outbound.ES256)
+	if err != nil {
+		return "", fmt.Errorf("create JWT signing key: %w", err)
+	}
+	if err := a.store.SigningKeyInsert(ctx, k, time.Now().Add(keyOverlap)); err != nil {
+		return "", err
+	}
+	if err := a.ring.Rotate(k, keyOverlap); err != nil {
+		return "", err
+	}
+	a.logger.Info("rotated JWT signing key", "kid", k.ID)
+	return k.ID, nil
+}
+
+// followKeys adopts signing keys that other nodes rotated in, so every node
+// signs with, and publishes, the same keys within a minute.
+func (a *App) followKeys(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		keys, err := a.store.SigningKeyList(ctx, time.Now())
+		if err != nil {
+			a.logger.Warn("reload JWT signing keys", "error", err)
+			continue
+		}
+		cur := a.ring.Current()
+		for _, k := range keys { // oldest first
+			if k.NotAfter.IsZero() && (cur == nil || k.Created.After(cur.Created)) {
+				if err := a.ring.Rotate(k, keyOverlap); err == nil {
+					a.logger.Info("adopted JWT signing key rotated by another node", "kid", k.ID)
+				}
+			}
+		}
+	}
+}
+
 func (a *App) shutdown(ctx context.Context) error {
 	var errs []error
+	if a.stopKeys != nil {
+		a.stopKeys()
+	}
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

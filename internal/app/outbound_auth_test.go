@@ -176,3 +176,51 @@ func TestOAuth2AuthFetchesCachesAndRefreshes(t *testing.T) {
 		"url": rc.URL(), "types": []string{w.typ}, "auth": map[string]any{"type": "oauth2"},
 	}))
 }
+
+// TestSigningKeyRotation: after a rotation the JWKS publishes both keys,
+// new tokens carry the new kid, and only platform admins may rotate.
+func TestSigningKeyRotation(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	before := jwksKeys(t, e.do(cred{}, "GET", "/.well-known/jwks.json", nil).body)
+	if len(before) != 1 {
+		t.Fatalf("keys before rotation: %d", len(before))
+	}
+	e.must(403, e.do(w.ownerAdmin, "POST", "/v1/signing-keys/rotate", nil))
+	kid := e.must(200, e.do(admin, "POST", "/v1/signing-keys/rotate", nil))["kid"].(string)
+	after := jwksKeys(t, e.do(cred{}, "GET", "/.well-known/jwks.json", nil).body)
+	if len(after) != 2 || after[kid] == nil {
+		t.Fatalf("keys after rotation: %v (new kid %s)", after, kid)
+	}
+	rc := newReceiver(t)
+	var mu sync.Mutex
+	var authz string
+	rc.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		authz = r.Header.Get("Authorization")
+		mu.Unlock()
+		rw.WriteHeader(http.StatusNoContent)
+	})
+	e.must(201, e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{
+		"url": rc.URL(), "types": []string{w.typ}, "auth": map[string]any{"type": "jwt"},
+	}))
+	e.must(202, e.send(w.producer, orderEvent("after-rotation", 1)))
+	eventually(t, 10*time.Second, "delivery", func() bool { mu.Lock(); defer mu.Unlock(); return authz != "" })
+	mu.Lock()
+	raw := strings.TrimPrefix(authz, "Bearer ")
+	mu.Unlock()
+	tok, err := jwt.Parse(raw, func(tok *jwt.Token) (any, error) { return after[fmt.Sprint(tok.Header["kid"])], nil })
+	if err != nil {
+		t.Fatalf("token after rotation does not verify: %v", err)
+	}
+	if tok.Header["kid"] != kid {
+		t.Fatalf("token after rotation has kid %v, want %s", tok.Header["kid"], kid)
+	}
+	// A restarted node reads both keys back from the database.
+	e.stop()
+	e.start()
+	if again := jwksKeys(t, e.do(cred{}, "GET", "/.well-known/jwks.json", nil).body); len(again) != 2 {
+		t.Fatalf("keys after restart: %d", len(again))
+	}
+}

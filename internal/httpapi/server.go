@@ -42,6 +42,9 @@ type Deps struct {
 	// JWKS returns the JSON Web Key Set of the keys Herald signs outbound
 	// JWTs with, published at /.well-known/jwks.json.
 	JWKS func() []byte
+	// RotateSigningKey makes a new JWT signing key current and returns its
+	// key id.
+	RotateSigningKey func(ctx context.Context) (string, error)
 	// Ready reports whether the server can serve (database reachable,
 	// migrations applied).
 	Ready  func(ctx context.Context) error
@@ -58,6 +61,7 @@ type Server struct {
 	limits  cloudevents.Limits
 	ready   func(ctx context.Context) error
 	jwks    func() []byte
+	rotate  func(ctx context.Context) (string, error)
 	logger  *slog.Logger
 	router  chi.Router
 }
@@ -66,7 +70,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
-		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, logger: d.Logger,
+		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, rotate: d.RotateSigningKey, logger: d.Logger,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -145,6 +149,8 @@ func (s *Server) routes() chi.Router {
 		r.Post("/endpoints/{id}/recover", s.handleEndpointRecover)
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 
+		r.Post("/signing-keys/rotate", s.handleSigningKeyRotate)
+
 		r.Get("/deliveries/{id}", s.handleDeliveryGet)
 		r.Post("/deliveries/{id}/retry", s.handleDeliveryRetry)
 	})
@@ -212,4 +218,24 @@ func pathUUID(r *http.Request, name, what string) (uuid.UUID, error) {
 		return uuid.Nil, herald.NotFound("%s %q", what, chi.URLParam(r, name))
 	}
 	return id, nil
+}
+
+// handleSigningKeyRotate rotates the key Herald signs outbound JWTs with
+// (platform admins only). The previous key stays published an hour so
+// tokens it signed keep verifying.
+func (s *Server) handleSigningKeyRotate(w http.ResponseWriter, r *http.Request) {
+	if !principal(r).PlatformAdmin {
+		s.writeError(w, r, herald.Forbidden("only platform admins may rotate Herald's signing keys"))
+		return
+	}
+	if s.rotate == nil {
+		s.writeError(w, r, herald.ErrUnavailable)
+		return
+	}
+	kid, err := s.rotate(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
 }

@@ -13,7 +13,7 @@ func signingKeyAD(id string) []byte { return []byte("signing-key:" + id) }
 // SigningKeyList returns the JWT signing keys still published (current and
 // rotated-out ones before their not_after), decrypted.
 func (s *Store) SigningKeyList(ctx context.Context, now time.Time) ([]*outbound.SigningKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, private_enc FROM signing_keys
+	rows, err := s.pool.Query(ctx, `SELECT id, private_enc, not_after FROM signing_keys
 		WHERE not_after IS NULL OR not_after > $1 ORDER BY created_at`, now)
 	if err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
@@ -23,7 +23,8 @@ func (s *Store) SigningKeyList(ctx context.Context, now time.Time) ([]*outbound.
 	for rows.Next() {
 		var id string
 		var sealed []byte
-		if err := rows.Scan(&id, &sealed); err != nil {
+		var notAfter *time.Time
+		if err := rows.Scan(&id, &sealed, &notAfter); err != nil {
 			return nil, fmt.Errorf("list signing keys: %w", err)
 		}
 		raw, err := s.box.Open(sealed, signingKeyAD(id))
@@ -33,6 +34,11 @@ func (s *Store) SigningKeyList(ctx context.Context, now time.Time) ([]*outbound.
 		k, err := outbound.UnmarshalPrivate(raw)
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", id, err)
+		}
+		// The database says when a rotated-out key stops being published.
+		k.NotAfter = time.Time{}
+		if notAfter != nil {
+			k.NotAfter = *notAfter
 		}
 		out = append(out, k)
 	}
