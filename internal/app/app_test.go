@@ -470,3 +470,32 @@ func TestDeliveryControlHeaders(t *testing.T) {
 		e.must(204, e.do(w.consumer, "DELETE", "/v1/endpoints/"+epID, nil))
 	}
 }
+
+// TestSendTestEvent: "send test event" delivers a signed herald.endpoint.test
+// event to that endpoint only, recorded like any delivery.
+func TestSendTestEvent(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	rc := newReceiver(t)
+	other := newReceiver(t)
+	epID, secret := e.endpoint(w.consumer, rc.URL(), w.typ)
+	rc.secret = secret
+	e.endpoint(w.consumer, other.URL(), w.typ)
+	d := e.must(202, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/test", nil))
+	if d["event_type"] != "herald.endpoint.test" || d["endpoint_id"] != epID {
+		t.Fatalf("test delivery = %v", d)
+	}
+	rc.waitEvents(1, 10*time.Second)
+	_, _, bad, bodies := rc.snapshot()
+	if len(bad) > 0 || bodies[0]["type"] != "herald.endpoint.test" {
+		t.Fatalf("received %v (problems %v)", bodies, bad)
+	}
+	eventually(t, 5*time.Second, "test delivery succeeded", func() bool {
+		return e.must(200, e.do(w.consumer, "GET", "/v1/deliveries/"+d["id"].(string), nil))["status"] == "succeeded"
+	})
+	time.Sleep(200 * time.Millisecond)
+	if events, calls, _, _ := other.snapshot(); len(events)+len(calls) != 0 {
+		t.Fatalf("another endpoint got the test event: %v", calls)
+	}
+}

@@ -660,3 +660,28 @@ func (s *Server) checkAuth(ve *herald.ValidationError, in *authInJSON, prev *her
 		return nil
 	}
 }
+
+// handleEndpointTest sends a test event to the endpoint (partner
+// onboarding) and answers with its delivery, to follow in the attempt log.
+func (s *Server) handleEndpointTest(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if e.Status != herald.EndpointActive {
+		s.writeError(w, r, herald.Conflict("endpoint %s is disabled; enable it first", e.ID))
+		return
+	}
+	id, err := s.ingest.SendTest(r.Context(), principal(r), e)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	d, err := s.store.DeliveryGet(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d))
+}

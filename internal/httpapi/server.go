@@ -147,6 +147,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/endpoints/{id}/secret/rotate", s.handleEndpointRotate)
 		r.Get("/endpoints/{id}/secret", s.handleEndpointSecret)
 		r.Post("/endpoints/{id}/recover", s.handleEndpointRecover)
+		r.Post("/endpoints/{id}/test", s.handleEndpointTest)
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 
 		r.Post("/signing-keys/rotate", s.handleSigningKeyRotate)

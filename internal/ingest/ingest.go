@@ -489,3 +489,39 @@ func (f filterEvent) Data() []byte {
 	}
 	return f.e.Data
 }
+
+// TestEventType is the type of the events "send test event" delivers.
+const TestEventType = "herald.endpoint.test"
+
+// SendTest stores a test event and delivers it to one endpoint only, through
+// the normal queue (signature, auth, retries and the attempt log included),
+// so a partner can check their receiver. It returns the delivery's id.
+func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.Endpoint) (uuid.UUID, error) {
+	now := herald.Now()
+	id := herald.NewID(now)
+	ce := &cloudevents.Event{
+		ID: id.String(), Source: "/herald/test", SpecVersion: cloudevents.SpecVersion, Type: TestEventType,
+		DataContentType: "application/json", Time: now,
+		Data: []byte(fmt.Sprintf(`{"message":"This is a test event from Herald.","endpoint":%q}`, ep.ID)),
+	}
+	body, err := ce.MarshalStructured()
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("test event: %w", err)
+	}
+	ev := &herald.Event{ID: id, ReceivedAt: now, TenantID: ep.TenantID, ProducerID: p.Client.ID, Type: TestEventType,
+		Source: ce.Source, CEID: ce.ID, Body: body}
+	d := &herald.Delivery{ID: herald.NewID(now), CreatedAt: now, EventID: id, EndpointID: ep.ID, TenantID: ep.TenantID,
+		Status: herald.DeliveryPending}
+	rows := &postgres.IngestRows{ReceivedAt: now, Events: []*herald.Event{ev}, Deliveries: []*herald.Delivery{d},
+		Keys: []postgres.EventKey{{TenantID: ep.TenantID, Source: ce.Source, CEID: ce.ID, EventID: id, ReceivedAt: now}}}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, _, err := s.store.IngestWrite(ctx, tx, rows); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, []river.InsertManyParams{{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: now}}})
+	})
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("test event: %w", err)
+	}
+	return d.ID, nil
+}
