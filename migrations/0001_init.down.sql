@@ -5,6 +5,7 @@ DROP TABLE IF EXISTS events;
 DROP TABLE IF EXISTS event_keys;
 DROP SEQUENCE IF EXISTS event_seq;
 DROP TABLE IF EXISTS signing_keys;
+DROP TABLE IF EXISTS replays;
 DROP TABLE IF EXISTS endpoint_health;
 DROP TABLE IF EXISTS endpoints;
 DROP TABLE IF EXISTS event_type_versions;

@@ -109,6 +109,25 @@ CREATE TABLE endpoint_health (
     last_success_at timestamptz
 );
 
+-- replays resend stored events of a time range (and optionally some types)
+-- to one endpoint, as a background job that records its progress here.
+CREATE TABLE replays (
+    id          uuid PRIMARY KEY,
+    tenant_id   uuid NOT NULL,
+    endpoint_id uuid NOT NULL REFERENCES endpoints (id) ON DELETE CASCADE,
+    types       text[] NOT NULL DEFAULT '{}',
+    from_time   timestamptz NOT NULL,
+    to_time     timestamptz NOT NULL,
+    status      text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'failed')),
+    -- cursor is the id (UUIDv7, so time-ordered) of the last event examined.
+    cursor_id   uuid,
+    scanned     bigint NOT NULL DEFAULT 0,
+    queued      bigint NOT NULL DEFAULT 0,
+    error       text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
 -- The keys Herald signs outbound JWTs with, published at
 -- /.well-known/jwks.json. The private key is encrypted at rest.
 CREATE TABLE signing_keys (

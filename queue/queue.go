@@ -74,6 +74,8 @@ type Config struct {
 	// AutoDisableAfter disables an endpoint whose attempts have all failed
 	// for this long (0: never).
 	AutoDisableAfter time.Duration
+	// Routes lets replays route stored events (nil: no replays).
+	Routes Routes
 	// JWT signs the tokens of endpoints with "jwt" auth; Tokens fetches
 	// and caches those of endpoints with "oauth2" auth.
 	JWT    *outbound.JWTIssuer
@@ -164,6 +166,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 			jwt: cfg.JWT, tokens: cfg.Tokens,
 		})
 		river.AddWorker(workers, &maintenanceWorker{store: store})
+		if cfg.Routes != nil {
+			river.AddWorker(workers, &replayWorker{q: q, routes: cfg.Routes})
+		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDeliveries:  {MaxWorkers: cfg.Workers},

@@ -163,18 +163,19 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.stopKeys = stopKeys
 	go a.followKeys(keysCtx)
 
+	cat := catalog.New(a.store, a.pool, 500*time.Millisecond, a.logger)
 	policy := webhook.TargetPolicy{AllowPrivate: cfg.AllowPrivateTargets, Allow: cfg.AllowTargetPrefixes, RequireHTTPS: cfg.RequireHTTPS}
 	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
+		Routes:           catalogRoutes{cat},
 		JWT:              &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
 		Tokens:           outbound.NewTokenSource(a.sender.HTTPClient(), nil),
 	}, a.logger)
 	if err != nil {
 		return nil, err
 	}
-	cat := catalog.New(a.store, a.pool, 500*time.Millisecond, a.logger)
 	a.ingest = ingest.New(a.pool, a.store, cat, a.queue.Client(), ingest.Config{Committers: cfg.IngestCommitters}, a.logger)
 	a.ingest.Start()
 	if err = a.queue.Start(ctx); err != nil {
@@ -443,4 +444,21 @@ func autoDisable(d time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// catalogRoutes answers the replay worker's routing question from the
+// catalog, so replays honour the same patterns and consume rights as ingest.
+type catalogRoutes struct{ cat *catalog.Catalog }
+
+func (c catalogRoutes) Receives(ctx context.Context, endpoint uuid.UUID, eventType string) (bool, error) {
+	snap, err := c.cat.Get(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, ep := range snap.Route(eventType) {
+		if ep.ID == endpoint {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/outbound"
+	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -684,4 +685,100 @@ func (s *Server) handleEndpointTest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d))
+}
+
+type replayJSON struct {
+	ID         uuid.UUID `json:"id"`
+	EndpointID uuid.UUID `json:"endpoint_id"`
+	Types      []string  `json:"types"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	Status     string    `json:"status"`
+	Scanned    int64     `json:"scanned"`
+	Queued     int64     `json:"queued"`
+	Error      string    `json:"error,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func toReplayJSON(r *postgres.Replay) replayJSON {
+	types := r.Types
+	if types == nil {
+		types = []string{}
+	}
+	return replayJSON{ID: r.ID, EndpointID: r.EndpointID, Types: types, From: r.From, To: r.To, Status: r.Status,
+		Scanned: r.Scanned, Queued: r.Queued, Error: r.Error, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+}
+
+// handleEndpointReplay starts a background replay of stored events of a
+// time range (optionally of some types) to the endpoint.
+func (s *Server) handleEndpointReplay(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		From  *time.Time `json:"from"`
+		To    *time.Time `json:"to"`
+		Types []string   `json:"types"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ve := &herald.ValidationError{}
+	now := time.Now()
+	if in.From == nil {
+		ve.Add("from", "required", "give the RFC 3339 time the replay starts at")
+	}
+	to := now
+	if in.To != nil {
+		to = *in.To
+	}
+	if in.From != nil && !in.From.Before(to) {
+		ve.Add("to", "range", "must be after from")
+	}
+	for i, p := range in.Types {
+		if err := route.ValidatePattern(p); err != nil {
+			ve.Add(fmt.Sprintf("types[%d]", i), "pattern", "%s", err.Error())
+		}
+	}
+	if err := ve.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if e.Status != herald.EndpointActive {
+		s.writeError(w, r, herald.Conflict("endpoint %s is disabled; enable it before replaying to it", e.ID))
+		return
+	}
+	rp := &postgres.Replay{ID: uuid.New(), TenantID: e.TenantID, EndpointID: e.ID, Types: in.Types,
+		From: in.From.UTC(), To: to.UTC()}
+	if rp.Types == nil {
+		rp.Types = []string{}
+	}
+	if err := s.retrier.StartReplay(r.Context(), rp); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, toReplayJSON(rp))
+}
+
+func (s *Server) handleReplayGet(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id", "replay")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rp, err := s.store.ReplayGet(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	e, err := s.store.EndpointGet(r.Context(), rp.EndpointID)
+	if err != nil || !mayManageEndpoint(principal(r), e) {
+		s.writeError(w, r, herald.NotFound("replay %s", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, toReplayJSON(rp))
 }

@@ -28,6 +28,7 @@ import (
 type Retrier interface {
 	Retry(ctx context.Context, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error)
 	Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error)
+	StartReplay(ctx context.Context, r *postgres.Replay) error
 }
 
 // Deps is what the server needs.
@@ -148,6 +149,8 @@ func (s *Server) routes() chi.Router {
 		r.Get("/endpoints/{id}/secret", s.handleEndpointSecret)
 		r.Post("/endpoints/{id}/recover", s.handleEndpointRecover)
 		r.Post("/endpoints/{id}/test", s.handleEndpointTest)
+		r.Post("/endpoints/{id}/replay", s.handleEndpointReplay)
+		r.Get("/replays/{id}", s.handleReplayGet)
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 
 		r.Post("/signing-keys/rotate", s.handleSigningKeyRotate)
