@@ -72,7 +72,14 @@ CREATE TABLE endpoints (
     url             text NOT NULL,
     description     text NOT NULL DEFAULT '',
     types           text[] NOT NULL,
-    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
+    -- pending: waiting for the receiver's consent (the CloudEvents webhook
+    -- handshake); deliveries queue up meanwhile.
+    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('pending', 'active', 'disabled')),
+    -- verify_token_enc is the one-time callback token offered in the
+    -- handshake (encrypted); verified_at/verified_by record the consent.
+    verify_token_enc bytea,
+    verified_at     timestamptz,
+    verified_by     text NOT NULL DEFAULT '',
     disabled_reason text NOT NULL DEFAULT '',
     -- secret_enc is the current signing secret (whsec_ for v1, whsk_ for
     -- v1a), encrypted; old_secrets_enc holds rotated-out secrets with their

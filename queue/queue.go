@@ -74,6 +74,9 @@ type Config struct {
 	// AutoDisableAfter disables an endpoint whose attempts have all failed
 	// for this long (0: never).
 	AutoDisableAfter time.Duration
+	// PublicURL is how receivers reach Herald: the handshake's origin and
+	// callback base.
+	PublicURL string
 	// Routes lets replays route stored events (nil: no replays).
 	Routes Routes
 	// JWT signs the tokens of endpoints with "jwt" auth; Tokens fetches
@@ -126,6 +129,17 @@ type Queue struct {
 
 var errStopped = errors.New("queue stopped")
 
+// pendingDelay is how long a delivery to an endpoint awaiting verification
+// waits before looking again: 1 s, doubling with each look, at most 5 min,
+// so a long-pending endpoint's backlog does not churn the queue.
+func pendingDelay(metadata []byte) time.Duration {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m)
+	return min(time.Second<<min(max(m.Snoozes, 0), 9), 5*time.Minute)
+}
+
 // maxBatch bounds the deliveries loaded or recorded by one query.
 const maxBatch = 256
 
@@ -166,6 +180,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 			jwt: cfg.JWT, tokens: cfg.Tokens,
 		})
 		river.AddWorker(workers, &maintenanceWorker{store: store})
+		if hs, ok := sender.(Handshaker); ok {
+			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
+		}
 		if cfg.Routes != nil {
 			river.AddWorker(workers, &replayWorker{q: q, routes: cfg.Routes})
 		}
@@ -306,6 +323,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	d := &t.Delivery
 	if d.Status != herald.DeliveryPending {
 		return nil // a duplicate job for a delivery already settled
+	}
+	if t.EndpointStatus == herald.EndpointPending {
+		// Waiting for the receiver's consent: keep the delivery, look again
+		// later. Snoozes are not attempts.
+		return river.JobSnooze(pendingDelay(job.Metadata))
 	}
 	if t.EndpointStatus != herald.EndpointActive {
 		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")

@@ -62,6 +62,9 @@ type Config struct {
 	Workers             int
 	DBMaxConns          int
 	ShutdownTimeout     time.Duration
+	// VerifyEndpoints keeps new endpoints pending until their receiver
+	// consents through the CloudEvents webhook handshake (OPTIONS).
+	VerifyEndpoints bool
 	// AutoDisableAfter disables an endpoint after this long without a
 	// successful delivery while attempts fail (0: 5 days; negative: never).
 	AutoDisableAfter time.Duration
@@ -170,6 +173,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
 		Routes:           catalogRoutes{cat},
+		PublicURL:        publicURL,
 		JWT:              &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
 		Tokens:           outbound.NewTokenSource(a.sender.HTTPClient(), nil),
 	}, a.logger)
@@ -186,6 +190,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
+		VerifyEndpoints: cfg.VerifyEndpoints,
 	})
 	a.server = &http.Server{
 		Handler:           api.Handler(),

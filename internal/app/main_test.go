@@ -264,6 +264,8 @@ type receiver struct {
 	bad    []string
 	// respond decides the status for a request (nil: 204).
 	respond func(callNo int, r *http.Request) int
+	// options answers the OPTIONS handshake (nil: consent).
+	options func(w http.ResponseWriter, r *http.Request)
 	notify  chan struct{}
 }
 
@@ -277,6 +279,19 @@ func newReceiver(t *testing.T) *receiver {
 func (rc *receiver) URL() string { return rc.srv.URL + "/hook" }
 
 func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodOptions {
+		// The CloudEvents webhook handshake: consent unless told otherwise.
+		rc.mu.Lock()
+		opt := rc.options
+		rc.mu.Unlock()
+		if opt != nil {
+			opt(w, r)
+			return
+		}
+		w.Header().Set("WebHook-Allowed-Origin", "*")
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	body, _ := io.ReadAll(r.Body)
 	msg := r.Header.Get("webhook-id")
 	rc.mu.Lock()

@@ -109,6 +109,7 @@ type EndpointStatus string
 
 // Endpoint statuses.
 const (
+	EndpointPending  EndpointStatus = "pending"
 	EndpointActive   EndpointStatus = "active"
 	EndpointDisabled EndpointStatus = "disabled"
 )
@@ -136,6 +137,13 @@ type Endpoint struct {
 	PublicKey string
 	// OldSecrets are rotated-out secrets still signing until they expire.
 	OldSecrets []OldSecret
+	// VerifiedAt and VerifiedBy record when and how the receiver consented
+	// (the handshake, its callback, or an admin by hand).
+	VerifiedAt time.Time
+	VerifiedBy string
+	// VerifyToken is the one-time callback token of a pending endpoint,
+	// only filled when it is created or its URL changes.
+	VerifyToken string
 	// Auth is how Herald authenticates to the endpoint (nil: only the
 	// signature and any static headers).
 	Auth *EndpointAuth

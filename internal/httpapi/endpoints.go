@@ -2,6 +2,9 @@ package httpapi
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/filter"
@@ -30,6 +34,9 @@ type endpointJSON struct {
 	Types          []string  `json:"types"`
 	Status         string    `json:"status"`
 	DisabledReason string    `json:"disabled_reason,omitempty"`
+	// VerifiedAt and VerifiedBy tell when and how the receiver consented.
+	VerifiedAt *time.Time `json:"verified_at,omitempty"`
+	VerifiedBy string     `json:"verified_by,omitempty"`
 	// Signing is v1 (HMAC) or v1a (ed25519); PublicKey verifies v1a.
 	Signing   string `json:"signing"`
 	PublicKey string `json:"public_key,omitempty"`
@@ -53,6 +60,7 @@ func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
+		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
@@ -212,11 +220,20 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
 		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth}
+	if s.verify {
+		ep.Status, ep.VerifyToken = herald.EndpointPending, newVerifyToken()
+	}
 	if err := s.store.EndpointCreate(r.Context(), ep); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	s.catalog.Invalidate()
+	if ep.Status == herald.EndpointPending {
+		if err := s.retrier.StartVerification(r.Context(), ep.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	out := toEndpointJSON(ep)
 	out.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
@@ -354,6 +371,11 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	if in.Headers != nil {
 		e.Headers = in.Headers // {} clears them
 	}
+	if in.Status != nil && *in.Status == string(herald.EndpointActive) && e.Status == herald.EndpointPending {
+		s.writeError(w, r, herald.Conflict("endpoint %s is waiting for its receiver's consent; an admin can verify it with POST /v1/endpoints/{id}/verify", e.ID))
+		return
+	}
+	reverify := s.verify && in.URL != nil && *in.URL != e.URL
 	if in.URL != nil {
 		e.URL = *in.URL
 	}
@@ -365,6 +387,29 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Status != nil {
 		setStatus(e, herald.EndpointStatus(*in.Status), "disabled by "+principal(r).Client.Key)
+	}
+	if reverify && e.Status != herald.EndpointDisabled {
+		// A new URL is a new receiver: it must consent again.
+		if err := s.store.EndpointUpdate(r.Context(), e); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.store.EndpointSetPending(r.Context(), e.ID, newVerifyToken()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := s.retrier.StartVerification(r.Context(), e.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.catalog.Invalidate()
+		fresh, err := s.store.EndpointGet(r.Context(), e.ID)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toEndpointJSON(fresh))
+		return
 	}
 	s.updateEndpoint(w, r, e)
 }
@@ -403,6 +448,10 @@ func (s *Server) handleEndpointEnable(w http.ResponseWriter, r *http.Request) {
 	e, err := s.visibleEndpoint(r)
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if e.Status == herald.EndpointPending {
+		s.writeError(w, r, herald.Conflict("endpoint %s is waiting for its receiver's consent; an admin can verify it with POST /v1/endpoints/{id}/verify", e.ID))
 		return
 	}
 	setStatus(e, herald.EndpointActive, "")
@@ -781,4 +830,67 @@ func (s *Server) handleReplayGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, toReplayJSON(rp))
+}
+
+// newVerifyToken returns the one-time token of a handshake callback URL.
+func newVerifyToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// handleEndpointVerify lets a tenant admin mark a pending endpoint verified
+// by hand (a receiver that cannot answer the handshake); the endpoint keeps
+// the record of who did.
+func (s *Server) handleEndpointVerify(w http.ResponseWriter, r *http.Request) {
+	e, err := s.visibleEndpoint(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := principal(r)
+	if !p.IsAdminOf(e.TenantID) {
+		s.writeError(w, r, herald.Forbidden("verifying an endpoint by hand needs the admin role of its tenant"))
+		return
+	}
+	ok, err := s.store.EndpointVerify(r.Context(), e.ID, "manual by "+p.Client.Key)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if !ok {
+		s.writeError(w, r, herald.Conflict("endpoint %s is not waiting for verification", e.ID))
+		return
+	}
+	s.logger.Info("endpoint verified by hand", "endpoint", e.ID, "by", p.Client.Key)
+	s.catalog.Invalidate()
+	fresh, err := s.store.EndpointGet(r.Context(), e.ID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toEndpointJSON(fresh))
+}
+
+// handleVerificationCallback is the one-time URL a receiver calls (GET or
+// POST) to grant consent asynchronously. It needs no credentials: the
+// token is the credential.
+func (s *Server) handleVerificationCallback(w http.ResponseWriter, r *http.Request) {
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		s.writeError(w, r, herald.NotFound("verification"))
+		return
+	}
+	token, err := s.store.EndpointVerifyToken(r.Context(), id)
+	if err != nil || subtle.ConstantTimeCompare([]byte(token), []byte(chi.URLParam(r, "token"))) != 1 {
+		s.writeError(w, r, herald.NotFound("verification"))
+		return
+	}
+	if _, err := s.store.EndpointVerify(r.Context(), id, "handshake callback"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.logger.Info("endpoint verified by handshake callback", "endpoint", id)
+	s.catalog.Invalidate()
+	writeJSON(w, http.StatusOK, map[string]string{"status": "verified"})
 }

@@ -29,6 +29,7 @@ type Retrier interface {
 	Retry(ctx context.Context, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error)
 	Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error)
 	StartReplay(ctx context.Context, r *postgres.Replay) error
+	StartVerification(ctx context.Context, endpoint uuid.UUID) error
 }
 
 // Deps is what the server needs.
@@ -40,6 +41,10 @@ type Deps struct {
 	// Targets is the policy endpoint URLs are checked against at creation.
 	Targets webhook.TargetPolicy
 	Limits  cloudevents.Limits
+	// VerifyEndpoints makes new endpoints (and endpoints whose URL changes)
+	// pending until their receiver consents through the CloudEvents webhook
+	// handshake.
+	VerifyEndpoints bool
 	// JWKS returns the JSON Web Key Set of the keys Herald signs outbound
 	// JWTs with, published at /.well-known/jwks.json.
 	JWKS func() []byte
@@ -62,6 +67,7 @@ type Server struct {
 	limits  cloudevents.Limits
 	ready   func(ctx context.Context) error
 	jwks    func() []byte
+	verify  bool
 	rotate  func(ctx context.Context) (string, error)
 	logger  *slog.Logger
 	router  chi.Router
@@ -71,7 +77,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
-		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, rotate: d.RotateSigningKey, logger: d.Logger,
+		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -113,6 +119,8 @@ func (s *Server) routes() chi.Router {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(s.jwks())
 	})
+	r.Get("/webhook-verifications/{id}/{token}", s.handleVerificationCallback)
+	r.Post("/webhook-verifications/{id}/{token}", s.handleVerificationCallback)
 	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml")
 		_, _ = w.Write(openapi.Spec)
@@ -150,6 +158,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/endpoints/{id}/recover", s.handleEndpointRecover)
 		r.Post("/endpoints/{id}/test", s.handleEndpointTest)
 		r.Post("/endpoints/{id}/replay", s.handleEndpointReplay)
+		r.Post("/endpoints/{id}/verify", s.handleEndpointVerify)
 		r.Get("/replays/{id}", s.handleReplayGet)
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 

@@ -16,7 +16,8 @@ type Catalog struct {
 	Tenants    []*herald.Tenant
 	Clients    []*herald.Client
 	EventTypes []*herald.EventType
-	// Endpoints holds only active endpoints: the ones routing may pick.
+	// Endpoints holds active and pending endpoints: the ones routing may
+	// pick (a pending endpoint's deliveries wait for its verification).
 	Endpoints []*herald.Endpoint
 }
 
@@ -68,7 +69,7 @@ func (s *Store) CatalogLoad(ctx context.Context) (*Catalog, error) {
 		if c.EventTypes, err = s.eventTypeList(ctx, tx); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE status = 'active'`)
+		rows, err = tx.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE status IN ('active', 'pending')`)
 		if err != nil {
 			return fmt.Errorf("load endpoints: %w", err)
 		}

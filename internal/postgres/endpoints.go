@@ -14,7 +14,7 @@ import (
 )
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
-	headers_enc, signing, public_key, filter::text, auth_enc, created_at, updated_at`
+	headers_enc, signing, public_key, filter::text, auth_enc, verified_at, verified_by, created_at, updated_at`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
@@ -22,8 +22,10 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var status string
 	var config, filter *string
 	var headers, auth []byte
+	var verifiedAt *time.Time
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &verifiedAt, &e.VerifiedBy,
+		&e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if client != nil {
@@ -34,6 +36,9 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	}
 	if filter != nil {
 		e.Filter = []byte(*filter)
+	}
+	if verifiedAt != nil {
+		e.VerifiedAt = *verifiedAt
 	}
 	e.Status = herald.EndpointStatus(status)
 	var err error
@@ -114,11 +119,16 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 	if e.Signing == "" {
 		e.Signing = "v1"
 	}
+	var verifyToken []byte
+	if e.VerifyToken != "" {
+		verifyToken = s.box.Seal([]byte(e.VerifyToken), verifyAD(e.ID))
+	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc, signing, public_key, filter, auth_type, auth_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15) RETURNING created_at, updated_at`,
+			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16)
+		RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth).
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken).
 		Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
@@ -346,4 +356,43 @@ func (s *Store) OpenAuth(id uuid.UUID, sealed []byte) (*herald.EndpointAuth, err
 	}
 	return &herald.EndpointAuth{Type: a.Type, TokenURL: a.TokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
 		Scopes: a.Scopes, Audience: a.Audience}, nil
+}
+
+func verifyAD(id uuid.UUID) []byte { return append(id[:], "verify-token"...) }
+
+// EndpointSetPending marks an endpoint as waiting for verification, with the
+// one-time callback token the handshake offers (stored encrypted).
+func (s *Store) EndpointSetPending(ctx context.Context, id uuid.UUID, token string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'pending', verify_token_enc = $2, verified_at = NULL,
+		verified_by = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
+	if err != nil {
+		return fmt.Errorf("endpoint %s: set pending: %w", id, err)
+	}
+	return nil
+}
+
+// EndpointVerifyToken returns a pending endpoint's callback token.
+func (s *Store) EndpointVerifyToken(ctx context.Context, id uuid.UUID) (string, error) {
+	var sealed []byte
+	err := s.pool.QueryRow(ctx, `SELECT verify_token_enc FROM endpoints WHERE id = $1 AND status = 'pending'
+		AND verify_token_enc IS NOT NULL`, raw(id)).Scan(&sealed)
+	if err != nil {
+		return "", translate(err, "pending endpoint "+id.String())
+	}
+	b, err := s.box.Open(sealed, verifyAD(id))
+	if err != nil {
+		return "", fmt.Errorf("endpoint %s verify token: %w", id, err)
+	}
+	return string(b), nil
+}
+
+// EndpointVerify activates a pending endpoint, recording how consent was
+// given. It reports false when the endpoint was not pending.
+func (s *Store) EndpointVerify(ctx context.Context, id uuid.UUID, by string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'active', verify_token_enc = NULL, verified_at = now(),
+		verified_by = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`, raw(id), by)
+	if err != nil {
+		return false, fmt.Errorf("endpoint %s: verify: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

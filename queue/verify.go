@@ -1,0 +1,93 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
+)
+
+// Handshaker performs the CloudEvents webhook abuse-protection handshake.
+type Handshaker interface {
+	Handshake(ctx context.Context, r webhook.HandshakeRequest) (webhook.HandshakeResult, error)
+}
+
+// VerifyArgs is the job that asks a pending endpoint's receiver for consent.
+type VerifyArgs struct {
+	EndpointID uuid.UUID `json:"e"`
+}
+
+// Kind names the job for River.
+func (VerifyArgs) Kind() string { return "herald.verify" }
+
+// InsertOpts retries a refused handshake with River's growing backoff
+// (seconds, then minutes, then hours) for about a day and a half; the
+// receiver can also grant later through the callback, or an admin by hand.
+func (VerifyArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 12}
+}
+
+// CallbackPath is where a receiver grants consent asynchronously:
+// GET or POST {public URL}/webhook-verifications/{endpoint id}/{token}.
+const CallbackPath = "/webhook-verifications/"
+
+type verifyWorker struct {
+	river.WorkerDefaults[VerifyArgs]
+	q         *Queue
+	hs        Handshaker
+	publicURL string
+	logger    *slog.Logger
+}
+
+// Work sends the OPTIONS handshake; consent activates the endpoint and its
+// queued deliveries flow. No consent is an error, so River tries again.
+func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) error {
+	id := job.Args.EndpointID
+	ep, err := w.q.store.EndpointGet(ctx, id)
+	if errors.Is(err, herald.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ep.Status != herald.EndpointPending {
+		return nil
+	}
+	token, err := w.q.store.EndpointVerifyToken(ctx, id)
+	if err != nil {
+		return err
+	}
+	origin := w.publicURL
+	if u, err := url.Parse(w.publicURL); err == nil && u.Hostname() != "" {
+		origin = u.Hostname()
+	}
+	res, err := w.hs.Handshake(ctx, webhook.HandshakeRequest{
+		URL: ep.URL, Origin: origin, CallbackURL: w.publicURL + CallbackPath + id.String() + "/" + token,
+	})
+	if err != nil {
+		return fmt.Errorf("verify endpoint %s: %w", id, err)
+	}
+	if !res.Granted {
+		return fmt.Errorf("verify endpoint %s: no consent yet: %s", id, res.Reason)
+	}
+	if _, err := w.q.store.EndpointVerify(ctx, id, "handshake"); err != nil {
+		return err
+	}
+	w.logger.Info("endpoint verified by handshake", "endpoint", id, "allowed_rate", res.AllowedRate)
+	return nil
+}
+
+// StartVerification queues the handshake of a pending endpoint.
+func (q *Queue) StartVerification(ctx context.Context, endpoint uuid.UUID) error {
+	if _, err := q.client.Insert(ctx, VerifyArgs{EndpointID: endpoint}, nil); err != nil {
+		return fmt.Errorf("queue verification of %s: %w", endpoint, err)
+	}
+	return nil
+}
