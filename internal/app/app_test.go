@@ -463,9 +463,16 @@ func TestDeliveryControlHeaders(t *testing.T) {
 			d := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID+"/deliveries?status=failed", nil))["data"].([]any)
 			return len(d) == 1 && d[0].(map[string]any)["attempts"] == float64(1)
 		})
-		ep := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil))
-		if (ep["status"] == "disabled") != tc.wantDisabled {
-			t.Fatalf("%s: endpoint %v", tc.control, ep)
+		// The endpoint is disabled right after the attempt is recorded.
+		if tc.wantDisabled {
+			eventually(t, 5*time.Second, "endpoint disabled", func() bool {
+				return e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil))["status"] == "disabled"
+			})
+		} else {
+			time.Sleep(200 * time.Millisecond)
+			if ep := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil)); ep["status"] != "active" {
+				t.Fatalf("%s: endpoint %v", tc.control, ep)
+			}
 		}
 		e.must(204, e.do(w.consumer, "DELETE", "/v1/endpoints/"+epID, nil))
 	}
