@@ -1,3 +1,4 @@
+DROP FUNCTION IF EXISTS herald_drop_partitions(date);
 DROP FUNCTION IF EXISTS herald_ensure_partitions(date, integer);
 DROP TABLE IF EXISTS delivery_attempts;
 DROP TABLE IF EXISTS deliveries;

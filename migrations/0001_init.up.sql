@@ -254,6 +254,31 @@ BEGIN
 END
 $$;
 
+-- herald_drop_partitions drops the daily partitions of days before
+-- first_kept (retention: a whole day goes at once, with no dead rows left
+-- behind) and returns how many tables it dropped.
+CREATE FUNCTION herald_drop_partitions(first_kept date) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    n integer := 0;
+BEGIN
+    FOR r IN
+        SELECT c.relname AS name
+        FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid
+        JOIN pg_class p ON p.oid = i.inhparent
+        WHERE p.relname IN ('events', 'deliveries', 'delivery_attempts')
+          AND c.relname ~ '_[0-9]{8}$'
+          AND to_date(right(c.relname, 8), 'YYYYMMDD') < first_kept
+    LOOP
+        EXECUTE format('DROP TABLE %I', r.name);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
 SELECT herald_ensure_partitions((now() AT TIME ZONE 'UTC')::date - 1, 9);
 
 -- River's job table churns fast (every delivery inserts and completes a row);

@@ -71,6 +71,9 @@ type Config struct {
 	JobTimeout time.Duration
 	// CompletedRetention is how long River keeps finished jobs.
 	CompletedRetention time.Duration
+	// Retention is how long events and delivery history are kept (0:
+	// forever). It must exceed the retry schedule's span.
+	Retention time.Duration
 	// AutoDisableAfter disables an endpoint whose attempts have all failed
 	// for this long (0: never).
 	AutoDisableAfter time.Duration
@@ -179,7 +182,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 			q: q, store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
 			jwt: cfg.JWT, tokens: cfg.Tokens,
 		})
-		river.AddWorker(workers, &maintenanceWorker{store: store})
+		river.AddWorker(workers, &maintenanceWorker{store: store, retention: cfg.Retention, logger: logger})
 		if hs, ok := sender.(Handshaker); ok {
 			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
 		}
@@ -411,12 +414,28 @@ func (MaintenanceArgs) InsertOpts() river.InsertOpts {
 
 type maintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
-	store *postgres.Store
+	store     *postgres.Store
+	retention time.Duration
+	logger    *slog.Logger
 }
 
-// Work creates the coming days' partitions of the event log.
+// Work creates the coming days' partitions of the event log and drops
+// those past retention.
 func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
-	return postgres.PartitionsEnsure(ctx, w.store.Pool(), 8)
+	if err := postgres.PartitionsEnsure(ctx, w.store.Pool(), 8); err != nil {
+		return err
+	}
+	if w.retention <= 0 {
+		return nil
+	}
+	n, err := postgres.Expire(ctx, w.store.Pool(), w.retention, time.Now())
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		w.logger.Info("retention dropped old partitions", "tables", n, "retention", w.retention)
+	}
+	return nil
 }
 
 // PauseDeliveries stops fetching delivery jobs on every node (the benchmark

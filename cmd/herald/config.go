@@ -34,6 +34,7 @@ type config struct {
 	DBMaxConns      int
 	ShutdownTimeout time.Duration
 	AutoDisable     time.Duration
+	Retention       time.Duration
 	VerifyEndpoints bool
 	LogLevel        slog.Level
 	LogFormat       string
@@ -65,6 +66,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	workers := fs.Int("workers", envInt(getenv, "HERALD_WORKERS", 200), "concurrent webhook deliveries on this node (HERALD_WORKERS)")
 	maxConns := fs.Int("db-max-conns", envInt(getenv, "HERALD_DB_MAX_CONNS", 40), "PostgreSQL connection pool size (HERALD_DB_MAX_CONNS)")
 	verifyEndpoints := fs.String("verify-endpoints", env("HERALD_VERIFY_ENDPOINTS", "true"), "keep new endpoints pending until their receiver consents (CloudEvents webhook OPTIONS handshake) (HERALD_VERIFY_ENDPOINTS)")
+	retention := fs.String("retention", env("HERALD_RETENTION", "720h"), "how long events and delivery history are kept, in whole days; 0 keeps them forever (HERALD_RETENTION)")
 	autoDisable := fs.String("auto-disable-after", env("HERALD_AUTO_DISABLE_AFTER", "120h"), "disable an endpoint after this long without a successful delivery; 0 never (HERALD_AUTO_DISABLE_AFTER)")
 	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight work (HERALD_SHUTDOWN_TIMEOUT)")
 	logLevel := fs.String("log-level", env("HERALD_LOG_LEVEL", "info"), "debug, info, warn or error (HERALD_LOG_LEVEL)")
@@ -93,6 +95,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		return nil, fmt.Errorf("-shutdown-timeout / HERALD_SHUTDOWN_TIMEOUT: %q is not a positive Go duration such as 30s", *shutdown)
+	}
+	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
+		(c.Retention > 0 && c.Retention < 48*time.Hour) {
+		return nil, fmt.Errorf("-retention / HERALD_RETENTION: %q must be 0 (forever) or a Go duration of at least 48h, past the retry schedule", *retention)
+	}
+	if c.Retention == 0 {
+		c.Retention = -1 // forever
 	}
 	if c.VerifyEndpoints, err = strconv.ParseBool(*verifyEndpoints); err != nil {
 		return nil, fmt.Errorf("-verify-endpoints / HERALD_VERIFY_ENDPOINTS: must be true or false")
@@ -191,6 +200,6 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
 		Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout, Logger: logger,
-		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints,
+		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
 	}
 }

@@ -31,6 +31,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"short bootstrap secret", nil, map[string]string{"HERALD_BOOTSTRAP_ADMIN": "admin:short"}, "HERALD_BOOTSTRAP_ADMIN"},
 		{"bad level", nil, map[string]string{"HERALD_LOG_LEVEL": "loud"}, "HERALD_LOG_LEVEL"},
 		{"bad timeout", nil, map[string]string{"HERALD_SHUTDOWN_TIMEOUT": "-1s"}, "HERALD_SHUTDOWN_TIMEOUT"},
+		{"retention shorter than retries", nil, map[string]string{"HERALD_RETENTION": "1h"}, "HERALD_RETENTION"},
+		{"bad verify flag", nil, map[string]string{"HERALD_VERIFY_ENDPOINTS": "maybe"}, "HERALD_VERIFY_ENDPOINTS"},
+		{"bad auto-disable", nil, map[string]string{"HERALD_AUTO_DISABLE_AFTER": "soon"}, "HERALD_AUTO_DISABLE_AFTER"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

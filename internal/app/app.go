@@ -65,6 +65,9 @@ type Config struct {
 	// VerifyEndpoints keeps new endpoints pending until their receiver
 	// consents through the CloudEvents webhook handshake (OPTIONS).
 	VerifyEndpoints bool
+	// Retention is how long events and delivery history are kept (0: 30
+	// days; negative: forever).
+	Retention time.Duration
 	// AutoDisableAfter disables an endpoint after this long without a
 	// successful delivery while attempts fail (0: 5 days; negative: never).
 	AutoDisableAfter time.Duration
@@ -172,6 +175,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
+		Retention:        retention(cfg.Retention),
 		Routes:           catalogRoutes{cat},
 		PublicURL:        publicURL,
 		JWT:              &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
@@ -466,4 +470,18 @@ func (c catalogRoutes) Receives(ctx context.Context, endpoint uuid.UUID, eventTy
 		}
 	}
 	return false, nil
+}
+
+// DefaultRetention is how long events and their delivery history are kept:
+// well past the retry schedule's 28 hours, and past MConnect's 5 days.
+const DefaultRetention = 30 * 24 * time.Hour
+
+func retention(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultRetention
+	case d < 0:
+		return 0
+	}
+	return d
 }

@@ -266,3 +266,25 @@ func PartitionsEnsure(ctx context.Context, db DBTX, daysAhead int) error {
 	}
 	return nil
 }
+
+// Expire applies retention: it drops the daily partitions of the event log
+// and delivery history older than keep (whole days, UTC) and deletes the
+// idempotency keys of those events, in batches so no transaction is long.
+// It returns the number of partitions dropped.
+func Expire(ctx context.Context, db DBTX, keep time.Duration, now time.Time) (int, error) {
+	firstKept := now.UTC().Add(-keep).Truncate(24 * time.Hour)
+	var n int
+	if err := db.QueryRow(ctx, `SELECT herald_drop_partitions($1::date)`, firstKept).Scan(&n); err != nil {
+		return 0, fmt.Errorf("drop old partitions: %w", err)
+	}
+	for {
+		tag, err := db.Exec(ctx, `DELETE FROM event_keys WHERE ctid = ANY (ARRAY(
+			SELECT ctid FROM event_keys WHERE received_at < $1 LIMIT 10000))`, firstKept)
+		if err != nil {
+			return n, fmt.Errorf("expire event keys: %w", err)
+		}
+		if tag.RowsAffected() < 10000 {
+			return n, nil
+		}
+	}
+}

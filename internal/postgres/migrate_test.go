@@ -308,3 +308,49 @@ func TestMigrateConcurrentSharedSmallPool(t *testing.T) {
 		t.Fatalf("SchemaVersion = %d, want %d", got, want)
 	}
 }
+
+// TestExpire: retention drops whole old days of the log and their
+// idempotency keys, and keeps recent ones.
+func TestExpire(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	pool := openPool(t, heraldtest.NewDatabase(t), 4)
+	now := time.Now().UTC()
+	old := now.Add(-20 * 24 * time.Hour)
+	if _, err := pool.Exec(ctx, `SELECT herald_ensure_partitions($1::date, 1)`, old); err != nil {
+		t.Fatal(err)
+	}
+	oldTable := "events_" + old.Format("20060102")
+	if !regclassExists(t, pool, oldTable) {
+		t.Fatalf("%s was not created", oldTable)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
+		VALUES (gen_random_uuid(), '/old', 'a', gen_random_uuid(), $1), (gen_random_uuid(), '/new', 'b', gen_random_uuid(), $2)`,
+		old, now); err != nil {
+		t.Fatal(err)
+	}
+	n, err := postgres.Expire(ctx, pool, 7*24*time.Hour, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 3 || regclassExists(t, pool, oldTable) || regclassExists(t, pool, "delivery_attempts_"+old.Format("20060102")) {
+		t.Fatalf("dropped %d tables; %s still there: %v", n, oldTable, regclassExists(t, pool, oldTable))
+	}
+	if !regclassExists(t, pool, "events_"+now.Format("20060102")) {
+		t.Fatal("today's partition was dropped")
+	}
+	var keys []string
+	rows, err := pool.Query(ctx, `SELECT source FROM event_keys`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		_ = rows.Scan(&s)
+		keys = append(keys, s)
+	}
+	rows.Close()
+	if len(keys) != 1 || keys[0] != "/new" {
+		t.Fatalf("event keys left: %v", keys)
+	}
+}
