@@ -124,3 +124,31 @@ func TestHandshakeAsyncCallback(t *testing.T) {
 		t.Fatalf("reused token: %v %v", resp, err)
 	}
 }
+
+// TestReverification: changing the URL, or enabling an endpoint that never
+// consented, asks the receiver again.
+func TestReverification(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withVerification)
+	w := e.world()
+	refuse := newReceiver(t)
+	refuse.options = func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(http.StatusMethodNotAllowed) }
+	epID, _ := e.endpoint(w.consumer, refuse.URL(), w.typ)
+	// Disabled while pending, then enabled: still no consent, so pending.
+	e.must(200, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/disable", nil))
+	if ep := e.must(200, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/enable", nil)); ep["status"] != "pending" {
+		t.Fatalf("enable of a never-verified endpoint: %v", ep)
+	}
+	// A new URL whose receiver consents: verified by the handshake.
+	grant := newReceiver(t)
+	if ep := e.must(200, e.do(w.consumer, "PATCH", "/v1/endpoints/"+epID, map[string]any{"url": grant.URL()})); ep["status"] != "pending" {
+		t.Fatalf("after URL change: %v", ep)
+	}
+	eventually(t, 10*time.Second, "verified at the new URL", func() bool {
+		return e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil))["status"] == "active"
+	})
+	// Back to the refusing URL: pending again.
+	if ep := e.must(200, e.do(w.consumer, "PATCH", "/v1/endpoints/"+epID, map[string]any{"url": refuse.URL()})); ep["status"] != "pending" || ep["verified_at"] != nil {
+		t.Fatalf("after second URL change: %v", ep)
+	}
+}

@@ -375,7 +375,8 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, herald.Conflict("endpoint %s is waiting for its receiver's consent; an admin can verify it with POST /v1/endpoints/{id}/verify", e.ID))
 		return
 	}
-	reverify := s.verify && in.URL != nil && *in.URL != e.URL
+	reverify := s.verify && (in.URL != nil && *in.URL != e.URL ||
+		in.Status != nil && *in.Status == string(herald.EndpointActive) && e.VerifiedAt.IsZero())
 	if in.URL != nil {
 		e.URL = *in.URL
 	}
@@ -389,29 +390,36 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		setStatus(e, herald.EndpointStatus(*in.Status), "disabled by "+principal(r).Client.Key)
 	}
 	if reverify && e.Status != herald.EndpointDisabled {
-		// A new URL is a new receiver: it must consent again.
+		// A new URL is a new receiver, and a receiver that never consented
+		// has not yet: ask first.
 		if err := s.store.EndpointUpdate(r.Context(), e); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		if err := s.store.EndpointSetPending(r.Context(), e.ID, newVerifyToken()); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if err := s.retrier.StartVerification(r.Context(), e.ID); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		s.catalog.Invalidate()
-		fresh, err := s.store.EndpointGet(r.Context(), e.ID)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, toEndpointJSON(fresh))
+		s.startVerification(w, r, e.ID)
 		return
 	}
 	s.updateEndpoint(w, r, e)
+}
+
+// startVerification makes the endpoint pending with a fresh callback token,
+// queues its handshake and answers with the endpoint.
+func (s *Server) startVerification(w http.ResponseWriter, r *http.Request, id uuid.UUID) {
+	if err := s.store.EndpointSetPending(r.Context(), id, newVerifyToken()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.retrier.StartVerification(r.Context(), id); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	fresh, err := s.store.EndpointGet(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toEndpointJSON(fresh))
 }
 
 func setStatus(e *herald.Endpoint, st herald.EndpointStatus, reason string) {
@@ -454,11 +462,16 @@ func (s *Server) handleEndpointEnable(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, herald.Conflict("endpoint %s is waiting for its receiver's consent; an admin can verify it with POST /v1/endpoints/{id}/verify", e.ID))
 		return
 	}
-	setStatus(e, herald.EndpointActive, "")
 	if err := s.store.EndpointHealthReset(r.Context(), e.ID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if s.verify && e.VerifiedAt.IsZero() {
+		// Never consented (disabled while pending, say): ask first.
+		s.startVerification(w, r, e.ID)
+		return
+	}
+	setStatus(e, herald.EndpointActive, "")
 	s.updateEndpoint(w, r, e)
 }
 

@@ -177,6 +177,9 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
 		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, auth_type = $10, auth_enc = $11,
+		-- a new URL is a new receiver: its consent is not the old one's
+		verified_at = CASE WHEN url = $2 THEN verified_at END,
+		verified_by = CASE WHEN url = $2 THEN verified_by ELSE '' END,
 		updated_at = now()
 		WHERE id = $1 RETURNING updated_at`,
 		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers,
