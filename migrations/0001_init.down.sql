@@ -8,6 +8,7 @@ DROP SEQUENCE IF EXISTS event_seq;
 DROP TABLE IF EXISTS signing_keys;
 DROP TABLE IF EXISTS replays;
 DROP TABLE IF EXISTS endpoint_health;
+DROP TABLE IF EXISTS endpoint_rate;
 DROP TABLE IF EXISTS endpoints;
 DROP TABLE IF EXISTS event_type_versions;
 DROP TABLE IF EXISTS event_types;

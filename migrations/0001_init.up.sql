@@ -78,6 +78,9 @@ CREATE TABLE endpoints (
     -- verify_token_enc is the one-time callback token offered in the
     -- handshake (encrypted); verified_at/verified_by record the consent.
     verify_token_enc bytea,
+    -- rate_limit caps deliveries to the endpoint (per second, all nodes
+    -- together); NULL is unlimited.
+    rate_limit      integer CHECK (rate_limit > 0),
     verified_at     timestamptz,
     verified_by     text NOT NULL DEFAULT '',
     disabled_reason text NOT NULL DEFAULT '',
@@ -133,6 +136,14 @@ CREATE TABLE replays (
     error       text NOT NULL DEFAULT '',
     created_at  timestamptz NOT NULL DEFAULT now(),
     updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- endpoint_rate schedules deliveries to rate-limited endpoints (GCRA): tat
+-- is the theoretical arrival time of the next delivery; each delivery
+-- reserves the slot at max(tat, now) and moves tat on by 1/rate.
+CREATE TABLE endpoint_rate (
+    endpoint_id uuid PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
+    tat         timestamptz NOT NULL
 );
 
 -- The keys Herald signs outbound JWTs with, published at
@@ -208,6 +219,9 @@ CREATE TABLE deliveries (
     last_attempt_at  timestamptz,
     last_status_code integer,
     last_error       text NOT NULL DEFAULT '',
+    -- slot_at is the time reserved for the next attempt by the endpoint's
+    -- rate limit (NULL when none is reserved).
+    slot_at          timestamptz,
     updated_at       timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (id, created_at)
 ) PARTITION BY RANGE (created_at);

@@ -335,6 +335,13 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	if t.EndpointStatus != herald.EndpointActive {
 		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
 	}
+	if wait, err := w.rateWait(ctx, t); err != nil {
+		return fmt.Errorf("deliver %s: %w", id, err)
+	} else if wait > 0 {
+		// Over the endpoint's rate: wait for the reserved slot. Snoozes are
+		// not attempts.
+		return river.JobSnooze(wait)
+	}
 	secrets, err := w.secrets(t)
 	if err != nil {
 		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
@@ -500,6 +507,29 @@ func (w *deliverWorker) send(ctx context.Context, t *postgres.SendTarget, m webh
 	default:
 		return webhook.Result{Err: fmt.Errorf("unknown auth type %q", auth.Type)}
 	}
+}
+
+// rateEarly tolerates waking a little before a reserved slot.
+const rateEarly = 5 * time.Millisecond
+
+// rateWait applies the endpoint's rate limit: it reserves this attempt's
+// slot (once) and says how long to wait for it (0: send now).
+func (w *deliverWorker) rateWait(ctx context.Context, t *postgres.SendTarget) (time.Duration, error) {
+	if t.RateLimit <= 0 {
+		return 0, nil
+	}
+	slot := t.SlotAt
+	if slot.IsZero() {
+		var err error
+		d := &t.Delivery
+		if slot, err = w.store.EndpointReserveSlot(ctx, d.EndpointID, d.ID, d.CreatedAt, t.RateLimit); err != nil {
+			return 0, err
+		}
+	}
+	if wait := time.Until(slot); wait > rateEarly {
+		return wait, nil
+	}
+	return 0, nil
 }
 
 // disableReason says why a response disables its endpoint ("" if it

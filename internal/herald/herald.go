@@ -137,6 +137,8 @@ type Endpoint struct {
 	PublicKey string
 	// OldSecrets are rotated-out secrets still signing until they expire.
 	OldSecrets []OldSecret
+	// RateLimit caps deliveries per second across all nodes (0: none).
+	RateLimit int
 	// VerifiedAt and VerifiedBy record when and how the receiver consented
 	// (the handshake, its callback, or an admin by hand).
 	VerifiedAt time.Time

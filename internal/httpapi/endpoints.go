@@ -34,6 +34,8 @@ type endpointJSON struct {
 	Types          []string  `json:"types"`
 	Status         string    `json:"status"`
 	DisabledReason string    `json:"disabled_reason,omitempty"`
+	// RateLimit caps deliveries per second (absent: unlimited).
+	RateLimit int `json:"rate_limit,omitempty"`
 	// VerifiedAt and VerifiedBy tell when and how the receiver consented.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	VerifiedBy string     `json:"verified_by,omitempty"`
@@ -60,7 +62,7 @@ func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
-		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy,
+		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
@@ -165,6 +167,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Signing     string            `json:"signing"`
 		Filter      json.RawMessage   `json:"filter"`
 		Auth        *authInJSON       `json:"auth"`
+		RateLimit   *int              `json:"rate_limit"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -202,6 +205,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	auth := s.checkAuth(ve, in.Auth, nil)
 	checkHeaders(ve, in.Headers, auth != nil)
 	flt := checkFilter(ve, in.Filter)
+	rate := checkRate(ve, in.RateLimit)
 	if in.Signing == "" {
 		in.Signing = "v1"
 	}
@@ -219,7 +223,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
-		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth}
+		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth, RateLimit: rate}
 	if s.verify {
 		ep.Status, ep.VerifyToken = herald.EndpointPending, newVerifyToken()
 	}
@@ -322,6 +326,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		Headers     map[string]string `json:"headers"`
 		Filter      json.RawMessage   `json:"filter"`
 		Auth        *authInJSON       `json:"auth"`
+		RateLimit   *int              `json:"rate_limit"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -347,6 +352,9 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	var config []byte
 	if in.Config != nil {
 		config = checkConfig(ve, in.Config)
+	}
+	if in.RateLimit != nil {
+		e.RateLimit = checkRate(ve, in.RateLimit)
 	}
 	auth := e.Auth
 	if in.Auth != nil {
@@ -906,4 +914,19 @@ func (s *Server) handleVerificationCallback(w http.ResponseWriter, r *http.Reque
 	s.logger.Info("endpoint verified by handshake callback", "endpoint", id)
 	s.catalog.Invalidate()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "verified"})
+}
+
+// maxRateLimit bounds rate_limit (deliveries per second).
+const maxRateLimit = 10000
+
+// checkRate validates rate_limit; 0 (or absent) means unlimited.
+func checkRate(ve *herald.ValidationError, n *int) int {
+	if n == nil || *n == 0 {
+		return 0
+	}
+	if *n < 0 || *n > maxRateLimit {
+		ve.Add("rate_limit", "range", "must be from 1 to %d deliveries per second, or 0 for no limit", maxRateLimit)
+		return 0
+	}
+	return *n
 }

@@ -13,12 +13,16 @@ import (
 
 // SendTarget is everything one delivery attempt needs, read in one query.
 type SendTarget struct {
-	Delivery       herald.Delivery
-	Body           []byte
-	URL            string
-	SecretSealed   []byte
-	OldSecrets     []byte
-	AuthSealed     []byte
+	Delivery     herald.Delivery
+	Body         []byte
+	URL          string
+	SecretSealed []byte
+	OldSecrets   []byte
+	AuthSealed   []byte
+	RateLimit    int
+	// SlotAt is the slot the rate limit reserved for this attempt (zero
+	// when none).
+	SlotAt         time.Time
 	Config         []byte
 	HeadersSealed  []byte
 	EndpointStatus herald.EndpointStatus
@@ -235,7 +239,8 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		ids[i], times[i] = k.ID, k.CreatedAt
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
-			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc
+			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
+			coalesce(ep.rate_limit, 0), d.slot_at
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
@@ -249,13 +254,17 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		var t SendTarget
 		var status, epStatus string
 		var config *string
+		var slot *time.Time
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
-			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed); err != nil {
+			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if config != nil {
 			t.Config = []byte(*config)
+		}
+		if slot != nil {
+			t.SlotAt = *slot
 		}
 		d.Status = herald.DeliveryStatus(status)
 		t.EndpointStatus = herald.EndpointStatus(epStatus)
@@ -302,7 +311,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 			ON CONFLICT DO NOTHING
 		)
 		UPDATE deliveries d SET status = u.status, attempts = u.attempt, last_attempt_at = u.at,
-			last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, updated_at = now()
+			last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, slot_at = NULL, updated_at = now()
 		FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $7::text[], $9::text[],
 			$10::timestamptz[]) AS u(id, created_at, attempt, at, code, error, status, next)
 		WHERE d.id = u.id AND d.created_at = u.created_at`,

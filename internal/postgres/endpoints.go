@@ -14,7 +14,8 @@ import (
 )
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
-	headers_enc, signing, public_key, filter::text, auth_enc, verified_at, verified_by, created_at, updated_at`
+	headers_enc, signing, public_key, filter::text, auth_enc, verified_at, verified_by, coalesce(rate_limit, 0),
+	created_at, updated_at`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
@@ -24,7 +25,7 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var headers, auth []byte
 	var verifiedAt *time.Time
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &verifiedAt, &e.VerifiedBy,
+		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &verifiedAt, &e.VerifiedBy, &e.RateLimit,
 		&e.CreatedAt, &e.UpdatedAt); err != nil {
 		return nil, err
 	}
@@ -124,11 +125,11 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 		verifyToken = s.box.Seal([]byte(e.VerifyToken), verifyAD(e.ID))
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16)
+			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc, rate_limit)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16, $17)
 		RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken).
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken, nullInt(e.RateLimit)).
 		Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
@@ -177,13 +178,14 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
 		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, auth_type = $10, auth_enc = $11,
+		rate_limit = $12,
 		-- a new URL is a new receiver: its consent is not the old one's
 		verified_at = CASE WHEN url = $2 THEN verified_at END,
 		verified_by = CASE WHEN url = $2 THEN verified_by ELSE '' END,
 		updated_at = now()
 		WHERE id = $1 RETURNING updated_at`,
 		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers,
-		nullJSON(e.Filter), authType, auth).Scan(&e.UpdatedAt)
+		nullJSON(e.Filter), authType, auth, nullInt(e.RateLimit)).Scan(&e.UpdatedAt)
 	return translate(err, "endpoint "+e.ID.String())
 }
 
@@ -398,4 +400,33 @@ func (s *Store) EndpointVerify(ctx context.Context, id uuid.UUID, by string) (bo
 		return false, fmt.Errorf("endpoint %s: verify: %w", id, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+func nullInt(n int) *int32 {
+	if n <= 0 {
+		return nil
+	}
+	v := int32(n)
+	return &v
+}
+
+// EndpointReserveSlot reserves the next delivery slot of a rate-limited
+// endpoint for a delivery and returns it: now when the endpoint is under
+// its rate, later otherwise. One row per endpoint serialises the
+// reservations of every node, so the rate holds across the cluster.
+func (s *Store) EndpointReserveSlot(ctx context.Context, endpoint, delivery uuid.UUID, createdAt time.Time, perSecond int) (time.Time, error) {
+	step := time.Second / time.Duration(perSecond)
+	var slot time.Time
+	err := s.pool.QueryRow(ctx, `WITH r AS (
+			INSERT INTO endpoint_rate (endpoint_id, tat) VALUES ($1, clock_timestamp() + $2::interval)
+			ON CONFLICT (endpoint_id) DO UPDATE SET tat = greatest(endpoint_rate.tat, clock_timestamp()) + $2::interval
+			RETURNING tat - $2::interval AS slot
+		), d AS (
+			UPDATE deliveries SET slot_at = (SELECT slot FROM r) WHERE id = $3 AND created_at = $4
+		)
+		SELECT slot FROM r`, raw(endpoint), step, raw(delivery), createdAt).Scan(&slot)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reserve a slot of endpoint %s: %w", endpoint, err)
+	}
+	return slot, nil
 }
