@@ -116,7 +116,12 @@ CREATE TABLE endpoint_health (
     endpoint_id     uuid PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
     -- failing_since is the first failed attempt since the last success.
     failing_since   timestamptz,
-    last_success_at timestamptz
+    last_success_at timestamptz,
+    -- The circuit breaker: after enough consecutive failures the circuit
+    -- opens until open_until; then one probe (probe_at) is let through.
+    consecutive_failures integer NOT NULL DEFAULT 0,
+    open_until      timestamptz,
+    probe_at        timestamptz
 );
 
 -- replays resend stored events of a time range (and optionally some types)

@@ -74,6 +74,9 @@ type Config struct {
 	// Retention is how long events and delivery history are kept (0:
 	// forever). It must exceed the retry schedule's span.
 	Retention time.Duration
+	// Breaker opens an endpoint's circuit after consecutive failures
+	// (zero Threshold: no breaker).
+	Breaker postgres.Breaker
 	// AutoDisableAfter disables an endpoint whose attempts have all failed
 	// for this long (0: never).
 	AutoDisableAfter time.Duration
@@ -165,7 +168,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		if err := store.DeliveryRecordAttempts(ctx, recs); err != nil {
 			return nil, err
 		}
-		q.noteHealth(ctx, recs, cfg.AutoDisableAfter, logger)
+		q.noteHealth(ctx, recs, cfg.AutoDisableAfter, cfg.Breaker, logger)
 		return make([]struct{}, len(recs)), nil
 	})
 	rc := &river.Config{
@@ -261,7 +264,7 @@ func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *heral
 // noteHealth tracks endpoints' failure streaks from a batch of attempts and
 // auto-disables those failing for too long. Its errors are logged, not
 // returned: the attempts themselves are recorded already.
-func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, disableAfter time.Duration, logger *slog.Logger) {
+func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, disableAfter time.Duration, br postgres.Breaker, logger *slog.Logger) {
 	var ok, failed []uuid.UUID
 	for _, r := range recs {
 		if r.Status == herald.DeliverySucceeded {
@@ -270,7 +273,7 @@ func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, 
 			failed = append(failed, r.EndpointID)
 		}
 	}
-	disabled, err := q.store.EndpointHealthRecord(ctx, ok, failed, disableAfter)
+	disabled, err := q.store.EndpointHealthRecord(ctx, ok, failed, disableAfter, br)
 	if err != nil {
 		logger.Error("endpoint health", "error", err)
 	}
@@ -334,6 +337,13 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	}
 	if t.EndpointStatus != herald.EndpointActive {
 		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
+	}
+	if wait, err := w.circuitWait(ctx, t); err != nil {
+		return fmt.Errorf("deliver %s: %w", id, err)
+	} else if wait > 0 {
+		// The endpoint's circuit is open: don't hammer a receiver that is
+		// down. Snoozes are not attempts.
+		return river.JobSnooze(wait)
 	}
 	if wait, err := w.rateWait(ctx, t); err != nil {
 		return fmt.Errorf("deliver %s: %w", id, err)
@@ -507,6 +517,28 @@ func (w *deliverWorker) send(ctx context.Context, t *postgres.SendTarget, m webh
 	default:
 		return webhook.Result{Err: fmt.Errorf("unknown auth type %q", auth.Type)}
 	}
+}
+
+// circuitWait says how long a delivery must wait because its endpoint's
+// circuit is open (0: go ahead). After the cool-down one attempt, the probe,
+// goes through; its outcome closes the circuit or opens it again.
+func (w *deliverWorker) circuitWait(ctx context.Context, t *postgres.SendTarget) (time.Duration, error) {
+	if t.OpenUntil.IsZero() {
+		return 0, nil
+	}
+	// Spread the waiting deliveries' wake-ups over a second.
+	jitter := time.Duration(rand.Int64N(int64(time.Second)))
+	if wait := time.Until(t.OpenUntil); wait > 0 {
+		return wait + jitter, nil
+	}
+	probe, err := w.store.EndpointClaimProbe(ctx, t.Delivery.EndpointID, w.timeout)
+	if err != nil {
+		return 0, err
+	}
+	if probe {
+		return 0, nil
+	}
+	return time.Second + jitter, nil // another attempt is probing
 }
 
 // rateEarly tolerates waking a little before a reserved slot.

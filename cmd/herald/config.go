@@ -35,6 +35,8 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AutoDisable     time.Duration
 	Retention       time.Duration
+	BreakerFailures int
+	BreakerCooldown time.Duration
 	VerifyEndpoints bool
 	LogLevel        slog.Level
 	LogFormat       string
@@ -66,6 +68,8 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	workers := fs.Int("workers", envInt(getenv, "HERALD_WORKERS", 200), "concurrent webhook deliveries on this node (HERALD_WORKERS)")
 	maxConns := fs.Int("db-max-conns", envInt(getenv, "HERALD_DB_MAX_CONNS", 40), "PostgreSQL connection pool size (HERALD_DB_MAX_CONNS)")
 	verifyEndpoints := fs.String("verify-endpoints", env("HERALD_VERIFY_ENDPOINTS", "true"), "keep new endpoints pending until their receiver consents (CloudEvents webhook OPTIONS handshake) (HERALD_VERIFY_ENDPOINTS)")
+	breakerFailures := fs.Int("breaker-failures", envInt(getenv, "HERALD_BREAKER_FAILURES", 20), "consecutive failed attempts that open an endpoint's circuit; 0 turns the breaker off (HERALD_BREAKER_FAILURES)")
+	breakerCooldown := fs.String("breaker-cooldown", env("HERALD_BREAKER_COOLDOWN", "30s"), "how long an open circuit waits before one probe attempt (HERALD_BREAKER_COOLDOWN)")
 	retention := fs.String("retention", env("HERALD_RETENTION", "720h"), "how long events and delivery history are kept, in whole days; 0 keeps them forever (HERALD_RETENTION)")
 	autoDisable := fs.String("auto-disable-after", env("HERALD_AUTO_DISABLE_AFTER", "120h"), "disable an endpoint after this long without a successful delivery; 0 never (HERALD_AUTO_DISABLE_AFTER)")
 	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight work (HERALD_SHUTDOWN_TIMEOUT)")
@@ -102,6 +106,13 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.Retention == 0 {
 		c.Retention = -1 // forever
+	}
+	c.BreakerFailures = *breakerFailures
+	if c.BreakerFailures < 0 {
+		return nil, fmt.Errorf("-breaker-failures / HERALD_BREAKER_FAILURES: must be 0 (off) or more")
+	}
+	if c.BreakerCooldown, err = time.ParseDuration(*breakerCooldown); err != nil || c.BreakerCooldown <= 0 {
+		return nil, fmt.Errorf("-breaker-cooldown / HERALD_BREAKER_COOLDOWN: %q is not a positive Go duration such as 30s", *breakerCooldown)
 	}
 	if c.VerifyEndpoints, err = strconv.ParseBool(*verifyEndpoints); err != nil {
 		return nil, fmt.Errorf("-verify-endpoints / HERALD_VERIFY_ENDPOINTS: must be true or false")
@@ -201,5 +212,6 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
 		Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout, Logger: logger,
 		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
+		BreakerThreshold: c.BreakerFailures, BreakerCooldown: c.BreakerCooldown,
 	}
 }

@@ -68,6 +68,10 @@ type Config struct {
 	// Retention is how long events and delivery history are kept (0: 30
 	// days; negative: forever).
 	Retention time.Duration
+	// BreakerThreshold consecutive failed attempts open an endpoint's
+	// circuit for BreakerCooldown (0: no circuit breaker).
+	BreakerThreshold int
+	BreakerCooldown  time.Duration
 	// AutoDisableAfter disables an endpoint after this long without a
 	// successful delivery while attempts fail (0: 5 days; negative: never).
 	AutoDisableAfter time.Duration
@@ -176,6 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
 		Retention:        retention(cfg.Retention),
+		Breaker:          postgres.Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
 		Routes:           catalogRoutes{cat},
 		PublicURL:        publicURL,
 		JWT:              &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},

@@ -20,6 +20,9 @@ type SendTarget struct {
 	OldSecrets   []byte
 	AuthSealed   []byte
 	RateLimit    int
+	// OpenUntil is set while the endpoint's circuit is open (or was, until
+	// a probe succeeds).
+	OpenUntil time.Time
 	// SlotAt is the slot the rate limit reserved for this attempt (zero
 	// when none).
 	SlotAt         time.Time
@@ -240,11 +243,12 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
 			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
-			coalesce(ep.rate_limit, 0), d.slot_at
+			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
-		JOIN endpoints ep ON ep.id = d.endpoint_id`, ids, times)
+		JOIN endpoints ep ON ep.id = d.endpoint_id
+		LEFT JOIN endpoint_health h ON h.endpoint_id = d.endpoint_id`, ids, times)
 	if err != nil {
 		return nil, fmt.Errorf("load deliveries: %w", err)
 	}
@@ -254,10 +258,10 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		var t SendTarget
 		var status, epStatus string
 		var config *string
-		var slot *time.Time
+		var slot, openUntil *time.Time
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
-			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot); err != nil {
+			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if config != nil {
@@ -265,6 +269,9 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		}
 		if slot != nil {
 			t.SlotAt = *slot
+		}
+		if openUntil != nil {
+			t.OpenUntil = *openUntil
 		}
 		d.Status = herald.DeliveryStatus(status)
 		t.EndpointStatus = herald.EndpointStatus(epStatus)
@@ -322,32 +329,64 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 	return nil
 }
 
+// Breaker configures the circuit breaker: after Threshold consecutive
+// failed attempts an endpoint's circuit opens for Cooldown; then a single
+// probe attempt decides whether it closes again.
+type Breaker struct {
+	Threshold int
+	Cooldown  time.Duration
+}
+
 // EndpointHealthRecord notes successes and failures of a batch of attempts
-// and disables the endpoints that have not had a success for longer than
-// disableAfter (0: never), returning those it disabled.
-func (s *Store) EndpointHealthRecord(ctx context.Context, ok, failed []uuid.UUID, disableAfter time.Duration) ([]uuid.UUID, error) {
-	okIDs := make([][16]byte, len(ok))
-	for i, id := range ok {
-		okIDs[i] = id
+// (failed lists one endpoint id per failed attempt), opens the circuit of
+// endpoints past the breaker's threshold, and disables the endpoints that
+// have not had a success for longer than disableAfter (0: never), returning
+// those it disabled.
+func (s *Store) EndpointHealthRecord(ctx context.Context, ok, failed []uuid.UUID, disableAfter time.Duration, br Breaker) ([]uuid.UUID, error) {
+	okSet := map[uuid.UUID]bool{}
+	okIDs := make([][16]byte, 0, len(ok))
+	for _, id := range ok {
+		if !okSet[id] {
+			okSet[id] = true
+			okIDs = append(okIDs, id)
+		}
 	}
-	badIDs := make([][16]byte, len(failed))
-	for i, id := range failed {
-		badIDs[i] = id
+	counts := map[uuid.UUID]int32{}
+	for _, id := range failed {
+		if !okSet[id] {
+			counts[id]++
+		}
 	}
 	if len(okIDs) > 0 {
 		if _, err := s.pool.Exec(ctx, `INSERT INTO endpoint_health (endpoint_id, failing_since, last_success_at)
-			SELECT DISTINCT id, NULL::timestamptz, now() FROM unnest($1::uuid[]) AS u(id)
-			ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = NULL, last_success_at = now()`, okIDs); err != nil {
+			SELECT id, NULL::timestamptz, now() FROM unnest($1::uuid[]) AS u(id)
+			ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = NULL, last_success_at = now(),
+				consecutive_failures = 0, open_until = NULL, probe_at = NULL`, okIDs); err != nil {
 			return nil, fmt.Errorf("record endpoint successes: %w", err)
 		}
 	}
-	if len(badIDs) == 0 {
+	if len(counts) == 0 {
 		return nil, nil
 	}
-	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoint_health (endpoint_id, failing_since)
-		SELECT DISTINCT id, now() FROM unnest($1::uuid[]) AS u(id) WHERE id <> ALL($2::uuid[])
-		ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = now() WHERE endpoint_health.failing_since IS NULL`,
-		badIDs, okIDs); err != nil {
+	badIDs := make([][16]byte, 0, len(counts))
+	ns := make([]int32, 0, len(counts))
+	for id, n := range counts {
+		badIDs = append(badIDs, id)
+		ns = append(ns, n)
+	}
+	threshold := br.Threshold
+	if threshold <= 0 {
+		threshold = 1 << 30 // no breaker
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO endpoint_health (endpoint_id, failing_since, consecutive_failures, open_until)
+		SELECT id, now(), n, CASE WHEN n >= $3 THEN now() + $4::interval END FROM unnest($1::uuid[], $2::int[]) AS u(id, n)
+		ON CONFLICT (endpoint_id) DO UPDATE SET
+			failing_since = coalesce(endpoint_health.failing_since, now()),
+			consecutive_failures = endpoint_health.consecutive_failures + EXCLUDED.consecutive_failures,
+			open_until = CASE WHEN endpoint_health.consecutive_failures + EXCLUDED.consecutive_failures >= $3
+				THEN now() + $4::interval ELSE endpoint_health.open_until END,
+			probe_at = NULL`,
+		badIDs, ns, threshold, br.Cooldown); err != nil {
 		return nil, fmt.Errorf("record endpoint failures: %w", err)
 	}
 	if disableAfter <= 0 {
@@ -372,6 +411,19 @@ func (s *Store) EndpointHealthRecord(ctx context.Context, ok, failed []uuid.UUID
 		out = append(out, id)
 	}
 	return out, rows.Err()
+}
+
+// EndpointClaimProbe lets one attempt through an open circuit whose
+// cool-down has passed: it reports true to the single caller that gets the
+// probe (a probe unanswered for probeTimeout can be claimed again).
+func (s *Store) EndpointClaimProbe(ctx context.Context, endpoint uuid.UUID, probeTimeout time.Duration) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE endpoint_health SET probe_at = now()
+		WHERE endpoint_id = $1 AND open_until <= now() AND (probe_at IS NULL OR probe_at < now() - $2::interval)`,
+		raw(endpoint), probeTimeout)
+	if err != nil {
+		return false, fmt.Errorf("claim probe of endpoint %s: %w", endpoint, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // EndpointHealthReset forgets an endpoint's failure streak (when it is
