@@ -369,7 +369,7 @@ func verifyAD(id uuid.UUID) []byte { return append(id[:], "verify-token"...) }
 // one-time callback token the handshake offers (stored encrypted).
 func (s *Store) EndpointSetPending(ctx context.Context, id uuid.UUID, token string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'pending', verify_token_enc = $2, verified_at = NULL,
-		verified_by = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
+		verified_by = '', disabled_reason = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
 	if err != nil {
 		return fmt.Errorf("endpoint %s: set pending: %w", id, err)
 	}
