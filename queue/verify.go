@@ -70,12 +70,20 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 	}
 	res, err := w.hs.Handshake(ctx, webhook.HandshakeRequest{
 		URL: ep.URL, Origin: origin, CallbackURL: w.publicURL + CallbackPath + id.String() + "/" + token,
+		RequestRate: ep.RateLimit * 60, // the spec's rates are per minute
 	})
 	if err != nil {
 		return fmt.Errorf("verify endpoint %s: %w", id, err)
 	}
 	if !res.Granted {
 		return fmt.Errorf("verify endpoint %s: no consent yet: %s", id, res.Reason)
+	}
+	if res.AllowedRate > 0 {
+		// The receiver caps the rate (per minute); Herald's limits are per
+		// second, so round up to at least one.
+		if err := w.q.store.EndpointCapRate(ctx, id, max(1, res.AllowedRate/60)); err != nil {
+			return err
+		}
 	}
 	if _, err := w.q.store.EndpointVerify(ctx, id, "handshake"); err != nil {
 		return err

@@ -27,6 +27,7 @@ func TestHandshakeConsent(t *testing.T) {
 		origin = r.Header.Get("WebHook-Request-Origin")
 		mu.Unlock()
 		rw.Header().Set("WebHook-Allowed-Origin", r.Header.Get("WebHook-Request-Origin"))
+		rw.Header().Set("WebHook-Allowed-Rate", "600") // per minute: 10 per second
 		rw.WriteHeader(http.StatusOK)
 	}
 	m := e.must(201, e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{"url": rc.URL(), "types": []string{w.typ}}))
@@ -38,7 +39,7 @@ func TestHandshakeConsent(t *testing.T) {
 	e.must(202, e.send(w.producer, orderEvent("early-1", 1)))
 	eventually(t, 10*time.Second, "endpoint verified", func() bool {
 		ep := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil))
-		return ep["status"] == "active" && ep["verified_by"] == "handshake"
+		return ep["status"] == "active" && ep["verified_by"] == "handshake" && ep["rate_limit"] == float64(10)
 	})
 	rc.waitEvents(1, 15*time.Second)
 	mu.Lock()

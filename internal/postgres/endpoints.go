@@ -430,3 +430,14 @@ func (s *Store) EndpointReserveSlot(ctx context.Context, endpoint, delivery uuid
 	}
 	return slot, nil
 }
+
+// EndpointCapRate lowers an endpoint's rate limit to perSecond if it has
+// none or a higher one (the receiver's WebHook-Allowed-Rate).
+func (s *Store) EndpointCapRate(ctx context.Context, id uuid.UUID, perSecond int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE endpoints SET rate_limit = LEAST(coalesce(rate_limit, $2), $2), updated_at = now()
+		WHERE id = $1 AND (rate_limit IS NULL OR rate_limit > $2)`, raw(id), perSecond)
+	if err != nil {
+		return fmt.Errorf("cap rate of endpoint %s: %w", id, err)
+	}
+	return nil
+}
