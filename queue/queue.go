@@ -74,6 +74,9 @@ type Config struct {
 	// Retention is how long events and delivery history are kept (0:
 	// forever). It must exceed the retry schedule's span.
 	Retention time.Duration
+	// Emit publishes one of Herald's operational events about a tenant
+	// (nil: none are published).
+	Emit func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error
 	// Breaker opens an endpoint's circuit after consecutive failures
 	// (zero Threshold: no breaker).
 	Breaker postgres.Breaker
@@ -129,6 +132,8 @@ type Queue struct {
 	client  *river.Client[pgx.Tx]
 	pool    *pgxpool.Pool
 	store   *postgres.Store
+	emit    func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error
+	logger  *slog.Logger
 	loads   *batcher[postgres.DeliveryKey, *postgres.SendTarget]
 	records *batcher[*postgres.AttemptRecord, struct{}]
 }
@@ -152,7 +157,7 @@ const maxBatch = 256
 // New builds the River client with Herald's workers.
 func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg = cfg.withDefaults()
-	q := &Queue{pool: pool, store: store}
+	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger}
 	q.loads = newBatcher(2, maxBatch, func(ctx context.Context, keys []postgres.DeliveryKey) ([]*postgres.SendTarget, error) {
 		found, err := store.DeliveryLoadMany(ctx, keys)
 		if err != nil {
@@ -261,6 +266,17 @@ func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *heral
 	return out, err
 }
 
+// publish emits an operational event, logging (not returning) failures:
+// the work that caused it is done and must not be retried for its sake.
+func (q *Queue) publish(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) {
+	if q.emit == nil {
+		return
+	}
+	if err := q.emit(ctx, tenant, typ, subject, data); err != nil {
+		q.logger.Warn("publish operational event", "type", typ, "error", err)
+	}
+}
+
 // noteHealth tracks endpoints' failure streaks from a batch of attempts and
 // auto-disables those failing for too long. Its errors are logged, not
 // returned: the attempts themselves are recorded already.
@@ -279,6 +295,10 @@ func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, 
 	}
 	for _, id := range disabled {
 		logger.Warn("endpoint auto-disabled: no successful delivery", "endpoint", id, "after", disableAfter)
+		if ep, err := q.store.EndpointGet(ctx, id); err == nil {
+			q.publish(ctx, ep.TenantID, herald.OpEndpointDisabled, "endpoints/"+id.String(), map[string]any{
+				"endpoint_id": id, "reason": ep.DisabledReason})
+		}
 	}
 }
 
@@ -406,10 +426,17 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return fmt.Errorf("deliver %s: %w", id, err)
 		}
 		w.logger.Warn("endpoint disabled by its receiver", "endpoint", d.EndpointID, "reason", reason)
+		w.q.publish(ctx, d.TenantID, herald.OpEndpointDisabled, "endpoints/"+d.EndpointID.String(), map[string]any{
+			"endpoint_id": d.EndpointID, "reason": reason})
 	}
 	if rec.Status == herald.DeliveryFailed && disableReason(res) == "" {
 		w.logger.Info("delivery failed after last attempt", "delivery", id, "endpoint", d.EndpointID,
 			"attempts", rec.Attempt.Attempt, "error", rec.Attempt.Error)
+		if !herald.IsOperational(d.EventType) { // no events about failing operational events
+			w.q.publish(ctx, d.TenantID, herald.OpDeliveryExhausted, "deliveries/"+id.String(), map[string]any{
+				"delivery_id": id, "endpoint_id": d.EndpointID, "event_id": d.EventID, "event_type": d.EventType,
+				"attempts": rec.Attempt.Attempt, "last_error": rec.Attempt.Error})
+		}
 	}
 	if rec.Status == herald.DeliveryPending {
 		return river.JobSnooze(snooze)

@@ -89,6 +89,8 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 		return err
 	}
 	w.logger.Info("endpoint verified by handshake", "endpoint", id, "allowed_rate", res.AllowedRate)
+	w.q.publish(ctx, ep.TenantID, herald.OpEndpointVerified, "endpoints/"+id.String(), map[string]any{
+		"endpoint_id": id, "verified_by": "handshake"})
 	return nil
 }
 

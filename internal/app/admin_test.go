@@ -3,6 +3,7 @@ package app_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,9 +181,14 @@ func TestSchemaVersions(t *testing.T) {
 	ev := orderEvent("with-currency", 1)
 	ev["data"].(map[string]any)["currency"] = "MDL"
 	e.must(202, e.send(w.producer, ev))
-	types := e.must(200, e.do(w.consumer, "GET", "/v1/event-types", nil))["data"].([]any)
-	if len(types) != 1 || types[0].(map[string]any)["version"] != float64(2) {
-		t.Fatalf("types = %v", types)
+	var mine []map[string]any
+	for _, x := range e.must(200, e.do(w.consumer, "GET", "/v1/event-types", nil))["data"].([]any) {
+		if m := x.(map[string]any); !strings.HasPrefix(m["name"].(string), "herald.") {
+			mine = append(mine, m)
+		}
+	}
+	if len(mine) != 1 || mine[0]["version"] != float64(2) {
+		t.Fatalf("types = %v", mine)
 	}
 	_ = fmt.Sprint
 }

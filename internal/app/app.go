@@ -181,10 +181,14 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
 		Retention:        retention(cfg.Retention),
 		Breaker:          postgres.Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
-		Routes:           catalogRoutes{cat},
-		PublicURL:        publicURL,
-		JWT:              &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
-		Tokens:           outbound.NewTokenSource(a.sender.HTTPClient(), nil),
+		// Workers run only after Start, when a.ingest is set.
+		Emit: func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error {
+			return a.ingest.Emit(ctx, tenant, typ, subject, data)
+		},
+		Routes:    catalogRoutes{cat},
+		PublicURL: publicURL,
+		JWT:       &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
+		Tokens:    outbound.NewTokenSource(a.sender.HTTPClient(), nil),
 	}, a.logger)
 	if err != nil {
 		return nil, err
@@ -262,6 +266,13 @@ func (a *App) bootstrap(ctx context.Context) error {
 	t, err := a.store.TenantEnsurePlatform(ctx)
 	if err != nil {
 		return err
+	}
+	for _, typ := range ingest.OperationalTypes {
+		et := &herald.EventType{Name: typ, TenantID: t.ID, Public: true, Schema: []byte("true"),
+			Description: "Herald's own operational event; each tenant receives those about itself."}
+		if _, err := a.store.EventTypePut(ctx, et, func(*herald.EventType) error { return nil }); err != nil {
+			return fmt.Errorf("register %s: %w", typ, err)
+		}
 	}
 	if a.cfg.BootstrapAdmin == "" {
 		return nil

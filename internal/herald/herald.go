@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -286,3 +287,15 @@ func IDTime(id uuid.UUID) time.Time {
 // Now returns the current time truncated to the millisecond, the precision
 // Herald stores timestamps that are also embedded in ids.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// Operational event types: Herald's own CloudEvents about the platform,
+// registered at start as public types of the platform tenant and routed
+// only to endpoints of the tenant they concern.
+const (
+	OpEndpointDisabled  = "herald.endpoint.disabled"
+	OpEndpointVerified  = "herald.endpoint.verified"
+	OpDeliveryExhausted = "herald.delivery.exhausted"
+)
+
+// IsOperational reports whether a type is one of Herald's own.
+func IsOperational(typ string) bool { return strings.HasPrefix(typ, "herald.") }

@@ -8,6 +8,7 @@ package ingest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -317,6 +318,9 @@ func (s *Service) commit(batch []*pending) error {
 				if f := snap.Filter(ep.ID); f != nil && !f.Match(filterEvent{sources[i]}) {
 					continue
 				}
+				if herald.IsOperational(ev.Type) && ep.TenantID != ev.TenantID {
+					continue // operational events stay within their tenant
+				}
 				rows.Deliveries = append(rows.Deliveries, &herald.Delivery{
 					ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
 					TenantID: ep.TenantID, Status: herald.DeliveryPending,
@@ -524,4 +528,33 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		return uuid.Nil, fmt.Errorf("test event: %w", err)
 	}
 	return d.ID, nil
+}
+
+// OperationalTypes lists Herald's own event types (see herald.OpEndpointDisabled),
+// which app registers at start.
+var OperationalTypes = []string{herald.OpEndpointDisabled, herald.OpEndpointVerified, herald.OpDeliveryExhausted}
+
+// Emit stores and routes one of Herald's operational events about a tenant,
+// through the same committer as producers' events.
+func (s *Service) Emit(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return fmt.Errorf("emit %s: %w", typ, err)
+	}
+	ce := &cloudevents.Event{ID: uuid.NewString(), Source: "/herald", SpecVersion: cloudevents.SpecVersion, Type: typ,
+		Subject: subject, DataContentType: "application/json", Time: time.Now().UTC(), Data: raw}
+	body, err := ce.MarshalStructured()
+	if err != nil {
+		return fmt.Errorf("emit %s: %w", typ, err)
+	}
+	it := item{
+		ce:  ce,
+		key: postgres.EventKey{TenantID: tenant, Source: ce.Source, CEID: ce.ID},
+		event: herald.Event{TenantID: tenant, Type: typ, Source: ce.Source, CEID: ce.ID, Subject: subject,
+			TypeVersion: 1, Body: body},
+	}
+	if _, err := s.submit(ctx, []item{it}); err != nil {
+		return fmt.Errorf("emit %s: %w", typ, err)
+	}
+	return nil
 }
