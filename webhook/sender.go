@@ -240,6 +240,9 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 		return Result{Err: fmt.Errorf("sign webhook %s: %w", m.ID, err)}
 	}
 
+	// Latency counts from when the timeout starts, so a timed-out attempt
+	// reports at least the timeout.
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL, bytes.NewReader(m.Body))
@@ -257,7 +260,6 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 	}
 	req.Header = s.header(m, ts, sig)
 
-	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return s.failure(err, time.Since(start))
