@@ -586,10 +586,16 @@ func (w *deliverWorker) rateWait(ctx context.Context, t *postgres.SendTarget) (t
 		}
 	}
 	if wait := time.Until(slot); wait > rateEarly {
-		return wait, nil
+		// River parks longer snoozes until its scheduler's next 5-second
+		// pass, which would bunch deliveries; shorter ones wake on time.
+		return min(wait, maxPreciseSnooze), nil
 	}
 	return 0, nil
 }
+
+// maxPreciseSnooze is the longest snooze River wakes exactly on time (below
+// its scheduler interval).
+const maxPreciseSnooze = 4500 * time.Millisecond
 
 // disableReason says why a response disables its endpoint ("" if it
 // does not): 410 Gone, or the receiver's webhook-delivery: disable header.

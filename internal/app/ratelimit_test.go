@@ -44,6 +44,7 @@ func TestRateLimit(t *testing.T) {
 	defer mu.Unlock()
 	span := times[len(times)-1].Sub(times[0])
 	rate := float64(len(times)-1) / span.Seconds()
+	t.Logf("%d deliveries in %s: %.2f/s", len(times), span, rate)
 	if rate > 22 || rate < 18 {
 		t.Fatalf("%d deliveries in %s: %.1f/s, want 20/s within 10%%", len(times), span, rate)
 	}
