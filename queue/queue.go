@@ -641,7 +641,7 @@ func (w *deliverWorker) extraHeaders(t *postgres.SendTarget) (http.Header, error
 		h.Set(k, v)
 	}
 	if len(t.Config) > 0 {
-		v, err := ASCIIJSON(t.Config)
+		v, err := asciiJSON(t.Config)
 		if err != nil {
 			return nil, err
 		}
@@ -650,9 +650,9 @@ func (w *deliverWorker) extraHeaders(t *postgres.SendTarget) (http.Header, error
 	return h, nil
 }
 
-// ASCIIJSON compacts a JSON document and escapes every non-ASCII character,
+// asciiJSON compacts a JSON document and escapes every non-ASCII character,
 // so it can travel in an HTTP header.
-func ASCIIJSON(doc []byte) (string, error) {
+func asciiJSON(doc []byte) (string, error) {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, doc); err != nil {
 		return "", fmt.Errorf("compact config: %w", err)

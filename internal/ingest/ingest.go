@@ -444,14 +444,6 @@ func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, jobs []river.InsertMan
 	return nil
 }
 
-// IsReject reports whether err refuses the request's input (as opposed to a
-// server-side failure).
-func IsReject(err error) (*RejectError, bool) {
-	var r *RejectError
-	ok := errors.As(err, &r)
-	return r, ok
-}
-
 // filterEvent shows a CloudEvent to endpoint filters.
 type filterEvent struct{ e *cloudevents.Event }
 
