@@ -186,10 +186,12 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &deliverWorker{
+		dw := &deliverWorker{
 			q: q, store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
 			jwt: cfg.JWT, tokens: cfg.Tokens,
-		})
+		}
+		river.AddWorker(workers, dw)
+		river.AddWorker(workers, &drainWorker{d: dw})
 		river.AddWorker(workers, &maintenanceWorker{store: store, retention: cfg.Retention, logger: logger})
 		if hs, ok := sender.(Handshaker); ok {
 			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
@@ -337,49 +339,75 @@ func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 
 // is due, so Herald's schedule (with Retry-After and jitter) decides, and the
 // attempt count lives in Herald's table.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
-	id, createdAt := job.Args.DeliveryID, job.Args.CreatedAt
-	t, err := w.q.loads.do(ctx, postgres.DeliveryKey{ID: id, CreatedAt: createdAt})
+	wait, err := w.deliver(ctx, postgres.DeliveryKey{ID: job.Args.DeliveryID, CreatedAt: job.Args.CreatedAt}, job.Metadata)
 	if err != nil {
-		return fmt.Errorf("deliver %s: %w", id, err)
+		return err
+	}
+	if wait > 0 {
+		return river.JobSnooze(wait)
+	}
+	return nil
+}
+
+// deliver loads a delivery and makes its next attempt if it is due. It
+// returns how long the delivery must wait before it is looked at again (a
+// retry, a pending or open-circuit endpoint, a rate-limit slot), or 0 once
+// the delivery is settled: succeeded, failed for good, or no longer there.
+// metadata is the River job's, whose snooze count paces pending endpoints.
+func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, metadata []byte) (time.Duration, error) {
+	id, createdAt := key.ID, key.CreatedAt
+	t, err := w.q.loads.do(ctx, key)
+	if err != nil {
+		return 0, fmt.Errorf("deliver %s: %w", id, err)
 	}
 	if t == nil {
 		// The event was dropped by retention, or the endpoint deleted.
-		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint or event no longer exists")
+		return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint or event no longer exists")
 	}
 	d := &t.Delivery
 	if d.Status != herald.DeliveryPending {
-		return nil // a duplicate job for a delivery already settled
+		return 0, nil // a duplicate job for a delivery already settled
 	}
 	if t.EndpointStatus == herald.EndpointPending {
 		// Waiting for the receiver's consent: keep the delivery, look again
 		// later. Snoozes are not attempts.
-		return river.JobSnooze(pendingDelay(job.Metadata))
+		return pendingDelay(metadata), nil
 	}
 	if t.EndpointStatus != herald.EndpointActive {
-		return w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
+		return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
 	}
 	if wait, err := w.circuitWait(ctx, t); err != nil {
-		return fmt.Errorf("deliver %s: %w", id, err)
+		return 0, fmt.Errorf("deliver %s: %w", id, err)
 	} else if wait > 0 {
 		// The endpoint's circuit is open: don't hammer a receiver that is
 		// down. Snoozes are not attempts.
-		return river.JobSnooze(wait)
+		return wait, nil
 	}
 	if wait, err := w.rateWait(ctx, t); err != nil {
-		return fmt.Errorf("deliver %s: %w", id, err)
+		return 0, fmt.Errorf("deliver %s: %w", id, err)
 	} else if wait > 0 {
 		// Over the endpoint's rate: wait for the reserved slot. Snoozes are
 		// not attempts.
-		return river.JobSnooze(wait)
+		return wait, nil
 	}
 	secrets, err := w.secrets(t)
-	if err != nil {
-		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
+	if err == nil {
+		var header http.Header
+		if header, err = w.extraHeaders(t); err == nil {
+			return w.attempt(ctx, t, secrets, header)
+		}
 	}
-	header, err := w.extraHeaders(t)
-	if err != nil {
-		return river.JobCancel(fmt.Errorf("deliver %s: %w", id, err))
-	}
+	// The endpoint's sealed settings cannot be opened (a wrong master
+	// key): no attempt can succeed, so dead-letter the delivery visibly.
+	w.logger.Error("delivery cannot be signed", "delivery", id, "endpoint", d.EndpointID, "error", err)
+	return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint settings cannot be decrypted: "+err.Error())
+}
+
+// attempt sends the delivery once, records the attempt and schedules the
+// next one (see deliver for the result).
+func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, secrets []string, header http.Header) (time.Duration, error) {
+	d := &t.Delivery
+	id, createdAt := d.ID, d.CreatedAt
 	started := time.Now()
 	res := w.send(ctx, t, webhook.Message{
 		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: secrets, Header: header,
@@ -419,11 +447,11 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		}
 	}
 	if _, err := w.q.records.do(ctx, rec); err != nil {
-		return fmt.Errorf("deliver %s: %w", id, err)
+		return 0, fmt.Errorf("deliver %s: %w", id, err)
 	}
 	if reason := disableReason(res); reason != "" {
 		if err := w.store.EndpointDisable(ctx, d.EndpointID, reason); err != nil {
-			return fmt.Errorf("deliver %s: %w", id, err)
+			return 0, fmt.Errorf("deliver %s: %w", id, err)
 		}
 		w.logger.Warn("endpoint disabled by its receiver", "endpoint", d.EndpointID, "reason", reason)
 		w.q.publish(ctx, d.TenantID, herald.OpEndpointDisabled, "endpoints/"+d.EndpointID.String(), map[string]any{
@@ -439,9 +467,9 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 		}
 	}
 	if rec.Status == herald.DeliveryPending {
-		return river.JobSnooze(snooze)
+		return max(snooze, time.Millisecond), nil
 	}
-	return nil
+	return 0, nil
 }
 
 // MaintenanceArgs is the periodic housekeeping job.

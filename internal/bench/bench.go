@@ -49,8 +49,8 @@ type Options struct {
 	Logger      *slog.Logger
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
-	// Phases limits the run to some of copy, batch, single, deliveries and
-	// latency (empty: all).
+	// Phases limits the run to some of copy, batch, single, deliveries,
+	// ordered and latency (empty: all).
 	Phases []string
 	// Committers overrides the number of ingest committers (0: default).
 	Committers int
@@ -58,20 +58,23 @@ type Options struct {
 
 // Report holds the measured figures.
 type Report struct {
-	CPUs             int
-	CopyFloor        float64 // rows/s
-	IngestBatch      float64 // events/s
-	IngestSingle     float64 // events/s
-	Deliveries       float64 // deliveries/s (backlog burn-down)
-	LatencyP50       time.Duration
-	LatencyP90       time.Duration
-	LatencyP99       time.Duration
-	LatencyMax       time.Duration
-	LatencyCount     int
-	LatencyRateSent  float64
-	RiverJobsAtEnd   int64
-	SingleRequestP50 time.Duration
-	SingleRequestP99 time.Duration
+	CPUs         int
+	CopyFloor    float64 // rows/s
+	IngestBatch  float64 // events/s
+	IngestSingle float64 // events/s
+	Deliveries   float64 // deliveries/s (backlog burn-down)
+	// OrderedDeliveries is the burn-down rate with the endpoint ordered
+	// (1,000 partition keys).
+	OrderedDeliveries float64
+	LatencyP50        time.Duration
+	LatencyP90        time.Duration
+	LatencyP99        time.Duration
+	LatencyMax        time.Duration
+	LatencyCount      int
+	LatencyRateSent   float64
+	RiverJobsAtEnd    int64
+	SingleRequestP50  time.Duration
+	SingleRequestP99  time.Duration
 }
 
 const benchType = "bench.order.created"
@@ -162,8 +165,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		n, _ := b.run(o.Duration, o.BatchClients, 100)
 		done()
 		rep.IngestBatch = float64(n) / o.Duration.Seconds()
-		say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s (%.2f x COPY floor)",
-			o.BatchClients, rep.IngestBatch, rep.IngestBatch/rep.CopyFloor)
+		floor := ""
+		if rep.CopyFloor > 0 {
+			floor = fmt.Sprintf(" (%.2f x COPY floor)", rep.IngestBatch/rep.CopyFloor)
+		}
+		say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s%s",
+			o.BatchClients, rep.IngestBatch, floor)
 	}
 	if has("single") {
 		done := prof("ingest-single")
@@ -175,32 +182,63 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.SingleClients, rep.IngestSingle, rep.SingleRequestP50, rep.SingleRequestP99)
 	}
 
-	backlog := rc.count.Load()
-	var total int64
-	if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
-		return nil, err
-	}
-	done := prof("deliveries")
-	start := time.Now()
-	if err := a.Queue().ResumeDeliveries(ctx); err != nil {
-		return nil, err
-	}
-	deadline := start.Add(10 * time.Minute)
-	for i := 0; rc.count.Load()-backlog < total && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
-		if i%50 == 49 { // deliveries that failed for good never reach the receiver
-			var pending int64
-			if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err == nil && pending == 0 {
-				break
+	// burnDown resumes deliveries and measures how fast the queued backlog
+	// reaches the receiver.
+	burnDown := func(name string) (rate float64, total, failed int64, err error) {
+		backlog := rc.count.Load()
+		if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
+			return 0, 0, 0, err
+		}
+		var failedBefore int64
+		_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failedBefore)
+		done := prof(name)
+		defer done()
+		start := time.Now()
+		if err := a.Queue().ResumeDeliveries(ctx); err != nil {
+			return 0, 0, 0, err
+		}
+		deadline := start.Add(10 * time.Minute)
+		for i := 0; rc.count.Load()-backlog < total && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+			time.Sleep(20 * time.Millisecond)
+			if i%50 == 49 { // deliveries that failed for good never reach the receiver
+				var pending int64
+				if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err == nil && pending == 0 {
+					break
+				}
 			}
 		}
+		got := rc.count.Load() - backlog
+		rate = float64(got) / time.Since(start).Seconds()
+		_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failed)
+		return rate, total, failed - failedBefore, nil
 	}
-	got := rc.count.Load() - backlog
-	rep.Deliveries = float64(got) / time.Since(start).Seconds()
-	done()
-	var failed int64
-	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failed)
+	total, failed := int64(0), int64(0)
+	rep.Deliveries, total, failed, err = burnDown("deliveries")
+	if err != nil {
+		return nil, err
+	}
 	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s (%d failed)", total, rep.Deliveries, failed)
+
+	// Ordered delivery: the same burn-down with the endpoint ordered, so each
+	// of the 1,000 partition keys is sent one event at a time.
+	if has("ordered") {
+		if err := a.Queue().PauseDeliveries(ctx); err != nil {
+			return nil, err
+		}
+		if _, err := b.call("PATCH", "/v1/endpoints/"+b.endpoint, b.consumer, map[string]any{"ordered": true}); err != nil {
+			return nil, err
+		}
+		b.run(o.Duration, o.BatchClients, 100) // the backlog
+		rep.OrderedDeliveries, total, failed, err = burnDown("ordered")
+		if err != nil {
+			return nil, err
+		}
+		say("ordered deliveries (burn-down of %d queued over 1,000 partition keys): %.0f deliveries/s (%.2f x unordered, %d failed)",
+			total, rep.OrderedDeliveries, rep.OrderedDeliveries/rep.Deliveries, failed)
+		if _, err := b.call("PATCH", "/v1/endpoints/"+b.endpoint, b.consumer, map[string]any{"ordered": false}); err != nil {
+			return nil, err
+		}
+	}
 
 	// Latency at a steady rate: producer request start → receiver's first
 	// attempt, for single-event requests.
@@ -208,7 +246,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return rep, nil
 	}
 	rc.track.Store(true)
-	done = prof("latency")
+	done := prof("latency")
 	sent, reqLat := b.steady(o.Duration, o.LatencyRate, rc)
 	done()
 	time.Sleep(2 * time.Second)
@@ -238,6 +276,8 @@ type bencher struct {
 	base     string
 	client   *http.Client
 	producer [2]string
+	consumer [2]string
+	endpoint string
 	seq      atomic.Int64
 }
 
@@ -279,9 +319,13 @@ func (b *bencher) setup(target string) error {
 	}); err != nil {
 		return err
 	}
-	_, err = b.call("POST", "/v1/endpoints", [2]string{c["key"].(string), c["secret"].(string)},
-		map[string]any{"url": target, "types": []string{benchType}})
-	return err
+	b.consumer = [2]string{c["key"].(string), c["secret"].(string)}
+	ep, err := b.call("POST", "/v1/endpoints", b.consumer, map[string]any{"url": target, "types": []string{benchType}})
+	if err != nil {
+		return err
+	}
+	b.endpoint = ep["id"].(string)
+	return nil
 }
 
 var note = strconv.Quote(strings.Repeat("lorem ipsum ", 55))

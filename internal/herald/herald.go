@@ -140,6 +140,9 @@ type Endpoint struct {
 	OldSecrets []OldSecret
 	// RateLimit caps deliveries per second across all nodes (0: none).
 	RateLimit int
+	// Ordered sends the events of one partition key one at a time, in the
+	// order Herald accepted them (events without a key are not ordered).
+	Ordered bool
 	// VerifiedAt and VerifiedBy record when and how the receiver consented
 	// (the handshake, its callback, or an admin by hand).
 	VerifiedAt time.Time

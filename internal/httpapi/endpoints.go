@@ -36,6 +36,8 @@ type endpointJSON struct {
 	DisabledReason string    `json:"disabled_reason,omitempty"`
 	// RateLimit caps deliveries per second (absent: unlimited).
 	RateLimit int `json:"rate_limit,omitempty"`
+	// Ordered sends each partition key's events one at a time, in order.
+	Ordered bool `json:"ordered"`
 	// VerifiedAt and VerifiedBy tell when and how the receiver consented.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	VerifiedBy string     `json:"verified_by,omitempty"`
@@ -63,7 +65,7 @@ func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
 		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		Ordered: e.Ordered, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
 		for k := range e.Headers {
@@ -168,6 +170,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Filter      json.RawMessage   `json:"filter"`
 		Auth        *authInJSON       `json:"auth"`
 		RateLimit   *int              `json:"rate_limit"`
+		Ordered     bool              `json:"ordered"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -223,7 +226,8 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
-		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth, RateLimit: rate}
+		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth, RateLimit: rate,
+		Ordered: in.Ordered}
 	if s.verify {
 		ep.Status, ep.VerifyToken = herald.EndpointPending, newVerifyToken()
 	}
@@ -327,6 +331,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		Filter      json.RawMessage   `json:"filter"`
 		Auth        *authInJSON       `json:"auth"`
 		RateLimit   *int              `json:"rate_limit"`
+		Ordered     *bool             `json:"ordered"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -355,6 +360,9 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.RateLimit != nil {
 		e.RateLimit = checkRate(ve, in.RateLimit)
+	}
+	if in.Ordered != nil {
+		e.Ordered = *in.Ordered
 	}
 	auth := e.Auth
 	if in.Auth != nil {

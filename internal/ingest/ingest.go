@@ -290,6 +290,7 @@ func (s *Service) commit(batch []*pending) error {
 	first := make(map[postgres.EventKey]ref)
 	rows := &postgres.IngestRows{ReceivedAt: now}
 	var sources []*cloudevents.Event // parallel to rows.Events
+	var orderedBy []string           // parallel to rows.Deliveries: the partition key of ordered ones
 	for pi, p := range batch {
 		for ii := range p.items {
 			it := &p.items[ii]
@@ -313,6 +314,7 @@ func (s *Service) commit(batch []*pending) error {
 			return fmt.Errorf("ingest: catalog: %w", err)
 		}
 		rows.Deliveries = rows.Deliveries[:0]
+		orderedBy = orderedBy[:0]
 		for i, ev := range rows.Events {
 			for _, ep := range snap.Route(ev.Type) {
 				if f := snap.Filter(ep.ID); f != nil && !f.Match(filterEvent{sources[i]}) {
@@ -325,9 +327,14 @@ func (s *Service) commit(batch []*pending) error {
 					ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
 					TenantID: ep.TenantID, Status: herald.DeliveryPending,
 				})
+				key := ""
+				if ep.Ordered {
+					key = ev.PartitionKey // events without a key are not ordered
+				}
+				orderedBy = append(orderedBy, key)
 			}
 		}
-		err = s.write(ctx, batch, rows, snap.Version, try < 5)
+		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5)
 		if errors.Is(err, errStaleRoutes) {
 			// The configuration changed after the snapshot was taken: load
 			// the new one and route again, so no endpoint committed before
@@ -344,7 +351,10 @@ func (s *Service) commit(batch []*pending) error {
 var errStaleRoutes = errors.New("routing snapshot is older than the database")
 
 // write runs the transaction: events, deliveries and jobs, then commit.
-func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.IngestRows, routedAt int64, checkRoutes bool) error {
+// orderedBy gives each delivery's partition key when its endpoint is
+// ordered ("" otherwise): those join their key's queue instead of getting a
+// job of their own.
+func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.IngestRows, orderedBy []string, routedAt int64, checkRoutes bool) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("ingest: begin: %w: %w", herald.ErrUnavailable, err)
@@ -376,10 +386,24 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 		}
 	}
 	jobs := make([]river.InsertManyParams, 0, len(rows.Deliveries))
-	for _, d := range rows.Deliveries {
-		if _, isNew := seqs[d.EventID]; isNew {
-			jobs = append(jobs, river.InsertManyParams{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}})
+	var ordered []postgres.OrderedItem
+	for i, d := range rows.Deliveries {
+		if _, isNew := seqs[d.EventID]; !isNew {
+			continue
 		}
+		if key := orderedBy[i]; key != "" {
+			ordered = append(ordered, postgres.OrderedItem{
+				OrderedKey: postgres.OrderedKey{EndpointID: d.EndpointID, Key: key}, DeliveryID: d.ID, CreatedAt: d.CreatedAt})
+			continue
+		}
+		jobs = append(jobs, river.InsertManyParams{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}})
+	}
+	if len(ordered) > 0 {
+		activated, err := s.store.OrderedAppend(ctx, tx, ordered)
+		if err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+		jobs = append(jobs, queue.DrainJobs(activated)...)
 	}
 	if err := s.enqueue(ctx, tx, jobs); err != nil {
 		return err

@@ -1,0 +1,133 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// OrderedKey names the queue of one partition key at one ordered endpoint.
+type OrderedKey struct {
+	EndpointID uuid.UUID
+	Key        string
+}
+
+// OrderedItem is a delivery to append to its key's queue.
+type OrderedItem struct {
+	OrderedKey
+	DeliveryID uuid.UUID
+	CreatedAt  time.Time
+}
+
+// OrderedEntry is a queued delivery and its position in its key's queue.
+type OrderedEntry struct {
+	Pos int64
+	DeliveryKey
+}
+
+// OrderedAppend appends deliveries to their keys' queues, in the order
+// given for deliveries of one key, and returns the keys it activated: each
+// needs a drain job, to be inserted in the same transaction. It must run in
+// the transaction that writes the deliveries: the key's cursor row stays
+// locked until commit, so the positions of concurrent appends follow their
+// commit order.
+func (s *Store) OrderedAppend(ctx context.Context, db DBTX, items []OrderedItem) ([]OrderedKey, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	n := len(items)
+	eps := make([][16]byte, n)
+	keys := make([]string, n)
+	ids := make([][16]byte, n)
+	created := make([]time.Time, n)
+	for i, it := range items {
+		eps[i], keys[i], ids[i], created[i] = it.EndpointID, it.Key, it.DeliveryID, it.CreatedAt
+	}
+	rows, err := db.Query(ctx, `WITH u AS (
+			SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[])
+				WITH ORDINALITY AS u(endpoint_id, partition_key, delivery_id, created_at, ord)
+		), c AS (
+			SELECT endpoint_id, partition_key, count(*) AS n FROM u GROUP BY endpoint_id, partition_key
+		), k AS (
+			-- Cursor rows are locked in one global order, whatever the
+			-- order of the items, so two appends cannot deadlock.
+			INSERT INTO ordered_keys AS o (endpoint_id, partition_key, last_pos)
+			SELECT endpoint_id, partition_key, n FROM c ORDER BY endpoint_id, partition_key
+			ON CONFLICT (endpoint_id, partition_key)
+				DO UPDATE SET last_pos = o.last_pos + EXCLUDED.last_pos, created = false
+			RETURNING endpoint_id, partition_key, last_pos, created
+		), q AS (
+			INSERT INTO ordered_queue (endpoint_id, partition_key, pos, delivery_id, created_at)
+			SELECT u.endpoint_id, u.partition_key,
+				k.last_pos - c.n + row_number() OVER (PARTITION BY u.endpoint_id, u.partition_key ORDER BY u.ord),
+				u.delivery_id, u.created_at
+			FROM u JOIN c USING (endpoint_id, partition_key) JOIN k USING (endpoint_id, partition_key)
+		)
+		SELECT endpoint_id, partition_key FROM k WHERE created`, eps, keys, ids, created)
+	if err != nil {
+		return nil, fmt.Errorf("append ordered deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []OrderedKey
+	for rows.Next() {
+		var k OrderedKey
+		if err := rows.Scan(&k.EndpointID, &k.Key); err != nil {
+			return nil, fmt.Errorf("append ordered deliveries: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("append ordered deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// OrderedNext drops a key's queue entries up to position settled and
+// returns the next ones (at most limit), lowest position first.
+func (s *Store) OrderedNext(ctx context.Context, k OrderedKey, settled int64, limit int) ([]OrderedEntry, error) {
+	rows, err := s.pool.Query(ctx, `WITH d AS (
+			DELETE FROM ordered_queue WHERE endpoint_id = $1 AND partition_key = $2 AND pos <= $3
+		)
+		SELECT pos, delivery_id, created_at FROM ordered_queue
+		WHERE endpoint_id = $1 AND partition_key = $2 AND pos > $3
+		ORDER BY pos LIMIT $4`, k.EndpointID, k.Key, settled, limit)
+	if err != nil {
+		return nil, fmt.Errorf("next ordered deliveries of %s: %w", k.EndpointID, err)
+	}
+	defer rows.Close()
+	var out []OrderedEntry
+	for rows.Next() {
+		var e OrderedEntry
+		if err := rows.Scan(&e.Pos, &e.ID, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("next ordered deliveries of %s: %w", k.EndpointID, err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("next ordered deliveries of %s: %w", k.EndpointID, err)
+	}
+	return out, nil
+}
+
+// OrderedSettle drops a key's queue entries up to position settled.
+func (s *Store) OrderedSettle(ctx context.Context, k OrderedKey, settled int64) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM ordered_queue WHERE endpoint_id = $1 AND partition_key = $2 AND pos <= $3`,
+		k.EndpointID, k.Key, settled); err != nil {
+		return fmt.Errorf("settle ordered deliveries of %s: %w", k.EndpointID, err)
+	}
+	return nil
+}
+
+// OrderedRelease ends the drain of a key whose queue looks empty: it drops
+// the entries up to settled and deactivates the key unless deliveries were
+// appended meanwhile, in which case it returns false and the drain goes on.
+func (s *Store) OrderedRelease(ctx context.Context, k OrderedKey, settled int64) (bool, error) {
+	var done bool
+	if err := s.pool.QueryRow(ctx, `SELECT herald_ordered_release($1, $2, $3)`, k.EndpointID, k.Key, settled).
+		Scan(&done); err != nil {
+		return false, fmt.Errorf("release ordered key of %s: %w", k.EndpointID, err)
+	}
+	return done, nil
+}

@@ -1,0 +1,103 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/heraldhq/herald/internal/postgres"
+)
+
+// DrainArgs is the job that sends the queued deliveries of one partition key
+// to one ordered endpoint, one at a time and in order. There is at most one
+// per key: it is inserted when an append activates the key, and it ends by
+// deactivating the key once the queue is empty (see migrations/0002).
+type DrainArgs struct {
+	EndpointID uuid.UUID `json:"e"`
+	Key        string    `json:"k"`
+}
+
+// Kind names the job for River.
+func (DrainArgs) Kind() string { return "herald.drain" }
+
+// InsertOpts places drain jobs on the delivery queue: a drain job is one
+// delivery at a time, like a delivery job.
+func (DrainArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDeliveries, MaxAttempts: maxJobAttempts}
+}
+
+// DrainJobs builds the drain jobs of the keys an append activated.
+func DrainJobs(keys []postgres.OrderedKey) []river.InsertManyParams {
+	jobs := make([]river.InsertManyParams, len(keys))
+	for i, k := range keys {
+		jobs[i] = river.InsertManyParams{Args: DrainArgs{EndpointID: k.EndpointID, Key: k.Key}}
+	}
+	return jobs
+}
+
+const (
+	// drainChunk is how many queued deliveries one query reads ahead.
+	drainChunk = 32
+	// drainBudget bounds one run of a drain job, well inside the job
+	// timeout; a busy key then yields its worker and continues in a new run.
+	drainBudget = 10 * time.Second
+)
+
+type drainWorker struct {
+	river.WorkerDefaults[DrainArgs]
+	d *deliverWorker
+}
+
+func (w *drainWorker) Timeout(*river.Job[DrainArgs]) time.Duration { return w.d.timeout + drainBudget }
+
+// Work sends the key's deliveries in position order. A delivery that must
+// wait (a retry, a pending endpoint, an open circuit, a rate-limit slot)
+// holds back the deliveries behind it: the job snoozes for that wait and
+// starts from the same delivery. Settled deliveries leave the queue; a
+// crash between settling and leaving only means the next run skips it.
+func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error {
+	k := postgres.OrderedKey{EndpointID: job.Args.EndpointID, Key: job.Args.Key}
+	store := w.d.store
+	deadline := time.Now().Add(drainBudget)
+	var settled int64 // entries up to this position are done
+	for {
+		next, err := store.OrderedNext(ctx, k, settled, drainChunk)
+		if err != nil {
+			return err
+		}
+		if len(next) == 0 {
+			done, err := store.OrderedRelease(ctx, k, settled)
+			if err != nil || done {
+				return err
+			}
+			continue // appended meanwhile
+		}
+		for _, e := range next {
+			wait, err := w.d.deliver(ctx, e.DeliveryKey, job.Metadata)
+			if err != nil {
+				return w.keep(ctx, k, settled, fmt.Errorf("drain %s: %w", k.EndpointID, err))
+			}
+			if wait > 0 {
+				return w.keep(ctx, k, settled, river.JobSnooze(wait))
+			}
+			settled = e.Pos
+			if time.Now().After(deadline) {
+				return w.keep(ctx, k, settled, river.JobSnooze(0))
+			}
+		}
+	}
+}
+
+// keep saves the drain's progress before the job ends with result (a
+// snooze or an error), so the next run need not skip settled deliveries.
+func (w *drainWorker) keep(ctx context.Context, k postgres.OrderedKey, settled int64, result error) error {
+	if settled > 0 {
+		if err := w.d.store.OrderedSettle(context.WithoutCancel(ctx), k, settled); err != nil {
+			w.d.logger.Warn("save ordered progress", "endpoint", k.EndpointID, "error", err)
+		}
+	}
+	return result
+}
