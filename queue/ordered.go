@@ -101,3 +101,17 @@ func (w *drainWorker) keep(ctx context.Context, k postgres.OrderedKey, settled i
 	}
 	return result
 }
+
+// restartOrphans gives a new drain job to every ordered key that has
+// deliveries waiting but lost its job.
+func (q *Queue) restartOrphans(ctx context.Context) error {
+	keys, err := q.store.OrderedOrphans(ctx, DrainArgs{}.Kind())
+	if err != nil || len(keys) == 0 {
+		return err
+	}
+	if _, err := q.client.InsertMany(ctx, DrainJobs(keys)); err != nil {
+		return fmt.Errorf("restart ordered drains: %w", err)
+	}
+	q.logger.Warn("restarted the drain of ordered keys that had lost their job", "keys", len(keys))
+	return nil
+}

@@ -192,7 +192,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		}
 		river.AddWorker(workers, dw)
 		river.AddWorker(workers, &drainWorker{d: dw})
-		river.AddWorker(workers, &maintenanceWorker{store: store, retention: cfg.Retention, logger: logger})
+		river.AddWorker(workers, &maintenanceWorker{q: q, store: store, retention: cfg.Retention, logger: logger})
 		if hs, ok := sender.(Handshaker); ok {
 			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
 		}
@@ -486,15 +486,20 @@ func (MaintenanceArgs) InsertOpts() river.InsertOpts {
 
 type maintenanceWorker struct {
 	river.WorkerDefaults[MaintenanceArgs]
+	q         *Queue
 	store     *postgres.Store
 	retention time.Duration
 	logger    *slog.Logger
 }
 
-// Work creates the coming days' partitions of the event log and drops
-// those past retention.
+// Work creates the coming days' partitions of the event log, restarts the
+// drain of ordered keys whose job was lost, and drops partitions past
+// retention.
 func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
 	if err := postgres.PartitionsEnsure(ctx, w.store.Pool(), 8); err != nil {
+		return err
+	}
+	if err := w.q.restartOrphans(ctx); err != nil {
 		return err
 	}
 	if w.retention <= 0 {
@@ -506,6 +511,15 @@ func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	}
 	if n > 0 {
 		w.logger.Info("retention dropped old partitions", "tables", n, "retention", w.retention)
+	}
+	return nil
+}
+
+// RunMaintenance enqueues a maintenance run now instead of waiting for the
+// next periodic one.
+func (q *Queue) RunMaintenance(ctx context.Context) error {
+	if _, err := q.client.Insert(ctx, MaintenanceArgs{}, nil); err != nil {
+		return fmt.Errorf("enqueue maintenance: %w", err)
 	}
 	return nil
 }

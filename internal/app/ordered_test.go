@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -253,5 +254,51 @@ func TestOrderedDeadLetterMovesOn(t *testing.T) {
 	list := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID+"/deliveries?status=failed", nil))
 	if items, _ := list["data"].([]any); len(items) != 1 {
 		t.Fatalf("failed deliveries = %v, want k#1's", list)
+	}
+}
+
+// TestOrderedLostDrainJobRestarts: if a key's drain job is lost (River
+// discarded it), maintenance gives the key a new one and its events flow.
+func TestOrderedLostDrainJobRestarts(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withSchedule("1h"))
+	w := e.world()
+	o := newOrderedReceiver(t)
+	var healthy bool
+	o.fail = func(string, int) bool { return !healthy } // under o.mu
+	e.must(201, e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{
+		"url": o.srv.URL, "types": []string{w.typ}, "ordered": true,
+	}))
+	e.must(202, e.send(w.producer, keyedEvent("k", 1), keyedEvent("k", 2)))
+	eventually(t, 10*time.Second, "the first failed attempt", func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return o.failures == 1
+	})
+	ctx := context.Background()
+	pool := e.app.Pool()
+	eventually(t, 10*time.Second, "the drain job snoozed", func() bool {
+		var n int
+		_ = pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'herald.drain' AND state = 'scheduled'`).Scan(&n)
+		return n == 1
+	})
+	if _, err := pool.Exec(ctx, `DELETE FROM river_job WHERE kind = 'herald.drain'`); err != nil {
+		t.Fatal(err)
+	}
+	o.mu.Lock()
+	healthy = true
+	o.mu.Unlock()
+	if err := e.app.Queue().RunMaintenance(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "both events after the restart", func() bool {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		return len(o.acked["k"]) == 2
+	})
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if fmt.Sprint(o.acked["k"]) != "[1 2]" {
+		t.Fatalf("acknowledged %v", o.acked["k"])
 	}
 }

@@ -131,3 +131,29 @@ func (s *Store) OrderedRelease(ctx context.Context, k OrderedKey, settled int64)
 	}
 	return done, nil
 }
+
+// OrderedOrphans returns keys that have deliveries waiting but no live
+// drain job: River discarded it after repeated errors (a long database
+// outage, a bug). The cursor row and its job commit together and the job
+// stays live until it deletes the row, so within one snapshot a row without
+// a live job is truly orphaned.
+func (s *Store) OrderedOrphans(ctx context.Context, kind string) ([]OrderedKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT k.endpoint_id, k.partition_key FROM ordered_keys k
+		WHERE NOT EXISTS (
+			SELECT 1 FROM river_job j
+			WHERE j.kind = $1 AND j.state NOT IN ('completed', 'cancelled', 'discarded')
+				AND j.args->>'e' = k.endpoint_id::text AND j.args->>'k' = k.partition_key)`, kind)
+	if err != nil {
+		return nil, fmt.Errorf("find orphaned ordered keys: %w", err)
+	}
+	defer rows.Close()
+	var out []OrderedKey
+	for rows.Next() {
+		var k OrderedKey
+		if err := rows.Scan(&k.EndpointID, &k.Key); err != nil {
+			return nil, fmt.Errorf("find orphaned ordered keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
