@@ -175,7 +175,7 @@ type Sender struct {
 	transport *http.Transport
 	client    *http.Client
 	certs     *certClients // one client per mutual-TLS certificate
-	bufs      sync.Pool // *[]byte of len maxBody, for reading response bodies
+	bufs      sync.Pool    // *[]byte of len maxBody, for reading response bodies
 }
 
 // defaultContentType is shared by every request that takes the default.
