@@ -210,3 +210,22 @@ func BenchmarkSendClientCertificate(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkClientForCached is the per-attempt cost of finding the
+// transport of a certificate already seen: hashing the PEM pair and an LRU
+// lookup.
+func BenchmarkClientForCached(b *testing.B) {
+	ca := heraldtest.NewCA(b, "client CA")
+	c, k := ca.ClientCert(b, "bench")
+	s := newTestSender(b, SenderConfig{Policy: allowPrivate})
+	cc := &ClientCertificate{CertPEM: c, KeyPEM: k}
+	if _, err := s.clientFor(cc); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.clientFor(cc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
