@@ -461,11 +461,10 @@ func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, sec
 		w.logger.Info("delivery failed after last attempt", "delivery", id, "endpoint", d.EndpointID,
 			"attempts", rec.Attempt.Attempt, "error", rec.Attempt.Error)
 		if !herald.IsOperational(d.EventType) { // no events about failing operational events
-			w.q.publish(ctx, d.TenantID, herald.OpDeliveryExhausted, "deliveries/"+id.String(), map[string]any{
-				"delivery_id": id, "endpoint_id": d.EndpointID, "event_id": d.EventID, "event_type": d.EventType,
-				"attempts": rec.Attempt.Attempt, "last_error": rec.Attempt.Error})
+			w.q.announceExhausted(ctx, d, rec)
 		}
 	}
+	w.q.announceRecovered(ctx, t, rec)
 	if rec.Status == herald.DeliveryPending {
 		return max(snooze, time.Millisecond), nil
 	}
@@ -548,6 +547,9 @@ func (q *Queue) ResumeDeliveries(ctx context.Context) error {
 func (w *deliverWorker) send(ctx context.Context, t *postgres.SendTarget, m webhook.Message) webhook.Result {
 	auth, err := w.store.OpenAuth(t.Delivery.EndpointID, t.AuthSealed)
 	if err != nil {
+		return webhook.Result{Err: err}
+	}
+	if m.ClientCert, err = w.clientCert(t); err != nil {
 		return webhook.Result{Err: err}
 	}
 	if auth == nil {

@@ -71,6 +71,7 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 	res, err := w.hs.Handshake(ctx, webhook.HandshakeRequest{
 		URL: ep.URL, Origin: origin, CallbackURL: w.publicURL + CallbackPath + id.String() + "/" + token,
 		RequestRate: ep.RateLimit * 60, // the spec's rates are per minute
+		ClientCert:  toClientCertificate(ep.MTLS),
 	})
 	if err != nil {
 		return fmt.Errorf("verify endpoint %s: %w", id, err)

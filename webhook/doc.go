@@ -20,6 +20,13 @@
 // rebinding. Proxies are never used and redirects are never followed, because
 // either would let a request reach an address that was not checked.
 //
+// A message may carry a client certificate ([Message.ClientCert]) for
+// receivers that require mutual TLS. Each distinct certificate gets its own
+// transport, cloned from the shared one (same dialer, same checks, same
+// roots, see [SenderConfig.RootCAs]) and kept in a bounded LRU cache, so a
+// connection opened with one endpoint's certificate never carries another
+// endpoint's request.
+//
 // # Wire format
 //
 // Each request carries webhook-id, webhook-timestamp and webhook-signature

@@ -39,6 +39,10 @@ type HandshakeRequest struct {
 	// permission asynchronously, sent as WebHook-Request-Callback; "" omits
 	// the header. It should be hard to guess: whoever calls it grants.
 	CallbackURL string
+	// ClientCert, when set, is presented in the TLS handshake, as with
+	// [Message.ClientCert]: a receiver requiring mutual TLS must see it
+	// before it can consent.
+	ClientCert *ClientCertificate
 }
 
 // HandshakeResult is the target's answer.
@@ -108,8 +112,12 @@ func (s *Sender) Handshake(ctx context.Context, r HandshakeRequest) (HandshakeRe
 		req.Header[HeaderRequestCallback] = []string{r.CallbackURL}
 	}
 
+	client, err := s.clientFor(r.ClientCert)
+	if err != nil {
+		return HandshakeResult{}, err
+	}
 	start := time.Now()
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return HandshakeResult{}, s.failure(err, time.Since(start)).Err
 	}

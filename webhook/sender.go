@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,14 @@ type SenderConfig struct {
 	// MaxIdleConnsPerHost is how many keep-alive connections are kept per
 	// receiver host. Default 64.
 	MaxIdleConnsPerHost int
+	// RootCAs verifies receivers' server certificates (nil: the system
+	// roots). Tests trust a test CA through it; operators with private CAs
+	// pass the system roots plus theirs.
+	RootCAs *x509.CertPool
+	// MaxClientCerts bounds how many distinct client certificates (mutual
+	// TLS endpoints) keep a transport of their own; the least recently used
+	// is closed beyond it. Default 256.
+	MaxClientCerts int
 }
 
 // WithDefaults returns c with every zero or negative setting replaced by its
@@ -74,6 +83,9 @@ func (c SenderConfig) WithDefaults() SenderConfig {
 	}
 	if c.MaxIdleConnsPerHost <= 0 {
 		c.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
+	}
+	if c.MaxClientCerts <= 0 {
+		c.MaxClientCerts = DefaultMaxClientCerts
 	}
 	return c
 }
@@ -98,6 +110,10 @@ type Message struct {
 	// "v1a,<sig>" for an ed25519 signing key ("whsk_..."). At least one is
 	// required; list several to rotate without downtime.
 	Secrets []string
+	// ClientCert, when set, is presented in the TLS handshake (mutual TLS).
+	// Messages with the same certificate share keep-alive connections;
+	// other messages never use those connections.
+	ClientCert *ClientCertificate
 	// Header holds extra request headers. Headers the Sender sets itself
 	// (webhook-*, Content-Type, User-Agent) win over these, and framing or
 	// hop-by-hop headers (Host, Content-Length, Connection, ...) are dropped.
@@ -158,7 +174,8 @@ type Sender struct {
 	userAgent []string // shared, never mutated: saves an allocation per request
 	transport *http.Transport
 	client    *http.Client
-	bufs      sync.Pool // *[]byte of len maxBody, for reading response bodies
+	certs     *certClients // one client per mutual-TLS certificate
+	bufs      sync.Pool    // *[]byte of len maxBody, for reading response bodies
 }
 
 // defaultContentType is shared by every request that takes the default.
@@ -189,25 +206,36 @@ func NewSender(cfg SenderConfig) *Sender {
 		MaxIdleConnsPerHost: cfg.MaxIdleConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 10 * time.Second,
-		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs},
 		// Receivers' bodies are only stored, truncated: asking for gzip
 		// would spend CPU inflating them.
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 64 << 10,
 	}
+	// A redirect could point anywhere, and a 3xx is a failed attempt per
+	// the Standard Webhooks spec: report it as is.
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	s := &Sender{
 		policy:    policy,
 		timeout:   cfg.Timeout,
 		maxBody:   cfg.MaxResponseBody,
 		userAgent: []string{cfg.UserAgent},
 		transport: transport,
-		client: &http.Client{
-			Transport: transport,
-			// A redirect could point anywhere, and a 3xx is a failed
-			// attempt per the Standard Webhooks spec: report it as is.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		client:    &http.Client{Transport: transport, CheckRedirect: noRedirect},
 	}
+	s.certs = newCertClients(cfg.MaxClientCerts, func(pair tls.Certificate) *http.Transport {
+		// Same dialer (SSRF check), timeouts and limits as the shared
+		// transport; only the certificate differs.
+		t := transport.Clone()
+		t.TLSClientConfig = transport.TLSClientConfig.Clone()
+		// Present the certificate whatever CAs the server names in its
+		// request: the receiver decides, and a refusal reads better from
+		// its side than a silently missing certificate.
+		t.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &pair, nil
+		}
+		return t
+	}, noRedirect)
 	s.bufs.New = func() any {
 		b := make([]byte, s.maxBody)
 		return &b
@@ -216,7 +244,10 @@ func NewSender(cfg SenderConfig) *Sender {
 }
 
 // Close closes idle keep-alive connections. The Sender stays usable.
-func (s *Sender) Close() { s.transport.CloseIdleConnections() }
+func (s *Sender) Close() {
+	s.transport.CloseIdleConnections()
+	s.certs.closeIdle()
+}
 
 // HTTPClient returns the Sender's client: the SSRF-checked dialer, no
 // proxies, no redirects. Other outbound calls made for an endpoint (an
@@ -259,8 +290,12 @@ func (s *Sender) Send(ctx context.Context, m Message) Result {
 		return Result{Err: fmt.Errorf("%w: %w: scheme %q is not http or https", ErrInvalidMessage, ErrInvalidURL, req.URL.Scheme)}
 	}
 	req.Header = s.header(m, ts, sig)
+	client, err := s.clientFor(m.ClientCert)
+	if err != nil {
+		return Result{Err: err}
+	}
 
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return s.failure(err, time.Since(start))
 	}

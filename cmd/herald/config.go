@@ -30,6 +30,7 @@ type config struct {
 	AllowPrivate    bool
 	AllowPrefixes   []netip.Prefix
 	RequireHTTPS    bool
+	TLSCAFile       string
 	Workers         int
 	DBMaxConns      int
 	ShutdownTimeout time.Duration
@@ -65,6 +66,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	schedule := fs.String("retry-schedule", env("HERALD_RETRY_SCHEDULE", webhook.DefaultRetrySchedule.String()), "delays before each retry, comma-separated Go durations (HERALD_RETRY_SCHEDULE)")
 	allowPrivate := fs.String("allow-private-targets", env("HERALD_ALLOW_PRIVATE_TARGETS", "false"), "true, or comma-separated CIDRs webhooks may reach despite the SSRF guard; for development and tests (HERALD_ALLOW_PRIVATE_TARGETS)")
 	requireHTTPS := fs.String("require-https-targets", env("HERALD_REQUIRE_HTTPS_TARGETS", "false"), "refuse http:// endpoint URLs (HERALD_REQUIRE_HTTPS_TARGETS)")
+	tlsCAFile := fs.String("tls-ca-file", env("HERALD_TLS_CA_FILE", ""), "PEM bundle of extra CAs (private CAs) trusted for receivers' server certificates, on top of the system roots (HERALD_TLS_CA_FILE)")
 	workers := fs.Int("workers", envInt(getenv, "HERALD_WORKERS", 200), "concurrent webhook deliveries on this node (HERALD_WORKERS)")
 	maxConns := fs.Int("db-max-conns", envInt(getenv, "HERALD_DB_MAX_CONNS", 40), "PostgreSQL connection pool size (HERALD_DB_MAX_CONNS)")
 	verifyEndpoints := fs.String("verify-endpoints", env("HERALD_VERIFY_ENDPOINTS", "true"), "keep new endpoints pending until their receiver consents (CloudEvents webhook OPTIONS handshake) (HERALD_VERIFY_ENDPOINTS)")
@@ -83,7 +85,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	c := &config{Addr: *addr, PublicURL: strings.TrimSuffix(*publicURL, "/"), DatabaseURL: *dbURL, DataDir: *dataDir, PGBinDir: *pgBin, BootstrapAdmin: *bootstrap,
-		MasterKey: *masterKey, Workers: *workers, DBMaxConns: *maxConns, LogFormat: *logFormat, Steps: *steps}
+		MasterKey: *masterKey, TLSCAFile: *tlsCAFile, Workers: *workers, DBMaxConns: *maxConns, LogFormat: *logFormat, Steps: *steps}
 	var err error
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return nil, fmt.Errorf("-addr / HERALD_ADDR %q: %w", c.Addr, err)
@@ -180,7 +182,8 @@ func (c *config) logAttrs() []any {
 	}
 	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
 		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
-		"allow_target_prefixes", len(c.AllowPrefixes), "workers", c.Workers, "db_max_conns", c.DBMaxConns}
+		"allow_target_prefixes", len(c.AllowPrefixes), "tls_ca_file", c.TLSCAFile, "workers", c.Workers,
+		"db_max_conns", c.DBMaxConns}
 }
 
 // maskURL hides a password in a database URL or keyword/value string.
@@ -210,7 +213,8 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		Addr: c.Addr, PublicURL: c.PublicURL, DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, PGBinDir: c.PGBinDir,
 		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
-		Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout, Logger: logger,
+		TLSCAFile: c.TLSCAFile, Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout,
+		Logger:           logger,
 		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
 		BreakerThreshold: c.BreakerFailures, BreakerCooldown: c.BreakerCooldown,
 	}

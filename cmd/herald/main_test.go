@@ -181,3 +181,19 @@ func TestServeWithOwnPostgres(t *testing.T) {
 		t.Fatalf("tenant lost across restart: %+v", list)
 	}
 }
+
+func TestParseConfigTLSCAFile(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"HERALD_TLS_CA_FILE": "/etc/herald/partners-ca.pem"}
+	c, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.appConfig(nil).TLSCAFile; got != "/etc/herald/partners-ca.pem" {
+		t.Fatalf("app TLSCAFile = %q", got)
+	}
+	c, err = parseConfig("serve", []string{"-tls-ca-file", "/other.pem"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil || c.TLSCAFile != "/other.pem" {
+		t.Fatalf("flag should win: %+v, %v", c, err)
+	}
+}

@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -59,9 +60,13 @@ type Config struct {
 	AllowPrivateTargets bool
 	AllowTargetPrefixes []netip.Prefix
 	RequireHTTPS        bool
-	Workers             int
-	DBMaxConns          int
-	ShutdownTimeout     time.Duration
+	// TLSCAFile names a PEM bundle of extra certificate authorities that
+	// receivers' server certificates may chain to (private CAs), on top of
+	// the system roots; empty: the system roots only.
+	TLSCAFile       string
+	Workers         int
+	DBMaxConns      int
+	ShutdownTimeout time.Duration
 	// VerifyEndpoints keeps new endpoints pending until their receiver
 	// consents through the CloudEvents webhook handshake (OPTIONS).
 	VerifyEndpoints bool
@@ -175,7 +180,11 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 
 	cat := catalog.New(a.store, a.pool, 500*time.Millisecond, a.logger)
 	policy := webhook.TargetPolicy{AllowPrivate: cfg.AllowPrivateTargets, Allow: cfg.AllowTargetPrefixes, RequireHTTPS: cfg.RequireHTTPS}
-	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy})
+	roots, err := rootCAs(cfg.TLSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy, RootCAs: roots})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
@@ -455,6 +464,26 @@ func StartPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Log
 	}
 	logger.Info("started PostgreSQL", "cluster_dir", opts.DataDir, "version", c.Version())
 	return c, nil
+}
+
+// rootCAs returns the system roots plus the certificates of the PEM bundle
+// at file (nil, meaning the system roots, when file is empty).
+func rootCAs(file string) (*x509.CertPool, error) {
+	if file == "" {
+		return nil, nil
+	}
+	pemData, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("HERALD_TLS_CA_FILE: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool() // no system roots here: the bundle alone
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("HERALD_TLS_CA_FILE: %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }
 
 // DefaultAutoDisableAfter is how long an endpoint may fail without a single

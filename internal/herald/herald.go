@@ -153,6 +153,10 @@ type Endpoint struct {
 	// Auth is how Herald authenticates to the endpoint (nil: only the
 	// signature and any static headers).
 	Auth *EndpointAuth
+	// MTLS is the client certificate Herald presents to the endpoint in
+	// the TLS handshake (nil: none). Stored encrypted; the private key is
+	// never shown.
+	MTLS *ClientCert
 	// Filter is the endpoint's filter document (canonical JSON) narrowing
 	// its subscription beyond type patterns; nil when none.
 	Filter []byte
@@ -183,6 +187,13 @@ type EndpointAuth struct {
 	ClientSecret string
 	Scopes       []string
 	Audience     string
+}
+
+// ClientCert is a mutual-TLS credential toward an endpoint: a PEM
+// certificate chain (leaf first) and the leaf's PEM private key.
+type ClientCert struct {
+	Certificate []byte
+	PrivateKey  []byte
 }
 
 // OldSecret is a rotated-out signing secret in its grace period.
@@ -298,6 +309,9 @@ const (
 	OpEndpointDisabled  = "herald.endpoint.disabled"
 	OpEndpointVerified  = "herald.endpoint.verified"
 	OpDeliveryExhausted = "herald.delivery.exhausted"
+	// OpDeliveryRecovered announces that a delivery announced as exhausted
+	// later succeeded (a manual retry, an endpoint recover or a replay).
+	OpDeliveryRecovered = "herald.delivery.recovered"
 )
 
 // IsOperational reports whether a type is one of Herald's own.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,9 @@ type endpointJSON struct {
 	// Auth is how Herald authenticates to the endpoint; the client secret
 	// is never shown.
 	Auth *authOutJSON `json:"auth,omitempty"`
+	// MTLS describes the client certificate Herald presents; the private
+	// key is never shown.
+	MTLS *mtlsOutJSON `json:"mtls,omitempty"`
 	// Filter narrows the subscription beyond type patterns.
 	Filter json.RawMessage `json:"filter,omitempty"`
 	// Config is the endpoint's own JSON object, sent with every delivery.
@@ -65,7 +69,7 @@ func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
 		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
-		Ordered: e.Ordered, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+		Ordered: e.Ordered, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS)}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
 		for k := range e.Headers {
@@ -171,6 +175,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Auth        *authInJSON       `json:"auth"`
 		RateLimit   *int              `json:"rate_limit"`
 		Ordered     bool              `json:"ordered"`
+		MTLS        json.RawMessage   `json:"mtls"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -209,6 +214,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	checkHeaders(ve, in.Headers, auth != nil)
 	flt := checkFilter(ve, in.Filter)
 	rate := checkRate(ve, in.RateLimit)
+	mtls := checkMTLS(ve, in.MTLS, nil, in.URL)
 	if in.Signing == "" {
 		in.Signing = "v1"
 	}
@@ -227,7 +233,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
 		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth, RateLimit: rate,
-		Ordered: in.Ordered}
+		Ordered: in.Ordered, MTLS: mtls}
 	if s.verify {
 		ep.Status, ep.VerifyToken = herald.EndpointPending, newVerifyToken()
 	}
@@ -332,6 +338,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		Auth        *authInJSON       `json:"auth"`
 		RateLimit   *int              `json:"rate_limit"`
 		Ordered     *bool             `json:"ordered"`
+		MTLS        json.RawMessage   `json:"mtls"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -373,6 +380,16 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	if in.Filter != nil {
 		flt = checkFilter(ve, in.Filter)
 	}
+	target := e.URL
+	if in.URL != nil {
+		target = *in.URL
+	}
+	mtls := e.MTLS
+	if in.MTLS != nil {
+		mtls = checkMTLS(ve, in.MTLS, e.MTLS, target)
+	} else if mtls != nil && !isHTTPS(target) {
+		ve.Add("url", "https", "the endpoint presents a client certificate (mtls), which needs an https URL")
+	}
 	if err := ve.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -384,6 +401,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		e.Filter = flt // null clears it
 	}
 	e.Auth = auth
+	e.MTLS = mtls // null removes it
 	if in.Headers != nil {
 		e.Headers = in.Headers // {} clears them
 	}
@@ -937,4 +955,75 @@ func checkRate(ve *herald.ValidationError, n *int) int {
 		return 0
 	}
 	return *n
+}
+
+// mtlsInJSON is the mtls field of a request: a PEM certificate chain and
+// its PEM private key.
+type mtlsInJSON struct {
+	Certificate string `json:"certificate"`
+	PrivateKey  string `json:"private_key"`
+}
+
+// mtlsOutJSON describes an endpoint's client certificate; the key is never
+// part of it.
+type mtlsOutJSON struct {
+	Subject           string    `json:"subject"`
+	Issuer            string    `json:"issuer"`
+	NotAfter          time.Time `json:"not_after"`
+	FingerprintSHA256 string    `json:"fingerprint_sha256"`
+}
+
+func toMTLSJSON(c *herald.ClientCert) *mtlsOutJSON {
+	if c == nil {
+		return nil
+	}
+	info, err := outbound.DescribeClientCert(c.Certificate)
+	if err != nil {
+		// Validated when saved; an unreadable one still says it is there.
+		return &mtlsOutJSON{Subject: "(unreadable certificate)"}
+	}
+	return &mtlsOutJSON{Subject: info.Subject, Issuer: info.Issuer, NotAfter: info.NotAfter,
+		FingerprintSHA256: info.FingerprintSHA256}
+}
+
+// checkMTLS validates an mtls setting for an endpoint at url and returns
+// it (nil for JSON null, which removes it). On PATCH an empty private_key
+// keeps the stored one, so a renewed certificate for the same key can be
+// sent alone. Errors name mtls.certificate or mtls.private_key and never
+// quote either.
+func checkMTLS(ve *herald.ValidationError, raw json.RawMessage, prev *herald.ClientCert, target string) *herald.ClientCert {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var in mtlsInJSON
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		ve.Add("mtls", "type", "must be an object with certificate and private_key (PEM strings), or null")
+		return nil
+	}
+	c := &herald.ClientCert{Certificate: []byte(in.Certificate), PrivateKey: []byte(in.PrivateKey)}
+	if in.PrivateKey == "" && prev != nil {
+		c.PrivateKey = prev.PrivateKey
+	}
+	if _, err := outbound.CheckClientCert(c.Certificate, c.PrivateKey, time.Now()); err != nil {
+		var ce *outbound.ClientCertError
+		if errors.As(err, &ce) {
+			ve.Add("mtls."+ce.Field, ce.Rule, "%s", ce.Detail)
+		} else {
+			ve.Add("mtls", "mtls", "%s", err.Error())
+		}
+		return nil
+	}
+	if !isHTTPS(target) {
+		ve.Add("mtls", "https", "a client certificate is presented in the TLS handshake, so the endpoint URL must be https")
+		return nil
+	}
+	return c
+}
+
+// isHTTPS reports whether target is an https URL.
+func isHTTPS(target string) bool {
+	u, err := url.Parse(target)
+	return err == nil && u.Scheme == "https"
 }

@@ -548,7 +548,8 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 
 // OperationalTypes lists Herald's own event types (see herald.OpEndpointDisabled),
 // which app registers at start.
-var OperationalTypes = []string{herald.OpEndpointDisabled, herald.OpEndpointVerified, herald.OpDeliveryExhausted}
+var OperationalTypes = []string{herald.OpEndpointDisabled, herald.OpEndpointVerified, herald.OpDeliveryExhausted,
+	herald.OpDeliveryRecovered}
 
 // Emit stores and routes one of Herald's operational events about a tenant,
 // through the same committer as producers' events.

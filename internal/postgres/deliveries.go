@@ -29,6 +29,11 @@ type SendTarget struct {
 	Config         []byte
 	HeadersSealed  []byte
 	EndpointStatus herald.EndpointStatus
+	// MTLSSealed is the endpoint's encrypted client certificate (nil: none).
+	MTLSSealed []byte
+	// Exhausted is set when the delivery was announced as exhausted and
+	// its recovery not yet.
+	Exhausted bool
 }
 
 // AttemptRecord is the outcome of one attempt and the delivery state it
@@ -243,7 +248,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
 			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
-			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until
+			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
@@ -261,7 +266,8 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		var slot, openUntil *time.Time
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
-			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil); err != nil {
+			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil,
+			&t.MTLSSealed, &t.Exhausted); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if config != nil {
@@ -472,4 +478,30 @@ func (s *Store) DeliveryRecover(ctx context.Context, endpoint uuid.UUID, since t
 		return enqueue(tx, keys)
 	})
 	return n, err
+}
+
+// DeliverySetExhausted records (exhausted true) or forgets that the
+// delivery was announced as exhausted: set before the announcement, so a
+// retry that follows it sees the mark, and cleared again when the
+// announcement could not be made.
+func (s *Store) DeliverySetExhausted(ctx context.Context, id uuid.UUID, createdAt time.Time, exhausted bool) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET exhausted_at = CASE WHEN $3 THEN now() END
+		WHERE id = $1 AND created_at = $2`, raw(id), createdAt, exhausted)
+	if err != nil {
+		return fmt.Errorf("mark delivery %s exhausted: %w", id, err)
+	}
+	return nil
+}
+
+// DeliveryClaimRecovered clears the exhausted mark of a delivery that has
+// succeeded. It reports true to the one caller that cleared it, who
+// announces the recovery; duplicates and deliveries never announced as
+// exhausted get false.
+func (s *Store) DeliveryClaimRecovered(ctx context.Context, id uuid.UUID, createdAt time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE deliveries SET exhausted_at = NULL
+		WHERE id = $1 AND created_at = $2 AND status = 'succeeded' AND exhausted_at IS NOT NULL`, raw(id), createdAt)
+	if err != nil {
+		return false, fmt.Errorf("claim recovery of delivery %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

@@ -15,18 +15,18 @@ import (
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
 	headers_enc, signing, public_key, filter::text, auth_enc, verified_at, verified_by, coalesce(rate_limit, 0),
-	ordered, created_at, updated_at`
+	ordered, created_at, updated_at, mtls_enc`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var client *uuid.UUID
 	var status string
 	var config, filter *string
-	var headers, auth []byte
+	var headers, auth, mtls []byte
 	var verifiedAt *time.Time
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
 		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &verifiedAt, &e.VerifiedBy, &e.RateLimit,
-		&e.Ordered, &e.CreatedAt, &e.UpdatedAt); err != nil {
+		&e.Ordered, &e.CreatedAt, &e.UpdatedAt, &mtls); err != nil {
 		return nil, err
 	}
 	if client != nil {
@@ -47,6 +47,9 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 		return nil, err
 	}
 	if e.Auth, err = s.OpenAuth(e.ID, auth); err != nil {
+		return nil, err
+	}
+	if e.MTLS, err = s.OpenMTLS(e.ID, mtls); err != nil {
 		return nil, err
 	}
 	return &e, nil
@@ -117,6 +120,10 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	mtls, err := s.sealMTLS(e.ID, e.MTLS)
+	if err != nil {
+		return err
+	}
 	if e.Signing == "" {
 		e.Signing = "v1"
 	}
@@ -125,11 +132,12 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 		verifyToken = s.box.Seal([]byte(e.VerifyToken), verifyAD(e.ID))
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc, rate_limit, ordered)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18)
+			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc, rate_limit, ordered, mtls_enc)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18, $19)
 		RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
-		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken, nullInt(e.RateLimit), e.Ordered).
+		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken, nullInt(e.RateLimit),
+		e.Ordered, mtls).
 		Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
@@ -166,7 +174,8 @@ func (s *Store) collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
 }
 
 // EndpointUpdate writes an endpoint's editable fields (url, description,
-// types, status, disabled reason, config, headers).
+// types, status, disabled reason, config, headers, filter, auth, rate limit,
+// client certificate).
 func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 	headers, err := s.sealHeaders(e.ID, e.Headers)
 	if err != nil {
@@ -176,16 +185,20 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 	if err != nil {
 		return err
 	}
+	mtls, err := s.sealMTLS(e.ID, e.MTLS)
+	if err != nil {
+		return err
+	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
 		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, auth_type = $10, auth_enc = $11,
-		rate_limit = $12, ordered = $13,
+		rate_limit = $12, ordered = $13, mtls_enc = $14,
 		-- a new URL is a new receiver: its consent is not the old one's
 		verified_at = CASE WHEN url = $2 THEN verified_at END,
 		verified_by = CASE WHEN url = $2 THEN verified_by ELSE '' END,
 		updated_at = now()
 		WHERE id = $1 RETURNING updated_at`,
 		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers,
-		nullJSON(e.Filter), authType, auth, nullInt(e.RateLimit), e.Ordered).Scan(&e.UpdatedAt)
+		nullJSON(e.Filter), authType, auth, nullInt(e.RateLimit), e.Ordered, mtls).Scan(&e.UpdatedAt)
 	return translate(err, "endpoint "+e.ID.String())
 }
 
@@ -361,6 +374,41 @@ func (s *Store) OpenAuth(id uuid.UUID, sealed []byte) (*herald.EndpointAuth, err
 	}
 	return &herald.EndpointAuth{Type: a.Type, TokenURL: a.TokenURL, ClientID: a.ClientID, ClientSecret: a.ClientSecret,
 		Scopes: a.Scopes, Audience: a.Audience}, nil
+}
+
+func mtlsAD(id uuid.UUID) []byte { return append(id[:], "mtls"...) }
+
+type mtlsJSON struct {
+	Certificate []byte `json:"c"`
+	PrivateKey  []byte `json:"k"`
+}
+
+func (s *Store) sealMTLS(id uuid.UUID, c *herald.ClientCert) ([]byte, error) {
+	if c == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(mtlsJSON{Certificate: c.Certificate, PrivateKey: c.PrivateKey})
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s client certificate: %w", id, err)
+	}
+	return s.box.Seal(b, mtlsAD(id)), nil
+}
+
+// OpenMTLS decrypts an endpoint's client certificate and key (nil when
+// none).
+func (s *Store) OpenMTLS(id uuid.UUID, sealed []byte) (*herald.ClientCert, error) {
+	if len(sealed) == 0 {
+		return nil, nil
+	}
+	b, err := s.box.Open(sealed, mtlsAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s client certificate: %w", id, err)
+	}
+	var m mtlsJSON
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("endpoint %s client certificate: %w", id, err)
+	}
+	return &herald.ClientCert{Certificate: m.Certificate, PrivateKey: m.PrivateKey}, nil
 }
 
 func verifyAD(id uuid.UUID) []byte { return append(id[:], "verify-token"...) }

@@ -102,8 +102,19 @@ func (s *Store) ReplayAdvance(ctx context.Context, tx pgx.Tx, r *Replay, ds []*h
 		for i, d := range ds {
 			ids[i], created[i], events[i] = d.ID, d.CreatedAt, d.EventID
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO deliveries (id, created_at, event_id, endpoint_id, tenant_id, status, next_attempt_at)
-			SELECT u.id, u.created_at, u.event_id, $4, $5, 'pending', now()
+		// A failed delivery of the same event announced as exhausted hands
+		// its mark to the replayed one, whose success then announces the
+		// recovery (once: the old one no longer carries the mark).
+		if _, err := tx.Exec(ctx, `WITH moved AS (
+				UPDATE deliveries o SET exhausted_at = NULL
+				FROM unnest($2::timestamptz[], $3::uuid[]) AS u(created_at, event_id)
+				WHERE o.endpoint_id = $4 AND o.created_at = u.created_at AND o.event_id = u.event_id
+					AND o.status = 'failed' AND o.exhausted_at IS NOT NULL
+				RETURNING o.event_id
+			)
+			INSERT INTO deliveries (id, created_at, event_id, endpoint_id, tenant_id, status, next_attempt_at, exhausted_at)
+			SELECT u.id, u.created_at, u.event_id, $4, $5, 'pending', now(),
+				CASE WHEN u.event_id IN (SELECT event_id FROM moved) THEN now() END
 			FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) AS u(id, created_at, event_id)`,
 			ids, created, events, raw(r.EndpointID), raw(r.TenantID)); err != nil {
 			return fmt.Errorf("replay %s: deliveries: %w", r.ID, err)
