@@ -162,7 +162,7 @@ func (s *Store) ConnectorDelete(ctx context.Context, id uuid.UUID) error {
 // connectorsForCatalog loads what routing needs of the enabled connectors:
 // no code, no configuration, no secrets.
 func connectorsForCatalog(ctx context.Context, tx pgx.Tx) ([]*herald.Connector, error) {
-	rows, err := tx.Query(ctx, `SELECT id, tenant_id, client_id, kind, types, filter::text FROM connectors WHERE enabled`)
+	rows, err := tx.Query(ctx, `SELECT id, tenant_id, client_id, name, kind, types, filter::text FROM connectors WHERE enabled`)
 	if err != nil {
 		return nil, fmt.Errorf("load connectors: %w", err)
 	}
@@ -172,7 +172,7 @@ func connectorsForCatalog(ctx context.Context, tx pgx.Tx) ([]*herald.Connector, 
 		c := &herald.Connector{Enabled: true}
 		var client *uuid.UUID
 		var filter *string
-		if err := rows.Scan(&c.ID, &c.TenantID, &client, &c.Kind, &c.Types, &filter); err != nil {
+		if err := rows.Scan(&c.ID, &c.TenantID, &client, &c.Name, &c.Kind, &c.Types, &filter); err != nil {
 			return nil, fmt.Errorf("load connectors: %w", err)
 		}
 		if client != nil {
