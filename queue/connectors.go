@@ -106,6 +106,11 @@ func (w *connectorWorker) Work(ctx context.Context, job *river.Job[ConnectorRunA
 		res = connectors.Failed("connector configuration is not valid: %v", err)
 	} else {
 		res = runnable.Run(ctx, connectors.Input{Event: t.Event})
+		if ctx.Err() != nil {
+			// Shutdown (or River's job timeout) cut the run short: not the
+			// connector's failure. River runs the job again later.
+			return fmt.Errorf("connector run %s interrupted: %w", id, ctx.Err())
+		}
 	}
 	res = connectors.Redact(res, c.Secrets)
 	attempt.Status, attempt.Error, attempt.Logs = string(res.Status), res.Error, res.Logs

@@ -186,7 +186,8 @@ func (c *config) logAttrs() []any {
 	}
 	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
 		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
-		"allow_target_prefixes", len(c.AllowPrefixes), "workers", c.Workers, "db_max_conns", c.DBMaxConns}
+		"allow_target_prefixes", len(c.AllowPrefixes), "workers", c.Workers, "db_max_conns", c.DBMaxConns,
+		"connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers}
 }
 
 // maskURL hides a password in a database URL or keyword/value string.

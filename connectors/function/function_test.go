@@ -176,3 +176,45 @@ func BenchmarkFunctionRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "runs/s")
 }
+
+// BenchmarkFunctionRunParallel is BenchmarkFunctionRun on every core.
+func BenchmarkFunctionRunParallel(b *testing.B) {
+	k := newKind(b, connectors.Limits{})
+	r, err := k.Build(connectors.Spec{Code: `({event}) => event.data.qty > 0 ? "success" : "failed"`})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := connectors.Input{Event: json.RawMessage(sampleEvent)}
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if res := r.Run(context.Background(), in); res.Status != connectors.StatusSuccess {
+				b.Errorf("%s: %s", res.Status, res.Error)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "runs/s")
+}
+
+// BenchmarkFunctionRunWithRequest adds one loopback POST to each run: the
+// cost of request.post on top of the sandbox.
+func BenchmarkFunctionRunWithRequest(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(204)
+	}))
+	b.Cleanup(srv.Close)
+	k := newKind(b, connectors.Limits{})
+	r, err := k.Build(connectors.Spec{Code: `({event, config, request}) => request.post(config.url, event.data).ok ? "success" : "failed"`,
+		Config: map[string]any{"url": srv.URL}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in := connectors.Input{Event: json.RawMessage(sampleEvent)}
+	for b.Loop() {
+		if res := r.Run(context.Background(), in); res.Status != connectors.StatusSuccess {
+			b.Fatalf("%s: %s", res.Status, res.Error)
+		}
+	}
+}
