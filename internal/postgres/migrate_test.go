@@ -5,7 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +18,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/heraldtest"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/migrations"
 )
 
 // emptyDatabase creates a database with nothing of Herald's or River's in
@@ -100,8 +105,8 @@ func TestMigrateFreshDatabaseIsIdempotent(t *testing.T) {
 		if err := pool.QueryRow(ctx, `SELECT count(*) FROM herald_migrations`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
-		if n != postgres.LatestVersion() {
-			t.Fatalf("after Migrate #%d: %d rows in herald_migrations, want %d", i+1, n, postgres.LatestVersion())
+		if want := len(knownVersions(t)); n != want {
+			t.Fatalf("after Migrate #%d: %d rows in herald_migrations, want %d", i+1, n, want)
 		}
 		for _, tbl := range append(heraldTables, "river_job") {
 			if !regclassExists(t, pool, tbl) {
@@ -161,11 +166,16 @@ func TestMigrateDownOneStep(t *testing.T) {
 	ctx := ctxT(t)
 	pool := openPool(t, heraldtest.NewDatabase(t), 4)
 	latest := postgres.LatestVersion()
+	versions := knownVersions(t)
+	previous := 0 // the version below the latest (numbers may have gaps)
+	if len(versions) > 1 {
+		previous = versions[len(versions)-2]
+	}
 	if err := postgres.MigrateDown(ctx, pool, 1, discard()); err != nil {
 		t.Fatalf("MigrateDown 1: %v", err)
 	}
-	if got := schemaVersion(t, pool); got != latest-1 {
-		t.Fatalf("SchemaVersion after MigrateDown 1 = %d, want %d", got, latest-1)
+	if got := schemaVersion(t, pool); got != previous {
+		t.Fatalf("SchemaVersion after MigrateDown 1 = %d, want %d", got, previous)
 	}
 	if latest == 1 && regclassExists(t, pool, "events") {
 		t.Fatal("events still exists after reverting the only migration")
@@ -214,8 +224,8 @@ func TestMigrateConcurrent(t *testing.T) {
 	if err := pools[0].QueryRow(ctx, `SELECT count(*) FROM herald_migrations`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	if n != postgres.LatestVersion() {
-		t.Fatalf("%d rows in herald_migrations, want %d (a migration applied twice?)", n, postgres.LatestVersion())
+	if want := len(knownVersions(t)); n != want {
+		t.Fatalf("%d rows in herald_migrations, want %d (a migration applied twice?)", n, want)
 	}
 }
 
@@ -353,4 +363,26 @@ func TestExpire(t *testing.T) {
 	if len(keys) != 1 || keys[0] != "/new" {
 		t.Fatalf("event keys left: %v", keys)
 	}
+}
+
+// knownVersions lists the migration versions embedded in the binary, in
+// order. Numbers are handed out to parallel branches, so a branch can have
+// gaps until they merge.
+func knownVersions(t *testing.T) []int {
+	t.Helper()
+	entries, err := fs.Glob(migrations.FS, "*.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []int
+	for _, name := range entries {
+		num, _, _ := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if err != nil {
+			t.Fatalf("migration %s: %v", name, err)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return out
 }
