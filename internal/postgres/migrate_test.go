@@ -76,7 +76,7 @@ func schemaVersion(t *testing.T, db postgres.DBTX) int {
 // heraldTables are tables the migrations create.
 var heraldTables = []string{
 	"herald_state", "tenants", "clients", "event_types", "event_type_versions", "endpoints",
-	"event_keys", "events", "deliveries", "delivery_attempts",
+	"event_keys", "events", "deliveries", "delivery_attempts", "connectors", "connector_runs",
 }
 
 func TestLatestVersion(t *testing.T) {
