@@ -95,6 +95,8 @@ type Config struct {
 	// InsertOnly builds a client that enqueues but works nothing (tools,
 	// tests of ingest alone).
 	InsertOnly bool
+	// Connectors runs hosted connectors on their own queue (nil: none).
+	Connectors *ConnectorConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -204,6 +206,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 			QueueDeliveries:  {MaxWorkers: cfg.Workers},
 			QueueMaintenance: {MaxWorkers: 1},
 		}
+		q.addConnectorWorker(workers, rc.Queues, cfg)
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 				return MaintenanceArgs{}, nil

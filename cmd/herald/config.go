@@ -42,6 +42,8 @@ type config struct {
 	LogLevel        slog.Level
 	LogFormat       string
 	Steps           int
+	// Connectors are the hosted connectors' settings (config_connectors.go).
+	Connectors connectorConfig
 }
 
 // parseConfig reads flags for a command, falling back to the environment.
@@ -78,6 +80,7 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	logLevel := fs.String("log-level", env("HERALD_LOG_LEVEL", "info"), "debug, info, warn or error (HERALD_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("HERALD_LOG_FORMAT", "text"), "text or json (HERALD_LOG_FORMAT)")
 	steps := fs.Int("steps", 1, "migrate down: how many migrations to revert")
+	connectors := connectorFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -124,6 +127,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.AutoDisable == 0 {
 		c.AutoDisable = -1 // never
+	}
+	if c.Connectors, err = connectors(); err != nil {
+		return nil, err
 	}
 	if c.LogLevel, err = levelFrom(*logLevel); err != nil {
 		return nil, fmt.Errorf("-log-level / HERALD_LOG_LEVEL: %w", err)
@@ -183,7 +189,7 @@ func (c *config) logAttrs() []any {
 	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
 		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
 		"allow_target_prefixes", len(c.AllowPrefixes), "tls_ca_file", c.TLSCAFile, "workers", c.Workers,
-		"db_max_conns", c.DBMaxConns}
+		"db_max_conns", c.DBMaxConns, "connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers}
 }
 
 // maskURL hides a password in a database URL or keyword/value string.
@@ -209,7 +215,7 @@ func maskURL(s string) string {
 }
 
 func (c *config) appConfig(logger *slog.Logger) app.Config {
-	return app.Config{
+	cfg := app.Config{
 		Addr: c.Addr, PublicURL: c.PublicURL, DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, PGBinDir: c.PGBinDir,
 		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
@@ -218,4 +224,6 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
 		BreakerThreshold: c.BreakerFailures, BreakerCooldown: c.BreakerCooldown,
 	}
+	c.Connectors.apply(&cfg)
+	return cfg
 }

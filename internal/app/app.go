@@ -89,6 +89,19 @@ type Config struct {
 	IngestCommitters int
 	// FetchCooldown tunes how eagerly idle workers look for new jobs.
 	FetchCooldown time.Duration
+	// ConnectorTimeout caps one connector run (0: 5 s); ConnectorMemoryMB
+	// caps a function's JavaScript heap (0: 64 MiB); ConnectorMaxRequests
+	// caps the outbound requests of one run (0: 10); ConnectorWorkers is
+	// how many runs execute at once per node (0: 8).
+	ConnectorTimeout     time.Duration
+	ConnectorMemoryMB    int
+	ConnectorMaxRequests int
+	ConnectorWorkers     int
+	// AllowPlainSMTP lets e-mail connectors send without TLS (development).
+	AllowPlainSMTP bool
+	// SMTPRootCAs verifies SMTP servers' certificates (nil: the system's
+	// roots); for private CAs and tests.
+	SMTPRootCAs *x509.CertPool
 	// SkipMigrate assumes the schema is current (tests using a migrated
 	// template database).
 	SkipMigrate bool
@@ -185,8 +198,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy, RootCAs: roots})
+	registry, limits := connectorRegistry(cfg, policy, a.sender.HTTPClient())
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
+		Connectors:       &queue.ConnectorConfig{Registry: registry, Workers: cfg.ConnectorWorkers, Timeout: limits.Timeout},
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
 		Retention:        retention(cfg.Retention),
 		Breaker:          postgres.Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
@@ -212,7 +227,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
-		VerifyEndpoints: cfg.VerifyEndpoints,
+		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue,
 	})
 	a.server = &http.Server{
 		Handler:           api.Handler(),

@@ -126,6 +126,8 @@ type Snapshot struct {
 	filters   map[uuid.UUID]*filter.Filter
 	// routes caches, per type name, the endpoints that receive it.
 	routes sync.Map // string → []*herald.Endpoint
+	// connectors routes events to hosted connectors (connectors.go).
+	connectors *connectorIndex
 }
 
 func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
@@ -171,6 +173,7 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 		}
 	}
 	s.endpoints = b.Build()
+	s.connectors = buildConnectors(c.logger, d.Connectors)
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/connectors"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
@@ -55,6 +56,10 @@ type Deps struct {
 	// migrations applied).
 	Ready  func(ctx context.Context) error
 	Logger *slog.Logger
+	// Connectors validates and builds hosted connectors; ConnectorRuns
+	// retries their failed runs.
+	Connectors    *connectors.Registry
+	ConnectorRuns ConnectorRetrier
 }
 
 // Server serves Herald's HTTP API.
@@ -71,6 +76,9 @@ type Server struct {
 	rotate  func(ctx context.Context) (string, error)
 	logger  *slog.Logger
 	router  chi.Router
+
+	connectors *connectors.Registry
+	runs       ConnectorRetrier
 }
 
 // New builds the server and its routes.
@@ -78,9 +86,13 @@ func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
+		connectors: d.Connectors, runs: d.ConnectorRuns,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.connectors == nil {
+		s.connectors = connectors.NewRegistry()
 	}
 	if s.jwks == nil {
 		s.jwks = func() []byte { return []byte(`{"keys":[]}`) }
@@ -163,6 +175,16 @@ func (s *Server) routes() chi.Router {
 		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
 
 		r.Post("/signing-keys/rotate", s.handleSigningKeyRotate)
+
+		r.Post("/connectors", s.handleConnectorCreate)
+		r.Get("/connectors", s.handleConnectorList)
+		r.Get("/connectors/{id}", s.handleConnectorGet)
+		r.Patch("/connectors/{id}", s.handleConnectorUpdate)
+		r.Delete("/connectors/{id}", s.handleConnectorDelete)
+		r.Post("/connectors/{id}/test", s.handleConnectorTest)
+		r.Get("/connectors/{id}/runs", s.handleConnectorRuns)
+		r.Get("/connector-runs/{id}", s.handleConnectorRunGet)
+		r.Post("/connector-runs/{id}/retry", s.handleConnectorRunRetry)
 
 		r.Get("/deliveries/{id}", s.handleDeliveryGet)
 		r.Post("/deliveries/{id}/retry", s.handleDeliveryRetry)

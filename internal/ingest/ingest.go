@@ -334,6 +334,7 @@ func (s *Service) commit(batch []*pending) error {
 				orderedBy = append(orderedBy, key)
 			}
 		}
+		rows.ConnectorRuns = routeConnectors(snap, rows.Events, sources, now)
 		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5)
 		if errors.Is(err, errStaleRoutes) {
 			// The configuration changed after the snapshot was taken: load
@@ -405,6 +406,11 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 		}
 		jobs = append(jobs, queue.DrainJobs(activated)...)
 	}
+	connectorJobs, err := s.writeConnectorRuns(ctx, tx, rows.ConnectorRuns, seqs)
+	if err != nil {
+		return err
+	}
+	jobs = append(jobs, connectorJobs...)
 	if err := s.enqueue(ctx, tx, jobs); err != nil {
 		return err
 	}

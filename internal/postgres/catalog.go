@@ -19,6 +19,8 @@ type Catalog struct {
 	// Endpoints holds active and pending endpoints: the ones routing may
 	// pick (a pending endpoint's deliveries wait for its verification).
 	Endpoints []*herald.Endpoint
+	// Connectors holds the enabled connectors, without code or secrets.
+	Connectors []*herald.Connector
 }
 
 // ConfigVersion returns the counter that changes with every write to
@@ -75,6 +77,10 @@ func (s *Store) CatalogLoad(ctx context.Context) (*Catalog, error) {
 		}
 		c.Endpoints, err = s.collectEndpoints(rows)
 		rows.Close()
+		if err != nil {
+			return err
+		}
+		c.Connectors, err = connectorsForCatalog(ctx, tx)
 		return err
 	})
 	if err != nil {

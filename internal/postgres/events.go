@@ -85,6 +85,9 @@ type IngestRows struct {
 	Keys       []EventKey
 	Events     []*herald.Event
 	Deliveries []*herald.Delivery
+	// ConnectorRuns are the runs routed for the events; ingest writes those
+	// of new events with ConnectorRunsInsert.
+	ConnectorRuns []*herald.ConnectorRun
 }
 
 // IngestWrite claims the events' keys and writes the new events and their

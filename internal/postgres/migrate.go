@@ -269,8 +269,8 @@ func PartitionsEnsure(ctx context.Context, db DBTX, daysAhead int) error {
 
 // Expire applies retention: it drops the daily partitions of the event log
 // and delivery history older than keep (whole days, UTC) and deletes the
-// idempotency keys of those events, in batches so no transaction is long.
-// It returns the number of partitions dropped.
+// idempotency keys of those events and the connector runs of those days, in
+// batches so no transaction is long. It returns the number of partitions dropped.
 func Expire(ctx context.Context, db DBTX, keep time.Duration, now time.Time) (int, error) {
 	firstKept := now.UTC().Add(-keep).Truncate(24 * time.Hour)
 	var n int
@@ -284,7 +284,11 @@ func Expire(ctx context.Context, db DBTX, keep time.Duration, now time.Time) (in
 			return n, fmt.Errorf("expire event keys: %w", err)
 		}
 		if tag.RowsAffected() < 10000 {
-			return n, nil
+			break
 		}
 	}
+	if _, err := ConnectorRunsExpire(ctx, db, firstKept); err != nil {
+		return n, err
+	}
+	return n, nil
 }

@@ -1,0 +1,550 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/connectors"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/route"
+)
+
+// ConnectorRetrier re-queues a finished connector run.
+type ConnectorRetrier interface {
+	RetryConnectorRun(ctx context.Context, id uuid.UUID, authorize func(*herald.ConnectorRun) error) (*herald.ConnectorRun, error)
+}
+
+type connectorJSON struct {
+	ID          uuid.UUID       `json:"id"`
+	Tenant      uuid.UUID       `json:"tenant"`
+	Client      uuid.UUID       `json:"client"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Kind        string          `json:"kind"`
+	Types       []string        `json:"types"`
+	Filter      json.RawMessage `json:"filter,omitempty"`
+	Code        string          `json:"code"`
+	Config      map[string]any  `json:"config"`
+	// Secrets lists the secret keys with their values masked.
+	Secrets   map[string]string `json:"secrets"`
+	Enabled   bool              `json:"enabled"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+func toConnectorJSON(c *herald.Connector) connectorJSON {
+	out := connectorJSON{ID: c.ID, Tenant: c.TenantID, Client: c.ClientID, Name: c.Name, Description: c.Description,
+		Kind: c.Kind, Types: c.Types, Filter: json.RawMessage(c.Filter), Code: c.Code, Config: c.Config,
+		Secrets: make(map[string]string, len(c.Secrets)), Enabled: c.Enabled, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if out.Config == nil {
+		out.Config = map[string]any{}
+	}
+	for k := range c.Secrets {
+		out.Secrets[k] = connectors.Mask
+	}
+	return out
+}
+
+// Limits on a connector's plain and secret configuration.
+const (
+	maxConnectorConfigBytes  = 16 << 10
+	maxConnectorSecretsBytes = 8 << 10
+)
+
+// checkConnectorObject validates a JSON object field (config or secrets).
+func checkConnectorObject(ve *herald.ValidationError, field string, raw json.RawMessage, maxBytes int) (map[string]any, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		ve.Add(field, "type", "must be a JSON object")
+		return nil, false
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err == nil && buf.Len() > maxBytes {
+		ve.Add(field, "max-size", "must be at most %d bytes of compact JSON", maxBytes)
+	}
+	return m, true
+}
+
+// connectorInJSON is a create or update request; absent fields stay as
+// they are on update.
+type connectorInJSON struct {
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	Kind        string          `json:"kind"`
+	Types       []string        `json:"types"`
+	Filter      json.RawMessage `json:"filter"`
+	Code        *string         `json:"code"`
+	Config      json.RawMessage `json:"config"`
+	// Secrets are merged key by key on update: a key set to null is
+	// removed, a key set to the mask keeps its value.
+	Secrets json.RawMessage `json:"secrets"`
+	Enabled *bool           `json:"enabled"`
+	Client  *uuid.UUID      `json:"client"`
+}
+
+// applyConnector validates in and applies it to c (a new connector when
+// create), adding problems to ve.
+func (s *Server) applyConnector(r *http.Request, ve *herald.ValidationError, in *connectorInJSON, c *herald.Connector, owner *herald.Client, create bool) error {
+	if in.Name != nil || create {
+		name := ""
+		if in.Name != nil {
+			name = strings.TrimSpace(*in.Name)
+		}
+		switch {
+		case name == "":
+			ve.Add("name", "required", "give the connector a name, unique in its tenant")
+		case utf8.RuneCountInString(name) > 200:
+			ve.Add("name", "max-length", "must be at most 200 characters")
+		}
+		c.Name = name
+	}
+	if in.Description != nil {
+		if utf8.RuneCountInString(*in.Description) > 1000 {
+			ve.Add("description", "max-length", "must be at most 1000 characters")
+		}
+		c.Description = *in.Description
+	}
+	if create {
+		if _, ok := s.connectors.Kind(in.Kind); !ok {
+			ve.Add("kind", "enum", "must be one of %s", strings.Join(s.connectors.Names(), ", "))
+		}
+		c.Kind = in.Kind
+	} else if in.Kind != "" && in.Kind != c.Kind {
+		ve.Add("kind", "immutable", "cannot change; create a new connector of kind %s", in.Kind)
+	}
+	if in.Types != nil || create {
+		if in.Types == nil {
+			in.Types = []string{}
+		}
+		if err := s.checkEndpointFields(r, ve, owner, nil, in.Types); err != nil {
+			return err
+		}
+		c.Types = in.Types
+	}
+	if in.Filter != nil {
+		c.Filter = checkFilter(ve, in.Filter)
+	}
+	if in.Code != nil {
+		c.Code = *in.Code
+	}
+	if in.Config != nil {
+		cfg, _ := checkConnectorObject(ve, "config", in.Config, maxConnectorConfigBytes)
+		c.Config = cfg
+	}
+	if in.Secrets != nil {
+		sec, present := checkConnectorObject(ve, "secrets", in.Secrets, maxConnectorSecretsBytes)
+		switch {
+		case !present && string(in.Secrets) == "null":
+			c.Secrets = nil
+		case present:
+			merged := make(map[string]any, len(c.Secrets)+len(sec))
+			for k, v := range c.Secrets {
+				merged[k] = v
+			}
+			for k, v := range sec {
+				switch {
+				case v == nil:
+					delete(merged, k)
+				case v == connectors.Mask:
+					if _, had := c.Secrets[k]; !had {
+						ve.Add("secrets."+k, "masked", "give the secret's value; %q only keeps a value already stored", connectors.Mask)
+					}
+				default:
+					merged[k] = v
+				}
+			}
+			c.Secrets = merged
+		}
+	}
+	if in.Enabled != nil {
+		c.Enabled = *in.Enabled
+	}
+	for k := range c.Secrets {
+		if _, clash := c.Config[k]; clash {
+			ve.Add("secrets."+k, "conflict", "is also in config; a key is either plain config or secret")
+		}
+	}
+	if len(ve.Errors) > 0 {
+		return nil
+	}
+	return s.connectors.Validate(c.Kind, connectors.Spec{Code: c.Code, Config: c.MergedConfig()})
+}
+
+func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	var in connectorInJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	owner := p.Client
+	switch {
+	case in.Client != nil && *in.Client != p.Client.ID:
+		c, err := s.store.ClientGet(r.Context(), *in.Client)
+		if err != nil || !p.IsAdminOf(c.TenantID) {
+			s.writeError(w, r, herald.Invalid("client", "exists", "no client %s in a tenant you administer", *in.Client))
+			return
+		}
+		if !c.Has(herald.RoleConsumer) && !c.Has(herald.RoleAdmin) {
+			s.writeError(w, r, herald.Invalid("client", "role", "client %s has neither the consumer nor the admin role", c.ID))
+			return
+		}
+		owner = c
+	case !p.Client.Has(herald.RoleConsumer) && !p.Client.Has(herald.RoleAdmin):
+		s.writeError(w, r, herald.Forbidden("creating a connector needs the consumer or admin role"))
+		return
+	}
+	c := &herald.Connector{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, Enabled: true}
+	ve := &herald.ValidationError{}
+	if err := s.applyConnector(r, ve, &in, c, owner, true); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := ve.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.ConnectorCreate(r.Context(), c); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	writeJSON(w, http.StatusCreated, toConnectorJSON(c))
+}
+
+func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	tenant, client := p.Client.TenantID, uuid.Nil
+	switch q := r.URL.Query().Get("tenant"); {
+	case p.PlatformAdmin && q == "":
+		tenant = uuid.Nil
+	case q != "":
+		id, err := uuid.Parse(q)
+		if err != nil {
+			s.writeError(w, r, herald.Invalid("tenant", "format", "must be a UUID"))
+			return
+		}
+		switch {
+		case p.IsAdminOf(id):
+		case id == p.Client.TenantID:
+			client = p.Client.ID
+		default:
+			s.writeError(w, r, herald.Forbidden("you may not list connectors of tenant %s", id))
+			return
+		}
+		tenant = id
+	case !p.IsAdminOf(tenant):
+		client = p.Client.ID
+	}
+	cs, err := s.store.ConnectorList(r.Context(), tenant, client)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := listJSON[connectorJSON]{Data: make([]connectorJSON, 0, len(cs))}
+	for _, c := range cs {
+		out.Data = append(out.Data, toConnectorJSON(c))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// mayManageConnector: the tenant's admins and the client it receives for.
+func mayManageConnector(p herald.Principal, c *herald.Connector) bool {
+	return p.IsAdminOf(c.TenantID) || (c.ClientID != uuid.Nil && c.ClientID == p.Client.ID)
+}
+
+// visibleConnector loads the connector of the path; connectors the caller
+// may not manage are reported as not found.
+func (s *Server) visibleConnector(r *http.Request) (*herald.Connector, error) {
+	id, err := pathUUID(r, "id", "connector")
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.ConnectorGet(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if !mayManageConnector(principal(r), c) {
+		return nil, herald.NotFound("connector %s", id)
+	}
+	return c, nil
+}
+
+func (s *Server) handleConnectorGet(w http.ResponseWriter, r *http.Request) {
+	c, err := s.visibleConnector(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toConnectorJSON(c))
+}
+
+func (s *Server) handleConnectorUpdate(w http.ResponseWriter, r *http.Request) {
+	c, err := s.visibleConnector(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in connectorInJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if in.Client != nil && *in.Client != c.ClientID {
+		s.writeError(w, r, herald.Invalid("client", "immutable", "cannot change; create the connector for that client"))
+		return
+	}
+	owner := principal(r).Client
+	if c.ClientID != uuid.Nil && c.ClientID != owner.ID {
+		if cl, err := s.store.ClientGet(r.Context(), c.ClientID); err == nil {
+			owner = cl
+		}
+	}
+	ve := &herald.ValidationError{}
+	if err := s.applyConnector(r, ve, &in, c, owner, false); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := ve.Err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.ConnectorUpdate(r.Context(), c); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	writeJSON(w, http.StatusOK, toConnectorJSON(c))
+}
+
+func (s *Server) handleConnectorDelete(w http.ResponseWriter, r *http.Request) {
+	c, err := s.visibleConnector(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.store.ConnectorDelete(r.Context(), c.ID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.catalog.Invalidate()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type runResultJSON struct {
+	Status     string   `json:"status"`
+	Error      string   `json:"error,omitempty"`
+	Logs       []string `json:"logs"`
+	Requests   int      `json:"requests"`
+	DurationMS float64  `json:"duration_ms"`
+}
+
+// handleConnectorTest runs the connector once, now, against a sample event
+// (or the one given), and answers with the outcome. Nothing is stored or
+// queued; only the connector's own requests (or e-mail) go out.
+func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) {
+	c, err := s.visibleConnector(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var in struct {
+		Event json.RawMessage `json:"event"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	event := in.Event
+	if len(event) == 0 || string(event) == "null" {
+		event = sampleEvent(c)
+	} else {
+		var obj map[string]any
+		if err := json.Unmarshal(event, &obj); err != nil {
+			s.writeError(w, r, herald.Invalid("event", "type", "must be a CloudEvent as a JSON object"))
+			return
+		}
+		var buf bytes.Buffer
+		_ = json.Compact(&buf, event)
+		event = buf.Bytes()
+	}
+	run, err := s.connectors.Build(c.Kind, connectors.Spec{Code: c.Code, Config: c.MergedConfig()})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	res := connectors.Redact(run.Run(r.Context(), connectors.Input{Event: event}), c.Secrets)
+	out := runResultJSON{Status: string(res.Status), Error: res.Error, Logs: res.Logs, Requests: res.Requests,
+		DurationMS: float64(res.Duration.Microseconds()) / 1000}
+	if out.Logs == nil {
+		out.Logs = []string{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// sampleEvent is the CloudEvent a test run gets when none is given: of the
+// connector's first exact type, else herald.connector.test.
+func sampleEvent(c *herald.Connector) json.RawMessage {
+	typ := "herald.connector.test"
+	for _, t := range c.Types {
+		if !route.IsPattern(t) {
+			typ = t
+			break
+		}
+	}
+	now := time.Now().UTC()
+	b, _ := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": herald.NewID(now).String(), "source": "/herald/test", "type": typ,
+		"time": now.Format(time.RFC3339Nano), "datacontenttype": "application/json",
+		"data": map[string]any{"message": "This is a test event from Herald.", "connector": c.ID},
+	})
+	return b
+}
+
+type attemptOutJSON struct {
+	Attempt    int       `json:"attempt"`
+	At         time.Time `json:"at"`
+	Status     string    `json:"status"`
+	Error      string    `json:"error,omitempty"`
+	Logs       []string  `json:"logs"`
+	Requests   int       `json:"requests"`
+	DurationMS float64   `json:"duration_ms"`
+}
+
+type connectorRunJSON struct {
+	ID            uuid.UUID        `json:"id"`
+	Connector     uuid.UUID        `json:"connector"`
+	EventID       uuid.UUID        `json:"event_id"`
+	EventType     string           `json:"event_type"`
+	Input         string           `json:"input"`
+	Status        string           `json:"status"`
+	Attempts      int              `json:"attempts"`
+	NextAttemptAt *time.Time       `json:"next_attempt_at,omitempty"`
+	LastAttemptAt *time.Time       `json:"last_attempt_at,omitempty"`
+	LastError     string           `json:"last_error,omitempty"`
+	History       []attemptOutJSON `json:"history"`
+	CreatedAt     time.Time        `json:"created_at"`
+	UpdatedAt     time.Time        `json:"updated_at"`
+}
+
+func toConnectorRunJSON(run *herald.ConnectorRun) connectorRunJSON {
+	out := connectorRunJSON{ID: run.ID, Connector: run.ConnectorID, EventID: run.EventID, EventType: run.EventType,
+		Input: run.Input, Status: string(run.Status), Attempts: run.Attempts, NextAttemptAt: timePtr(run.NextAttemptAt),
+		LastAttemptAt: timePtr(run.LastAttemptAt), LastError: run.LastError, History: make([]attemptOutJSON, 0, len(run.History)),
+		CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
+	if run.Status != herald.ConnectorRunPending {
+		out.NextAttemptAt = nil
+	}
+	for _, a := range run.History {
+		logs := a.Logs
+		if logs == nil {
+			logs = []string{}
+		}
+		out.History = append(out.History, attemptOutJSON{Attempt: a.Attempt, At: a.At, Status: a.Status, Error: a.Error,
+			Logs: logs, Requests: a.Requests, DurationMS: float64(a.Duration.Microseconds()) / 1000})
+	}
+	return out
+}
+
+type connectorRunPageJSON struct {
+	Data       []connectorRunJSON `json:"data"`
+	NextCursor string             `json:"next_cursor,omitempty"`
+}
+
+func (s *Server) handleConnectorRuns(w http.ResponseWriter, r *http.Request) {
+	c, err := s.visibleConnector(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	limit, err := parseLimit(r, 50, 250)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	status := q.Get("status")
+	switch herald.ConnectorRunStatus(status) {
+	case "", herald.ConnectorRunPending, herald.ConnectorRunSucceeded, herald.ConnectorRunFailed:
+	default:
+		s.writeError(w, r, herald.Invalid("status", "enum", "must be pending, succeeded or failed"))
+		return
+	}
+	var before uuid.UUID
+	if cur := q.Get("cursor"); cur != "" {
+		if before, err = uuid.Parse(cur); err != nil {
+			s.writeError(w, r, herald.Invalid("cursor", "format", "use the next_cursor of the previous page"))
+			return
+		}
+	}
+	runs, err := s.store.ConnectorRunList(r.Context(), c.ID, status, before, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := connectorRunPageJSON{Data: make([]connectorRunJSON, 0, len(runs))}
+	for _, run := range runs {
+		out.Data = append(out.Data, toConnectorRunJSON(run))
+	}
+	if len(runs) == limit {
+		out.NextCursor = runs[len(runs)-1].ID.String()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// authorizeRun lets the connector's managers (or, once it is deleted, the
+// tenant's admins) see and retry a run.
+func (s *Server) authorizeRun(r *http.Request, run *herald.ConnectorRun) error {
+	p := principal(r)
+	c, err := s.store.ConnectorGet(r.Context(), run.ConnectorID)
+	switch {
+	case err == nil && mayManageConnector(p, c):
+		return nil
+	case err != nil && p.IsAdminOf(run.TenantID):
+		return nil
+	}
+	return herald.NotFound("connector run %s", run.ID)
+}
+
+func (s *Server) handleConnectorRunGet(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id", "connector run")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	run, err := s.store.ConnectorRunGet(r.Context(), id)
+	if err == nil {
+		err = s.authorizeRun(r, run)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toConnectorRunJSON(run))
+}
+
+func (s *Server) handleConnectorRunRetry(w http.ResponseWriter, r *http.Request) {
+	id, err := pathUUID(r, "id", "connector run")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	run, err := s.runs.RetryConnectorRun(r.Context(), id, func(run *herald.ConnectorRun) error { return s.authorizeRun(r, run) })
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, toConnectorRunJSON(run))
+}

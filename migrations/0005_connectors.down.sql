@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS connector_runs;
+DROP TABLE IF EXISTS connectors;
