@@ -42,7 +42,8 @@ const (
 	// drainChunk is how many queued deliveries one query reads ahead.
 	drainChunk = 32
 	// drainBudget bounds one run of a drain job, well inside the job
-	// timeout; a busy key then yields its worker and continues in a new run.
+	// timeout; a busy key then yields its worker and continues in a new run
+	// (at once when the node is stopping).
 	drainBudget = 10 * time.Second
 )
 
@@ -84,7 +85,7 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 				return w.keep(ctx, k, settled, river.JobSnooze(wait))
 			}
 			settled = e.Pos
-			if time.Now().After(deadline) {
+			if time.Now().After(deadline) || w.d.q.stopping.Load() {
 				return w.keep(ctx, k, settled, river.JobSnooze(0))
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -138,6 +139,9 @@ type Queue struct {
 	logger  *slog.Logger
 	loads   *batcher[postgres.DeliveryKey, *postgres.SendTarget]
 	records *batcher[*postgres.AttemptRecord, struct{}]
+	// stopping tells long-running jobs (ordered drains) to yield at their
+	// next step, so a graceful stop does not wait for whole drains.
+	stopping atomic.Bool
 }
 
 var errStopped = errors.New("queue stopped")
@@ -238,6 +242,7 @@ func (q *Queue) Start(ctx context.Context) error {
 // finished by then are picked up again later (by this node after a restart,
 // or by another node).
 func (q *Queue) Stop(ctx context.Context) error {
+	q.stopping.Store(true)
 	defer q.records.stop()
 	defer q.loads.stop()
 	err := q.client.Stop(ctx)
