@@ -1,6 +1,7 @@
 package integrationapi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -174,10 +175,14 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		}
 		out.ExpiresAt = &expires
 	}
-	files, err := h.Store.FilesOfEvent(r.Context(), id)
-	if err != nil {
-		c.fail(http.StatusInternalServerError, "error", err)
-		return
+	var files []*herald.File
+	if bytes.Contains(pe.Event.Body, []byte(`"attachments"`)) {
+		// Files attach only through this attribute, so most events need
+		// no lookup.
+		if files, err = h.Store.FilesOfEvent(r.Context(), id); err != nil {
+			c.fail(http.StatusInternalServerError, "error", err)
+			return
+		}
 	}
 	until := c.entry.At.Add(h.cfg.URLTTL).Truncate(time.Second)
 	for _, f := range files {

@@ -17,7 +17,7 @@ type thinRetentionJSON struct {
 
 // maxThinKeep bounds a thin payload's retention; the event log's own
 // retention (HERALD_RETENTION) drops it earlier when shorter.
-const maxThinKeep = 366 * 24 * time.Hour
+const maxThinKeep = 8784 * time.Hour
 
 // checkThin validates an event type's delivery mode, kept fields and
 // retention, adding problems to ve, and returns the thin settings (nil for

@@ -102,14 +102,16 @@ func (s *Store) IntegrationRevoke(ctx context.Context, id uuid.UUID, at time.Tim
 }
 
 // AccessLogInsert records one Integration API request; a successful one
-// also stamps the credential's last use.
+// also stamps the credential's last use (at most once a minute, so
+// concurrent readers of one credential don't queue on its row lock).
 func (s *Store) AccessLogInsert(ctx context.Context, e *herald.AccessEntry) error {
 	_, err := s.pool.Exec(ctx, `WITH l AS (
 			INSERT INTO integration_access_log (integration_id, tenant_id, at, remote_addr, method, path, event_id,
 				file_id, status, outcome)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 		)
-		UPDATE integrations SET last_used_at = $3 WHERE id = $1 AND $9 < 300`,
+		UPDATE integrations SET last_used_at = $3
+		WHERE id = $1 AND $9 < 300 AND (last_used_at IS NULL OR last_used_at < $3 - interval '1 minute')`,
 		e.IntegrationID, e.TenantID, e.At, e.RemoteAddr, e.Method, e.Path, nullUUID(e.EventID), nullUUID(e.FileID),
 		e.Status, e.Outcome)
 	if err != nil {
