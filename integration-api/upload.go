@@ -75,8 +75,8 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit+64<<10)
 	var (
 		body        io.Reader = r.Body
-		name        = r.URL.Query().Get("name")
-		contentType = r.Header.Get("Content-Type")
+		name                  = r.URL.Query().Get("name")
+		contentType           = r.Header.Get("Content-Type")
 	)
 	if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil && name == "" {
 		name = params["filename"]

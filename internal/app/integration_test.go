@@ -262,7 +262,7 @@ func TestThinRetention(t *testing.T) {
 		t.Fatalf("410 body = %v", gone)
 	}
 	clk.jump(25*24*time.Hour - 2*time.Minute) // 30 days minus a minute
-	if r := get(never); r.status != 200 { // first read now: the 30 days still bound it
+	if r := get(never); r.status != 200 {     // first read now: the 30 days still bound it
 		var exp time.Time
 		_ = e.app.Pool().QueryRow(context.Background(), "SELECT expires_at FROM thin_payloads WHERE event_id = $1", never).Scan(&exp)
 		t.Fatalf("never-read event at 30d-1m: %d %s; expires_at %v, now %v", r.status, r.body, exp, clk.now())
