@@ -163,18 +163,6 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := eventJSON{Event: json.RawMessage(pe.Event.Body), Attachments: []attachmentJSON{}}
-	if pe.Thin {
-		expires, err := h.Store.PayloadNoteRead(r.Context(), id, c.entry.At)
-		if errors.Is(err, herald.ErrGone) {
-			c.fail(http.StatusGone, "payload expired", err)
-			return
-		}
-		if err != nil {
-			c.fail(http.StatusInternalServerError, "error", err)
-			return
-		}
-		out.ExpiresAt = &expires
-	}
 	var files []*herald.File
 	if bytes.Contains(pe.Event.Body, []byte(`"attachments"`)) {
 		// Files attach only through this attribute, so most events need
@@ -190,7 +178,22 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 			Size: f.Size, SHA256: hex.EncodeToString(f.SHA256), URLExpiresAt: until,
 			URL: h.cfg.PublicURL + "/v1/files/" + f.ID.String() + "/content?" + h.Signer.Query(f.ID, i.ID, until)})
 	}
-	if !c.record(http.StatusOK, "ok") {
+	if pe.Thin {
+		// The first read starts the after-first-read clock; recorded with
+		// the access in one statement.
+		c.entry.Status, c.entry.Outcome = http.StatusOK, "ok"
+		expires, err := h.Store.PayloadReadLogged(r.Context(), id, c.entry.At, &c.entry)
+		if errors.Is(err, herald.ErrGone) {
+			c.fail(http.StatusGone, "payload expired", err)
+			return
+		}
+		if err != nil {
+			c.h.Logger.Error("integration access log", "integration", i.ID, "error", err)
+			h.WriteError(w, r, herald.ErrUnavailable)
+			return
+		}
+		out.ExpiresAt = &expires
+	} else if !c.record(http.StatusOK, "ok") {
 		h.WriteError(w, r, herald.ErrUnavailable)
 		return
 	}

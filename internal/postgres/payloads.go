@@ -43,26 +43,6 @@ func (s *Store) PayloadEventGet(ctx context.Context, id uuid.UUID) (*PayloadEven
 	return &p, nil
 }
 
-// PayloadNoteRead records a successful read of a thin event's payload at
-// now: the first one moves its expiry to at most now + the type's
-// after-first-read period. It returns the (new) expiry, or herald.ErrGone
-// when the payload expired meanwhile.
-func (s *Store) PayloadNoteRead(ctx context.Context, id uuid.UUID, now time.Time) (time.Time, error) {
-	var expires time.Time
-	err := s.pool.QueryRow(ctx, `UPDATE thin_payloads SET
-			expires_at = CASE WHEN first_read_at IS NULL THEN least(expires_at, $2 + after_first_read) ELSE expires_at END,
-			first_read_at = coalesce(first_read_at, $2)
-		WHERE event_id = $1 AND expired_at IS NULL AND expires_at > $2
-		RETURNING expires_at`, id, now).Scan(&expires)
-	if err == pgx.ErrNoRows {
-		return time.Time{}, herald.Gone("the payload of event %s has expired", id)
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("note read of %s: %w", id, err)
-	}
-	return expires, nil
-}
-
 // DuePayload is a thin event whose payload has expired, to be scrubbed.
 type DuePayload struct {
 	EventID    uuid.UUID
@@ -154,4 +134,34 @@ func (s *Store) PayloadsForget(ctx context.Context, cutoff time.Time) error {
 		return fmt.Errorf("forget old payloads: %w", err)
 	}
 	return nil
+}
+
+// PayloadReadLogged is PayloadNoteRead and AccessLogInsert of the
+// successful read in one statement (one round trip on the Integration
+// API's hot path). On herald.ErrGone nothing was written.
+func (s *Store) PayloadReadLogged(ctx context.Context, id uuid.UUID, now time.Time, e *herald.AccessEntry) (time.Time, error) {
+	var expires time.Time
+	err := s.pool.QueryRow(ctx, `WITH r AS (
+			UPDATE thin_payloads SET
+				expires_at = CASE WHEN first_read_at IS NULL THEN least(expires_at, $2 + after_first_read) ELSE expires_at END,
+				first_read_at = coalesce(first_read_at, $2)
+			WHERE event_id = $1 AND expired_at IS NULL AND expires_at > $2
+			RETURNING expires_at
+		), l AS (
+			INSERT INTO integration_access_log (integration_id, tenant_id, at, remote_addr, method, path, event_id,
+				file_id, status, outcome)
+			SELECT $3, $4, $5, $6, $7, $8, $1, NULL, $9, $10 FROM r
+		), u AS (
+			UPDATE integrations SET last_used_at = $5
+			WHERE id = $3 AND EXISTS (SELECT 1 FROM r) AND (last_used_at IS NULL OR last_used_at < $5 - interval '1 minute')
+		)
+		SELECT expires_at FROM r`,
+		id, now, e.IntegrationID, e.TenantID, e.At, e.RemoteAddr, e.Method, e.Path, e.Status, e.Outcome).Scan(&expires)
+	if err == pgx.ErrNoRows {
+		return time.Time{}, herald.Gone("the payload of event %s has expired under its retention and was deleted", id)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("note read of %s: %w", id, err)
+	}
+	return expires, nil
 }
