@@ -100,21 +100,31 @@ CREATE INDEX files_attached_idx ON files (event_received_at) WHERE event_id IS N
 -- ingest's write path a single statement.
 CREATE FUNCTION herald_events_noted() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    r   record;
+    ids text;
 BEGIN
     INSERT INTO thin_payloads (event_id, received_at, tenant_id, type, after_first_read, expires_at)
     SELECT n.id, n.received_at, n.tenant_id, n.type, t.after_first_read, n.received_at + t.keep_for
     FROM new_events n JOIN event_type_thin t ON t.type_name = n.type
     ON CONFLICT DO NOTHING;
 
-    UPDATE files f SET event_id = a.event_id, event_received_at = a.received_at, attached_at = now()
-    FROM (
-        SELECT n.id AS event_id, n.received_at, n.tenant_id, btrim(x) AS file_id
-        FROM new_events n,
-             unnest(string_to_array(convert_from(n.body, 'UTF8')::jsonb ->> 'attachments', ',')) AS x
-        WHERE position('"attachments"'::bytea IN n.body) > 0
-    ) a
-    WHERE a.file_id ~ '^[0-9a-fA-F-]{36}$' AND f.id = a.file_id::uuid
-      AND f.tenant_id = a.tenant_id AND f.event_id IS NULL;
+    -- Only bodies mentioning the attribute are parsed; the top-level key
+    -- alone counts (a member of data by that name does not). A body the
+    -- database cannot parse (ingest stores valid JSON, but an odd escape
+    -- must never fail a whole group commit) attaches nothing.
+    FOR r IN SELECT n.id, n.received_at, n.tenant_id, n.body FROM new_events n
+             WHERE position('"attachments"'::bytea IN n.body) > 0 LOOP
+        BEGIN
+            ids := convert_from(r.body, 'UTF8')::json ->> 'attachments';
+            UPDATE files f SET event_id = r.id, event_received_at = r.received_at, attached_at = now()
+            FROM unnest(string_to_array(ids, ',')) AS x(file_id)
+            WHERE btrim(x.file_id) ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+              AND f.id = btrim(x.file_id)::uuid AND f.tenant_id = r.tenant_id AND f.event_id IS NULL;
+        EXCEPTION WHEN others THEN
+            RAISE WARNING 'herald: files of event % not attached: %', r.id, SQLERRM;
+        END;
+    END LOOP;
     RETURN NULL;
 END
 $$;

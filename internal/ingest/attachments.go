@@ -63,9 +63,9 @@ func (s *Service) checkAttachments(ctx context.Context, tenant uuid.UUID, events
 		}
 		for _, p := range parts {
 			id, err := uuid.Parse(strings.TrimSpace(p))
-			if err != nil {
+			if err != nil || len(strings.TrimSpace(p)) != 36 {
 				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: AttachmentsAttr, Rule: "format",
-					Detail: fmt.Sprintf("%q is not a file id (from POST /v1/files)", strings.TrimSpace(p))})
+					Detail: fmt.Sprintf("%q is not a file id (the canonical UUID from POST /v1/files)", strings.TrimSpace(p))})
 				continue
 			}
 			if len(refs[id]) > 0 {
