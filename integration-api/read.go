@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -198,5 +200,33 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	if wantsBareEvent(r) {
+		// The event alone, as CloudEvents SDKs read it; attachments become
+		// Link headers (RFC 8288) and the expiry a header.
+		for _, a := range out.Attachments {
+			w.Header().Add("Link", fmt.Sprintf(`<%s>; rel="enclosure"; type=%q; title=%q`, a.URL, a.ContentType, a.Name))
+		}
+		if out.ExpiresAt != nil {
+			w.Header().Set("Herald-Payload-Expires", out.ExpiresAt.UTC().Format(http.TimeFormat))
+		}
+		w.Header().Set("Content-Type", "application/cloudevents+json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(pe.Event.Body)
+		return
+	}
 	h.WriteJSON(w, http.StatusOK, out)
+}
+
+// wantsBareEvent reports whether the caller asked for the event alone in
+// CloudEvents structured JSON rather than the JSON envelope.
+func wantsBareEvent(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for _, part := range strings.Split(v, ",") {
+			mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if strings.EqualFold(strings.TrimSpace(mt), "application/cloudevents+json") {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -149,6 +149,14 @@ func TestThinWebhookCarriesNotification(t *testing.T) {
 	if m["expires_at"] == nil {
 		t.Fatalf("no expires_at for a thin event: %v", m)
 	}
+	// Asked for CloudEvents JSON, the event comes alone.
+	bare := e.do(w.integ, "GET", strings.TrimPrefix(dataref, e.app.URL()), nil, "Accept", "application/cloudevents+json")
+	var ce map[string]any
+	if bare.status != 200 || bare.header.Get("Content-Type") != "application/cloudevents+json" ||
+		json.Unmarshal(bare.body, &ce) != nil || ce["id"] != "o-1" || ce["data"].(map[string]any)["qty"] != float64(3) ||
+		bare.header.Get("Herald-Payload-Expires") == "" {
+		t.Fatalf("bare event: %d %v %s", bare.status, bare.header, bare.body)
+	}
 }
 
 // TestIntegrationAPIAccess: the right credential reads the event; wrong,
@@ -433,6 +441,10 @@ func TestFilesAttachDownloadExpire(t *testing.T) {
 	atts := got["attachments"].([]any)
 	if len(atts) != 2 {
 		t.Fatalf("attachments = %v", atts)
+	}
+	if r := e.do(w.integ, "GET", "/v1/integration/events/"+eventID, nil, "Accept", "application/cloudevents+json"); len(r.header.Values("Link")) != 2 ||
+		!strings.Contains(r.header.Values("Link")[0], `rel="enclosure"`) {
+		t.Fatalf("bare event links: %v", r.header.Values("Link"))
 	}
 	var link string
 	for _, a := range atts {
