@@ -98,6 +98,13 @@ type Config struct {
 	InsertOnly bool
 	// Connectors runs hosted connectors on their own queue (nil: none).
 	Connectors *ConnectorConfig
+	// PushBody turns a stored event body into what webhooks carry (a thin
+	// type's notification); nil sends bodies as stored. See push.go.
+	PushBody PushBodyFunc
+	// Sweep enforces the retention of thin payloads and files, every
+	// SweepInterval on the leader (nil: never).
+	Sweep         func(ctx context.Context) error
+	SweepInterval time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -169,6 +176,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		if err != nil {
 			return nil, err
 		}
+		if err := pushBodies(ctx, cfg.PushBody, found); err != nil {
+			return nil, err
+		}
 		out := make([]*postgres.SendTarget, len(keys))
 		for i, k := range keys {
 			out[i] = found[k.ID] // nil: gone
@@ -205,6 +215,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		if cfg.Routes != nil {
 			river.AddWorker(workers, &replayWorker{q: q, routes: cfg.Routes})
 		}
+		if cfg.Sweep != nil {
+			river.AddWorker(workers, &sweepWorker{sweep: cfg.Sweep})
+		}
 		rc.Workers = workers
 		rc.Queues = map[string]river.QueueConfig{
 			QueueDeliveries:  {MaxWorkers: cfg.Workers},
@@ -215,6 +228,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 			river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 				return MaintenanceArgs{}, nil
 			}, &river.PeriodicJobOpts{ID: "herald.maintenance", RunOnStart: true}),
+		}
+		if cfg.Sweep != nil {
+			rc.PeriodicJobs = append(rc.PeriodicJobs, sweepJob(cfg.SweepInterval))
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)

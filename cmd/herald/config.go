@@ -39,6 +39,9 @@ type config struct {
 	BreakerFailures int
 	BreakerCooldown time.Duration
 	VerifyEndpoints bool
+	MaxFileBytes    int64
+	FileUploadTTL   time.Duration
+	FileURLTTL      time.Duration
 	LogLevel        slog.Level
 	LogFormat       string
 	Steps           int
@@ -77,6 +80,9 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	retention := fs.String("retention", env("HERALD_RETENTION", "720h"), "how long events and delivery history are kept, in whole days; 0 keeps them forever (HERALD_RETENTION)")
 	autoDisable := fs.String("auto-disable-after", env("HERALD_AUTO_DISABLE_AFTER", "120h"), "disable an endpoint after this long without a successful delivery; 0 never (HERALD_AUTO_DISABLE_AFTER)")
 	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight work (HERALD_SHUTDOWN_TIMEOUT)")
+	maxFileBytes := fs.Int64("max-file-bytes", envInt64(getenv, "HERALD_MAX_FILE_BYTES", 25<<20), "largest file a producer may upload (POST /v1/files), in bytes (HERALD_MAX_FILE_BYTES)")
+	fileUploadTTL := fs.String("file-upload-ttl", env("HERALD_FILE_UPLOAD_TTL", "24h"), "how long an uploaded file no event references is kept (HERALD_FILE_UPLOAD_TTL)")
+	fileURLTTL := fs.String("file-url-ttl", env("HERALD_FILE_URL_TTL", "5m"), "how long a signed attachment download link works (HERALD_FILE_URL_TTL)")
 	logLevel := fs.String("log-level", env("HERALD_LOG_LEVEL", "info"), "debug, info, warn or error (HERALD_LOG_LEVEL)")
 	logFormat := fs.String("log-format", env("HERALD_LOG_FORMAT", "text"), "text or json (HERALD_LOG_FORMAT)")
 	steps := fs.Int("steps", 1, "migrate down: how many migrations to revert")
@@ -131,6 +137,15 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	if c.Connectors, err = connectors(); err != nil {
 		return nil, err
 	}
+	if c.MaxFileBytes = *maxFileBytes; c.MaxFileBytes < 1 || c.MaxFileBytes > 5<<30 {
+		return nil, fmt.Errorf("-max-file-bytes / HERALD_MAX_FILE_BYTES: must be from 1 to %d (5 GiB)", int64(5<<30))
+	}
+	if c.FileUploadTTL, err = time.ParseDuration(*fileUploadTTL); err != nil || c.FileUploadTTL < time.Minute {
+		return nil, fmt.Errorf("-file-upload-ttl / HERALD_FILE_UPLOAD_TTL: %q is not a Go duration of at least 1m, such as 24h", *fileUploadTTL)
+	}
+	if c.FileURLTTL, err = time.ParseDuration(*fileURLTTL); err != nil || c.FileURLTTL < 10*time.Second || c.FileURLTTL > 24*time.Hour {
+		return nil, fmt.Errorf("-file-url-ttl / HERALD_FILE_URL_TTL: %q must be a Go duration from 10s to 24h, such as 5m", *fileURLTTL)
+	}
 	if c.LogLevel, err = levelFrom(*logLevel); err != nil {
 		return nil, fmt.Errorf("-log-level / HERALD_LOG_LEVEL: %w", err)
 	}
@@ -155,6 +170,16 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 func envInt(getenv func(string) string, name string, def int) int {
 	if v := getenv(name); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		return -1 // reported by validation as out of range
+	}
+	return def
+}
+
+func envInt64(getenv func(string) string, name string, def int64) int64 {
+	if v := getenv(name); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 			return n
 		}
 		return -1 // reported by validation as out of range
@@ -189,7 +214,8 @@ func (c *config) logAttrs() []any {
 	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
 		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
 		"allow_target_prefixes", len(c.AllowPrefixes), "tls_ca_file", c.TLSCAFile, "workers", c.Workers,
-		"db_max_conns", c.DBMaxConns, "connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers}
+		"db_max_conns", c.DBMaxConns, "connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers,
+		"max_file_bytes", c.MaxFileBytes, "file_upload_ttl", c.FileUploadTTL, "file_url_ttl", c.FileURLTTL}
 }
 
 // maskURL hides a password in a database URL or keyword/value string.
@@ -223,6 +249,7 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		Logger:           logger,
 		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
 		BreakerThreshold: c.BreakerFailures, BreakerCooldown: c.BreakerCooldown,
+		MaxFileBytes: c.MaxFileBytes, FileUploadTTL: c.FileUploadTTL, FileURLTTL: c.FileURLTTL,
 	}
 	c.Connectors.apply(&cfg)
 	return cfg

@@ -34,6 +34,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"retention shorter than retries", nil, map[string]string{"HERALD_RETENTION": "1h"}, "HERALD_RETENTION"},
 		{"bad verify flag", nil, map[string]string{"HERALD_VERIFY_ENDPOINTS": "maybe"}, "HERALD_VERIFY_ENDPOINTS"},
 		{"bad auto-disable", nil, map[string]string{"HERALD_AUTO_DISABLE_AFTER": "soon"}, "HERALD_AUTO_DISABLE_AFTER"},
+		{"bad max file bytes", nil, map[string]string{"HERALD_MAX_FILE_BYTES": "big"}, "HERALD_MAX_FILE_BYTES"},
+		{"short upload ttl", nil, map[string]string{"HERALD_FILE_UPLOAD_TTL": "1s"}, "HERALD_FILE_UPLOAD_TTL"},
+		{"long url ttl", nil, map[string]string{"HERALD_FILE_URL_TTL": "48h"}, "HERALD_FILE_URL_TTL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	integrationapi "github.com/heraldhq/herald/integration-api"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
@@ -102,6 +103,15 @@ type Config struct {
 	// SMTPRootCAs verifies SMTP servers' certificates (nil: the system's
 	// roots); for private CAs and tests.
 	SMTPRootCAs *x509.CertPool
+	// MaxFileBytes caps one file upload (0: 25 MiB).
+	MaxFileBytes int64
+	// FileUploadTTL is how long an upload no event references is kept (0:
+	// 24h); FileURLTTL how long a signed download link works (0: 5m).
+	FileUploadTTL time.Duration
+	FileURLTTL    time.Duration
+	// Now is the clock of the Integration API, file links and payload
+	// retention (nil: time.Now); tests jump it days ahead.
+	Now func() time.Time
 	// SkipMigrate assumes the schema is current (tests using a migrated
 	// template database).
 	SkipMigrate bool
@@ -119,6 +129,7 @@ type App struct {
 	ingest   *ingest.Service
 	sender   *webhook.Sender
 	ring     *outbound.KeyRing
+	integ    *integrationapi.Handler
 	stopKeys context.CancelFunc
 	server   *http.Server
 	listener net.Listener
@@ -199,6 +210,15 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy, RootCAs: roots})
 	registry, limits := connectorRegistry(cfg, policy, a.sender.HTTPClient())
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	a.integ = integrationapi.New(integrationapi.Deps{
+		Store: a.store, Catalog: cat, Signer: integrationapi.NewSigner(key[:]), Logger: a.logger,
+		Files: integrationapi.DiskStore{Dir: filepath.Join(cfg.DataDir, "files")},
+	}, integrationapi.Config{PublicURL: publicURL, MaxFileBytes: cfg.MaxFileBytes, UploadTTL: cfg.FileUploadTTL,
+		URLTTL: cfg.FileURLTTL, Now: now})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		Connectors:       &queue.ConnectorConfig{Registry: registry, Workers: cfg.ConnectorWorkers, Timeout: limits.Timeout},
@@ -213,11 +233,14 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		PublicURL: publicURL,
 		JWT:       &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
 		Tokens:    outbound.NewTokenSource(a.sender.HTTPClient(), nil),
+		PushBody:  a.integ.PushBody,
+		Sweep:     a.Sweep,
 	}, a.logger)
 	if err != nil {
 		return nil, err
 	}
 	a.ingest = ingest.New(a.pool, a.store, cat, a.queue.Client(), ingest.Config{Committers: cfg.IngestCommitters}, a.logger)
+	a.ingest.SetAttachments(a.store, now)
 	a.ingest.Start()
 	if err = a.queue.Start(ctx); err != nil {
 		return nil, err
@@ -227,7 +250,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
-		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue,
+		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue, Integration: a.integ,
 	})
 	a.server = &http.Server{
 		Handler:           api.Handler(),
@@ -262,6 +285,12 @@ func (a *App) Queue() *queue.Queue { return a.queue }
 // Pool exposes the database pool (the benchmark measures its COPY floor
 // through it).
 func (a *App) Pool() *pgxpool.Pool { return a.pool }
+
+// Sweep enforces the retention of thin payloads and files once (the
+// periodic maintenance job calls it; tests call it after moving the clock).
+func (a *App) Sweep(ctx context.Context) error {
+	return a.integ.Sweep(ctx, retention(a.cfg.Retention))
+}
 
 // Err reports a failure of the HTTP server after Start.
 func (a *App) Err() <-chan error { return a.serveErr }

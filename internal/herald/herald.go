@@ -77,8 +77,11 @@ type EventType struct {
 	Consumers   []uuid.UUID
 	Version     int
 	Schema      []byte
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Thin makes the type's push channels carry a notification only (nil:
+	// full delivery).
+	Thin      *ThinDelivery
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // MayProduce reports whether client c may send events of this type.

@@ -318,6 +318,11 @@ type eventTypeJSON struct {
 	Public      bool            `json:"public"`
 	Version     int             `json:"version"`
 	Schema      json.RawMessage `json:"schema"`
+	// Delivery is "full" or "thin"; a thin type's push channels carry a
+	// notification with ThinFields kept from data (see thin.go).
+	Delivery      string             `json:"delivery"`
+	ThinFields    []string           `json:"thin_fields,omitempty"`
+	ThinRetention *thinRetentionJSON `json:"thin_retention,omitempty"`
 	// Producers and Consumers are shown to the owning tenant's admins only.
 	Producers []uuid.UUID `json:"producers,omitempty"`
 	Consumers []uuid.UUID `json:"consumers,omitempty"`
@@ -328,6 +333,7 @@ type eventTypeJSON struct {
 func toEventTypeJSON(t *herald.EventType, p herald.Principal) eventTypeJSON {
 	out := eventTypeJSON{Name: t.Name, Tenant: t.TenantID, Description: t.Description, Public: t.Public,
 		Version: t.Version, Schema: json.RawMessage(t.Schema), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	thinJSON(&out, t)
 	if p.IsAdminOf(t.TenantID) {
 		out.Producers = nonNil(t.Producers)
 		out.Consumers = nonNil(t.Consumers)
@@ -350,12 +356,15 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Tenant      *uuid.UUID      `json:"tenant"`
-		Description string          `json:"description"`
-		Schema      json.RawMessage `json:"schema"`
-		Producers   []uuid.UUID     `json:"producers"`
-		Consumers   []uuid.UUID     `json:"consumers"`
-		Public      bool            `json:"public"`
+		Tenant      *uuid.UUID         `json:"tenant"`
+		Description string             `json:"description"`
+		Schema      json.RawMessage    `json:"schema"`
+		Producers   []uuid.UUID        `json:"producers"`
+		Consumers   []uuid.UUID        `json:"consumers"`
+		Public      bool               `json:"public"`
+		Delivery    string             `json:"delivery"`
+		ThinFields  []string           `json:"thin_fields"`
+		ThinRet     *thinRetentionJSON `json:"thin_retention"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -397,12 +406,13 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 	}
 	checkClients("producers", in.Producers)
 	checkClients("consumers", in.Consumers)
+	thinCfg := checkThin(ve, in.Delivery, in.ThinFields, in.ThinRet)
 	if err := ve.Err(); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	t := &herald.EventType{Name: name, TenantID: tenant, Description: in.Description, Public: in.Public,
-		Producers: dedupIDs(in.Producers), Consumers: dedupIDs(in.Consumers), Schema: doc}
+		Producers: dedupIDs(in.Producers), Consumers: dedupIDs(in.Consumers), Schema: doc, Thin: thinCfg}
 	created, err := s.store.EventTypePut(r.Context(), t, func(existing *herald.EventType) error {
 		if !p.IsAdminOf(existing.TenantID) {
 			return herald.Forbidden("event type %q belongs to another tenant", name)

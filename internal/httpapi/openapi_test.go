@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 
+	integrationapi "github.com/heraldhq/herald/integration-api"
 	"github.com/heraldhq/herald/internal/httpapi"
 	"github.com/heraldhq/herald/openapi"
 )
@@ -187,7 +188,8 @@ func loadSpec(t *testing.T) *specDoc {
 // touch its dependencies, so an empty Deps is enough.
 func routerRoutes(t *testing.T) map[string]bool {
 	t.Helper()
-	srv := httpapi.New(httpapi.Deps{})
+	// Every optional part is on, so all its routes are walked.
+	srv := httpapi.New(httpapi.Deps{Integration: integrationapi.New(integrationapi.Deps{}, integrationapi.Config{})})
 	routes := map[string]bool{}
 	err := chi.Walk(srv.Router(), func(method, route string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		if route != "/" {

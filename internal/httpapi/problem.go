@@ -107,6 +107,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, problem(http.StatusForbidden, "forbidden", "Forbidden", "you may not do this"))
 	case errors.Is(err, herald.ErrNotFound):
 		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", err.Error()))
+	case errors.Is(err, herald.ErrGone):
+		writeProblem(w, problem(http.StatusGone, "gone", "Gone", err.Error()))
 	case errors.Is(err, herald.ErrConflict):
 		writeProblem(w, problem(http.StatusConflict, "conflict", "Conflict", err.Error()))
 	case errors.Is(err, herald.ErrUnavailable):

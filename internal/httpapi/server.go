@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/connectors"
+	integrationapi "github.com/heraldhq/herald/integration-api"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
@@ -52,6 +53,9 @@ type Deps struct {
 	// RotateSigningKey makes a new JWT signing key current and returns its
 	// key id.
 	RotateSigningKey func(ctx context.Context) (string, error)
+	// Integration serves the Integration API, integration credentials and
+	// files (nil: not served).
+	Integration *integrationapi.Handler
 	// Ready reports whether the server can serve (database reachable,
 	// migrations applied).
 	Ready  func(ctx context.Context) error
@@ -74,6 +78,7 @@ type Server struct {
 	jwks    func() []byte
 	verify  bool
 	rotate  func(ctx context.Context) (string, error)
+	integ   *integrationapi.Handler
 	logger  *slog.Logger
 	router  chi.Router
 
@@ -87,6 +92,7 @@ func New(d Deps) *Server {
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
 		connectors: d.Connectors, runs: d.ConnectorRuns,
+		integ: d.Integration,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -99,6 +105,9 @@ func New(d Deps) *Server {
 	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
+	}
+	if s.integ != nil {
+		s.integ.Bind(s.writeError, writeJSON, decodeJSON, principal)
 	}
 	s.router = s.routes()
 	return s
@@ -138,8 +147,16 @@ func (s *Server) routes() chi.Router {
 		_, _ = w.Write(openapi.Spec)
 	})
 
+	if s.integ != nil {
+		// These authenticate on their own (integration credentials, signed
+		// links), not as Herald clients.
+		s.integ.MountPublic(r)
+	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
+		if s.integ != nil {
+			s.integ.MountManagement(r)
+		}
 		r.Post("/tenants", s.handleTenantCreate)
 		r.Get("/tenants", s.handleTenantList)
 		r.Get("/tenants/{id}", s.handleTenantGet)

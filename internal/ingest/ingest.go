@@ -50,6 +50,9 @@ type Service struct {
 	jobs    JobInserter
 	logger  *slog.Logger
 	cfg     Config
+	// attach checks the files events reference (see attachments.go).
+	attach    AttachmentChecker
+	attachNow func() time.Time
 
 	reqs     chan *pending
 	wg       sync.WaitGroup
@@ -166,6 +169,9 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 				Subject: ev.Subject, PartitionKey: ev.PartitionKey(), TypeVersion: te.Type.Version, Body: body,
 			},
 		}
+	}
+	if err := s.checkAttachments(ctx, p.Client.TenantID, events, rej); err != nil {
+		return nil, err
 	}
 	if len(rej.Problems) > 0 {
 		return nil, rej

@@ -83,9 +83,15 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 				return translate(err, "event type "+t.Name)
 			}
 		}
+		if err := eventTypeThinPut(ctx, tx, t); err != nil {
+			return err
+		}
 		stored, err := scanEventType(tx.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1`, t.Name))
 		if err != nil {
 			return fmt.Errorf("put event type %s: reread: %w", t.Name, err)
+		}
+		if err := eventTypeThinFill(ctx, tx, stored); err != nil {
+			return err
 		}
 		*t = *stored
 		return nil
@@ -96,7 +102,10 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 // EventTypeGet returns a type with its current schema.
 func (s *Store) EventTypeGet(ctx context.Context, name string) (*herald.EventType, error) {
 	t, err := scanEventType(s.pool.QueryRow(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` WHERE t.name = $1`, name))
-	return t, translate(err, fmt.Sprintf("event type %q", name))
+	if err != nil {
+		return nil, translate(err, fmt.Sprintf("event type %q", name))
+	}
+	return t, eventTypeThinFill(ctx, s.pool, t)
 }
 
 // EventTypeList returns all types with their current schemas, by name.
@@ -118,7 +127,11 @@ func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list event types: %w", err)
+	}
+	rows.Close()
+	return out, eventTypeThinFill(ctx, db, out...)
 }
 
 // EventTypeVersions returns every schema version of a type, oldest first.

@@ -1,0 +1,161 @@
+package integrationapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxFileBytes = 25 << 20
+	DefaultUploadTTL    = 24 * time.Hour
+	DefaultURLTTL       = 5 * time.Minute
+)
+
+// Config tunes the Integration API and files.
+type Config struct {
+	// PublicURL is how consumers reach Herald: datarefs and download links
+	// are absolute URLs under it.
+	PublicURL string
+	// MaxFileBytes caps one upload.
+	MaxFileBytes int64
+	// UploadTTL is how long an upload no event references is kept.
+	UploadTTL time.Duration
+	// URLTTL is how long a signed download link works.
+	URLTTL time.Duration
+	// Now is the clock (tests move it days ahead); nil is time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxFileBytes <= 0 {
+		c.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if c.UploadTTL <= 0 {
+		c.UploadTTL = DefaultUploadTTL
+	}
+	if c.URLTTL <= 0 {
+		c.URLTTL = DefaultURLTTL
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Deps is what the handlers need from the rest of Herald.
+type Deps struct {
+	Store   *postgres.Store
+	Catalog *catalog.Catalog
+	Files   FileStore
+	Signer  *Signer
+	// WriteError answers with the problem for err (httpapi's single error
+	// mapping); WriteJSON answers with a JSON body.
+	WriteError func(w http.ResponseWriter, r *http.Request, err error)
+	WriteJSON  func(w http.ResponseWriter, status int, v any)
+	// DecodeJSON reads a request body strictly (unknown fields refused).
+	DecodeJSON func(w http.ResponseWriter, r *http.Request, v any) error
+	// Principal is the authenticated Herald client of a management request.
+	Principal func(r *http.Request) herald.Principal
+	Logger    *slog.Logger
+}
+
+// Handler serves the Integration API, its management and files.
+type Handler struct {
+	Deps
+	cfg Config
+}
+
+// New builds the handler.
+func New(d Deps, cfg Config) *Handler {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handler{Deps: d, cfg: cfg.withDefaults()}
+}
+
+func (h *Handler) now() time.Time { return h.cfg.Now().UTC() }
+
+// MountManagement adds the routes Herald clients use, inside the router
+// that authenticates them: integration credentials (tenant admins) and
+// file uploads (producers).
+func (h *Handler) MountManagement(r chi.Router) {
+	r.Post("/integrations", h.handleCreate)
+	r.Get("/integrations", h.handleList)
+	r.Get("/integrations/{id}", h.handleGet)
+	r.Delete("/integrations/{id}", h.handleRevoke)
+	r.Post("/integrations/{id}/secret/rotate", h.handleRotate)
+	r.Get("/integrations/{id}/access-log", h.handleAccessLog)
+	r.Post("/files", h.handleUpload)
+	r.Get("/files/{id}", h.handleFileGet)
+}
+
+// MountPublic adds the routes that authenticate on their own: event reads
+// with integration credentials and signed file downloads.
+func (h *Handler) MountPublic(r chi.Router) {
+	r.Get("/v1/integration/events/{id}", h.handleEventGet)
+	r.Get("/v1/files/{id}/content", h.handleFileContent)
+}
+
+// Sweep enforces retention once: it scrubs the expired thin payloads (the
+// stored event keeps its notification only) and deletes their files, and
+// deletes expired unattached uploads and files of events past logRetention
+// (0: kept with the log forever). The maintenance job runs it
+// periodically; it is safe on several nodes at once.
+func (h *Handler) Sweep(ctx context.Context, logRetention time.Duration) error {
+	now := h.now()
+	for {
+		n, files, err := h.Store.PayloadsExpire(ctx, now, 500, h.scrub)
+		if err != nil {
+			return err
+		}
+		h.deleteFiles(ctx, files)
+		if n > 0 {
+			h.Logger.Info("thin payloads expired", "events", n, "files", len(files))
+		}
+		if n < 500 {
+			break
+		}
+	}
+	var cutoff time.Time
+	if logRetention > 0 {
+		cutoff = now.Add(-logRetention).Truncate(24 * time.Hour)
+		if err := h.Store.PayloadsForget(ctx, cutoff); err != nil {
+			return err
+		}
+		if _, err := h.Store.AccessLogExpire(ctx, now.Add(-logRetention)); err != nil {
+			return err
+		}
+	}
+	files, err := h.Store.FilesExpire(ctx, now, cutoff)
+	if err != nil {
+		return err
+	}
+	h.deleteFiles(ctx, files)
+	return nil
+}
+
+func (h *Handler) deleteFiles(ctx context.Context, ids []uuid.UUID) {
+	for _, id := range ids {
+		if err := h.Files.Delete(ctx, id); err != nil {
+			h.Logger.Warn("delete expired file", "file", id, "error", err)
+		}
+	}
+}
+
+// Bind gives the handler the HTTP plumbing of the server that mounts it:
+// its single error mapping, JSON writer and reader, and the authenticated
+// client of management requests.
+func (h *Handler) Bind(writeError func(http.ResponseWriter, *http.Request, error), writeJSON func(http.ResponseWriter, int, any),
+	decodeJSON func(http.ResponseWriter, *http.Request, any) error, principal func(*http.Request) herald.Principal) {
+	h.WriteError, h.WriteJSON, h.DecodeJSON, h.Principal = writeError, writeJSON, decodeJSON, principal
+}
