@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -200,7 +199,7 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	if wantsBareEvent(r) {
+	if !wantsEnvelope(r) {
 		// The event alone, as CloudEvents SDKs read it; attachments become
 		// Link headers (RFC 8288) and the expiry a header.
 		for _, a := range out.Attachments {
@@ -217,16 +216,10 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 	h.WriteJSON(w, http.StatusOK, out)
 }
 
-// wantsBareEvent reports whether the caller asked for the event alone in
-// CloudEvents structured JSON rather than the JSON envelope.
-func wantsBareEvent(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		for _, part := range strings.Split(v, ",") {
-			mt, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-			if strings.EqualFold(strings.TrimSpace(mt), "application/cloudevents+json") {
-				return true
-			}
-		}
-	}
-	return false
+// wantsEnvelope reports whether the caller asked for the JSON envelope
+// (the event, its attachments with their links, its expiry) rather than the
+// event alone, which is the default: a client following a notification's
+// dataref gets the CloudEvent it expects.
+func wantsEnvelope(r *http.Request) bool {
+	return r.URL.Query().Get("envelope") == "true"
 }

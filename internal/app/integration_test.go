@@ -139,7 +139,7 @@ func TestThinWebhookCarriesNotification(t *testing.T) {
 		}
 	}
 
-	r := getURL(t, dataref, w.integ)
+	r := getURL(t, dataref+"?envelope=true", w.integ)
 	m := e.must(200, r)
 	ev := m["event"].(map[string]any)
 	data := ev["data"].(map[string]any)
@@ -149,8 +149,9 @@ func TestThinWebhookCarriesNotification(t *testing.T) {
 	if m["expires_at"] == nil {
 		t.Fatalf("no expires_at for a thin event: %v", m)
 	}
-	// Asked for CloudEvents JSON, the event comes alone.
-	bare := e.do(w.integ, "GET", strings.TrimPrefix(dataref, e.app.URL()), nil, "Accept", "application/cloudevents+json")
+	// By default (what a client following dataref gets) the event comes
+	// alone, in CloudEvents JSON.
+	bare := getURL(t, dataref, w.integ)
 	var ce map[string]any
 	if bare.status != 200 || bare.header.Get("Content-Type") != "application/cloudevents+json" ||
 		json.Unmarshal(bare.body, &ce) != nil || ce["id"] != "o-1" || ce["data"].(map[string]any)["qty"] != float64(3) ||
@@ -437,12 +438,12 @@ func TestFilesAttachDownloadExpire(t *testing.T) {
 		t.Fatalf("unknown file: %d %s", r.status, r.body)
 	}
 
-	got := e.must(200, e.do(w.integ, "GET", "/v1/integration/events/"+eventID, nil))
+	got := e.must(200, e.do(w.integ, "GET", "/v1/integration/events/"+eventID+"?envelope=true", nil))
 	atts := got["attachments"].([]any)
 	if len(atts) != 2 {
 		t.Fatalf("attachments = %v", atts)
 	}
-	if r := e.do(w.integ, "GET", "/v1/integration/events/"+eventID, nil, "Accept", "application/cloudevents+json"); len(r.header.Values("Link")) != 2 ||
+	if r := e.do(w.integ, "GET", "/v1/integration/events/"+eventID, nil); len(r.header.Values("Link")) != 2 ||
 		!strings.Contains(r.header.Values("Link")[0], `rel="enclosure"`) {
 		t.Fatalf("bare event links: %v", r.header.Values("Link"))
 	}
@@ -472,7 +473,7 @@ func TestFilesAttachDownloadExpire(t *testing.T) {
 	if r := getURL(t, link, cred{}); r.status != 401 {
 		t.Fatalf("stale link: %d %s", r.status, r.body)
 	}
-	l := e.must(200, e.do(w.integ, "GET", "/v1/integration/events/"+eventID, nil))
+	l := e.must(200, e.do(w.integ, "GET", "/v1/integration/events/"+eventID+"?envelope=true", nil))
 	link = l["attachments"].([]any)[0].(map[string]any)["url"].(string)
 	if r := getURL(t, link, cred{}); r.status != 200 {
 		t.Fatalf("fresh link: %d", r.status)
@@ -499,7 +500,7 @@ func TestFilesAttachDownloadExpire(t *testing.T) {
 	// 6m + 25h have passed since the first read; go to a minute before
 	// 5 days after it.
 	clk.jump(5*24*time.Hour - 2*time.Minute - 25*time.Hour - 6*time.Minute)
-	link = e.must(200, e.do(w.integ, "GET", "/v1/integration/events/"+eventID, nil))["attachments"].([]any)[0].(map[string]any)["url"].(string)
+	link = e.must(200, e.do(w.integ, "GET", "/v1/integration/events/"+eventID+"?envelope=true", nil))["attachments"].([]any)[0].(map[string]any)["url"].(string)
 	clk.jump(3 * time.Minute) // past 5 days after the first read, link still fresh
 	if r := getURL(t, link, cred{}); r.status != 410 {
 		t.Fatalf("link after payload expiry: %d %s", r.status, r.body)
