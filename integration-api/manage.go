@@ -141,19 +141,9 @@ func (h *Handler) handleCreate(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) handleList(w http.ResponseWriter, r *http.Request) {
 	p := h.Principal(r)
-	tenant := p.Client.TenantID
-	if q := r.URL.Query().Get("tenant"); q != "" {
-		id, err := uuid.Parse(q)
-		if err != nil {
-			h.WriteError(w, r, herald.Invalid("tenant", "format", "must be a UUID"))
-			return
-		}
-		tenant = id
-	} else if p.PlatformAdmin {
-		tenant = uuid.Nil
-	}
-	if tenant != uuid.Nil && !p.IsAdminOf(tenant) || tenant == uuid.Nil && !p.PlatformAdmin {
-		h.WriteError(w, r, herald.Forbidden("listing integrations needs the admin role of the tenant"))
+	tenant, err := p.AdminScope(r.URL.Query().Get("tenant"), "integrations")
+	if err != nil {
+		h.WriteError(w, r, err)
 		return
 	}
 	is, err := h.Store.IntegrationList(r.Context(), tenant)

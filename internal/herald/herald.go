@@ -66,6 +66,29 @@ func (p Principal) IsAdminOf(tenant uuid.UUID) bool {
 	return p.PlatformAdmin || (p.Client.Has(RoleAdmin) && p.Client.TenantID == tenant)
 }
 
+// AdminScope decides which tenant an admin listing (clients, integration
+// credentials) covers: the tenant named by the request's tenant parameter
+// (empty: the caller's own, or every tenant — uuid.Nil — for a platform
+// admin). The caller must administer it; what names the listing in the
+// error.
+func (p Principal) AdminScope(tenantParam, what string) (uuid.UUID, error) {
+	tenant := p.Client.TenantID
+	switch {
+	case tenantParam != "":
+		id, err := uuid.Parse(tenantParam)
+		if err != nil {
+			return uuid.Nil, Invalid("tenant", "format", "must be a UUID")
+		}
+		tenant = id
+	case p.PlatformAdmin:
+		return uuid.Nil, nil
+	}
+	if !p.IsAdminOf(tenant) {
+		return uuid.Nil, Forbidden("listing %s needs the admin role of the tenant", what)
+	}
+	return tenant, nil
+}
+
 // EventType is a named contract in the schema registry. Names are global;
 // the owning tenant's admins manage it.
 type EventType struct {

@@ -237,19 +237,9 @@ func (s *Server) handleClientCreate(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleClientList(w http.ResponseWriter, r *http.Request) {
 	p := principal(r)
-	tenant := p.Client.TenantID
-	if q := r.URL.Query().Get("tenant"); q != "" {
-		id, err := uuid.Parse(q)
-		if err != nil {
-			s.writeError(w, r, herald.Invalid("tenant", "format", "must be a UUID"))
-			return
-		}
-		tenant = id
-	} else if p.PlatformAdmin {
-		tenant = uuid.Nil
-	}
-	if tenant != uuid.Nil && !p.IsAdminOf(tenant) || tenant == uuid.Nil && !p.PlatformAdmin {
-		s.writeError(w, r, herald.Forbidden("listing clients needs the admin role of the tenant"))
+	tenant, err := p.AdminScope(r.URL.Query().Get("tenant"), "clients")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	cs, err := s.store.ClientList(r.Context(), tenant)

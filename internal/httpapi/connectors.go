@@ -223,28 +223,10 @@ func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	tenant, client := p.Client.TenantID, uuid.Nil
-	switch q := r.URL.Query().Get("tenant"); {
-	case p.PlatformAdmin && q == "":
-		tenant = uuid.Nil
-	case q != "":
-		id, err := uuid.Parse(q)
-		if err != nil {
-			s.writeError(w, r, herald.Invalid("tenant", "format", "must be a UUID"))
-			return
-		}
-		switch {
-		case p.IsAdminOf(id):
-		case id == p.Client.TenantID:
-			client = p.Client.ID
-		default:
-			s.writeError(w, r, herald.Forbidden("you may not list connectors of tenant %s", id))
-			return
-		}
-		tenant = id
-	case !p.IsAdminOf(tenant):
-		client = p.Client.ID
+	tenant, client, err := ownedListScope(r, "connectors")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	cs, err := s.store.ConnectorList(r.Context(), tenant, client)
 	if err != nil {
@@ -258,11 +240,6 @@ func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// mayManageConnector: the tenant's admins and the client it receives for.
-func mayManageConnector(p herald.Principal, c *herald.Connector) bool {
-	return p.IsAdminOf(c.TenantID) || (c.ClientID != uuid.Nil && c.ClientID == p.Client.ID)
-}
-
 // visibleConnector loads the connector of the path; connectors the caller
 // may not manage are reported as not found.
 func (s *Server) visibleConnector(r *http.Request) (*herald.Connector, error) {
@@ -274,7 +251,7 @@ func (s *Server) visibleConnector(r *http.Request) (*herald.Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !mayManageConnector(principal(r), c) {
+	if !mayManage(principal(r), c.TenantID, c.ClientID) {
 		return nil, herald.NotFound("connector %s", id)
 	}
 	return c, nil
@@ -510,7 +487,7 @@ func (s *Server) authorizeRun(r *http.Request, run *herald.ConnectorRun) error {
 	p := principal(r)
 	c, err := s.store.ConnectorGet(r.Context(), run.ConnectorID)
 	switch {
-	case err == nil && mayManageConnector(p, c):
+	case err == nil && mayManage(p, c.TenantID, c.ClientID):
 		return nil
 	case err != nil && p.IsAdminOf(run.TenantID):
 		return nil

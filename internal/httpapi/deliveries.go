@@ -125,7 +125,7 @@ func (s *Server) authorizeDelivery(r *http.Request, d *herald.Delivery) error {
 		return nil
 	}
 	e, err := s.store.EndpointGet(r.Context(), d.EndpointID)
-	if err == nil && mayManageEndpoint(p, e) {
+	if err == nil && mayManage(p, e.TenantID, e.ClientID) {
 		return nil
 	}
 	return herald.NotFound("delivery %s", d.ID)

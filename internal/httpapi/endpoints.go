@@ -255,28 +255,10 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
-	tenant, client := p.Client.TenantID, uuid.Nil
-	switch {
-	case p.PlatformAdmin && r.URL.Query().Get("tenant") == "":
-		tenant = uuid.Nil
-	case r.URL.Query().Get("tenant") != "":
-		id, err := uuid.Parse(r.URL.Query().Get("tenant"))
-		if err != nil {
-			s.writeError(w, r, herald.Invalid("tenant", "format", "must be a UUID"))
-			return
-		}
-		switch {
-		case p.IsAdminOf(id):
-		case id == p.Client.TenantID:
-			client = p.Client.ID
-		default:
-			s.writeError(w, r, herald.Forbidden("you may not list endpoints of tenant %s", id))
-			return
-		}
-		tenant = id
-	case !p.IsAdminOf(tenant):
-		client = p.Client.ID // consumers see their own endpoints
+	tenant, client, err := ownedListScope(r, "endpoints")
+	if err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	eps, err := s.store.EndpointList(r.Context(), tenant, client)
 	if err != nil {
@@ -290,9 +272,40 @@ func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// mayManageEndpoint: the tenant's admins and the consumer it belongs to.
-func mayManageEndpoint(p herald.Principal, e *herald.Endpoint) bool {
-	return p.IsAdminOf(e.TenantID) || (e.ClientID != uuid.Nil && e.ClientID == p.Client.ID)
+// mayManage says whether the caller may manage a resource a client owns
+// within a tenant (an endpoint, a connector): the tenant's admins and that
+// client may.
+func mayManage(p herald.Principal, tenant, client uuid.UUID) bool {
+	return p.IsAdminOf(tenant) || (client != uuid.Nil && client == p.Client.ID)
+}
+
+// ownedListScope reads which client-owned resources (endpoints,
+// connectors) a list request covers: platform admins see all, or one
+// tenant's with ?tenant=; tenant admins their tenant's; other clients only
+// their own. A nil tenant means every tenant, a nil client every client.
+func ownedListScope(r *http.Request, what string) (tenant, client uuid.UUID, err error) {
+	p := principal(r)
+	tenant = p.Client.TenantID
+	switch q := r.URL.Query().Get("tenant"); {
+	case p.PlatformAdmin && q == "":
+		tenant = uuid.Nil
+	case q != "":
+		id, err := uuid.Parse(q)
+		if err != nil {
+			return uuid.Nil, uuid.Nil, herald.Invalid("tenant", "format", "must be a UUID")
+		}
+		switch {
+		case p.IsAdminOf(id):
+		case id == p.Client.TenantID:
+			client = p.Client.ID
+		default:
+			return uuid.Nil, uuid.Nil, herald.Forbidden("you may not list %s of tenant %s", what, id)
+		}
+		tenant = id
+	case !p.IsAdminOf(tenant):
+		client = p.Client.ID // consumers see their own
+	}
+	return tenant, client, nil
 }
 
 // visibleEndpoint loads the endpoint of the path; endpoints the caller may
@@ -306,7 +319,7 @@ func (s *Server) visibleEndpoint(r *http.Request) (*herald.Endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !mayManageEndpoint(principal(r), e) {
+	if !mayManage(principal(r), e.TenantID, e.ClientID) {
 		return nil, herald.NotFound("endpoint %s", id)
 	}
 	return e, nil
@@ -872,7 +885,7 @@ func (s *Server) handleReplayGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e, err := s.store.EndpointGet(r.Context(), rp.EndpointID)
-	if err != nil || !mayManageEndpoint(principal(r), e) {
+	if err != nil || !mayManage(principal(r), e.TenantID, e.ClientID) {
 		s.writeError(w, r, herald.NotFound("replay %s", id))
 		return
 	}
