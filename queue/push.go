@@ -26,7 +26,9 @@ func pushBodies(ctx context.Context, push PushBodyFunc, targets map[uuid.UUID]*p
 	for _, t := range targets {
 		b, err := push(ctx, t.Delivery.EventID, t.Delivery.EventType, t.Body)
 		if err != nil {
-			return fmt.Errorf("render delivery %s: %w", t.Delivery.ID, err)
+			// Only this delivery fails; the others loaded with it go on.
+			t.Body, t.RenderErr = nil, fmt.Errorf("render delivery %s: %w", t.Delivery.ID, err)
+			continue
 		}
 		t.Body = b
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/thin"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -391,6 +392,14 @@ func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, m
 	d := &t.Delivery
 	if d.Status != herald.DeliveryPending {
 		return 0, nil // a duplicate job for a delivery already settled
+	}
+	if err := t.RenderErr; err != nil {
+		if errors.Is(err, thin.ErrUnrenderable) {
+			// No attempt could ever send it: dead-letter it visibly.
+			w.logger.Error("delivery cannot be rendered", "delivery", id, "error", err)
+			return 0, w.store.DeliveryFail(ctx, id, createdAt, err.Error())
+		}
+		return 0, fmt.Errorf("deliver %s: %w", id, err) // River retries
 	}
 	if t.EndpointStatus == herald.EndpointPending {
 		// Waiting for the receiver's consent: keep the delivery, look again

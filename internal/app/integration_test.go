@@ -515,3 +515,46 @@ func TestFilesAttachDownloadExpire(t *testing.T) {
 		t.Fatalf("link after sweep: %d %s", r.status, r.body)
 	}
 }
+
+// TestThinUnrenderableIsDeadLettered: a stored thin event that cannot be
+// rendered as a notification is never sent in full; its delivery is
+// dead-lettered with the reason, and the deliveries loaded with it go on.
+func TestThinUnrenderableIsDeadLettered(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.thinWorld(nil)
+	rc := newReceiver(t)
+	epID, secret := e.endpoint(w.consumer, rc.URL(), w.typ)
+	rc.secret = secret
+	ctx := context.Background()
+	if err := e.app.Queue().PauseDeliveries(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sent := e.must(202, e.send(w.producer, orderWithNote("ok-1"), orderWithNote("broken-1")))
+	broken := sent["events"].([]any)[1].(map[string]any)["id"].(string)
+	// Damage the stored body (as a bad restore or a manual edit might).
+	if _, err := e.app.Pool().Exec(ctx, `UPDATE events SET body = 'not json' WHERE id = $1`, broken); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.app.Queue().ResumeDeliveries(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc.waitEvents(1, 15*time.Second)
+	var reason string
+	eventually(t, 15*time.Second, "the broken delivery dead-lettered", func() bool {
+		list := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID+"/deliveries?status=failed", nil))
+		items, _ := list["data"].([]any)
+		if len(items) != 1 {
+			return false
+		}
+		reason, _ = items[0].(map[string]any)["last_error"].(string)
+		return true
+	})
+	if !strings.Contains(reason, "cannot be rendered") {
+		t.Fatalf("dead-letter reason %q", reason)
+	}
+	events, calls, bad, _ := rc.snapshot()
+	if len(bad) > 0 || events["ok-1"] != 1 || len(calls) != 1 {
+		t.Fatalf("receiver got events %v, calls %v, problems %v; want ok-1 only", events, calls, bad)
+	}
+}

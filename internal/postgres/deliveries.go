@@ -34,6 +34,9 @@ type SendTarget struct {
 	// Exhausted is set when the delivery was announced as exhausted and
 	// its recovery not yet.
 	Exhausted bool
+	// RenderErr is set when the body could not be turned into what may be
+	// pushed (a thin type's notification); Body must then not be sent.
+	RenderErr error
 }
 
 // AttemptRecord is the outcome of one attempt and the delivery state it

@@ -76,6 +76,11 @@ func isNameByte(c byte, first bool) bool {
 	return false
 }
 
+// ErrUnrenderable marks a stored event that cannot be turned into a
+// notification (its body is not a JSON object): no attempt can send it, so
+// its deliveries are dead-lettered rather than retried.
+var ErrUnrenderable = errors.New("thin notification: the stored event cannot be rendered")
+
 // Notification renders the notification of a stored event body
 // (CloudEvents structured JSON): every attribute except data, data_base64
 // and dataschema (which describes the full data), data reduced to the kept
@@ -85,7 +90,7 @@ func isNameByte(c byte, first bool) bool {
 func Notification(body []byte, fields []Path, dataref string) ([]byte, error) {
 	var attrs map[string]json.RawMessage
 	if err := json.Unmarshal(body, &attrs); err != nil {
-		return nil, fmt.Errorf("thin notification: decode event: %w", err)
+		return nil, fmt.Errorf("%w: decode event: %w", ErrUnrenderable, err)
 	}
 	data, hasData := attrs["data"]
 	delete(attrs, "data")
@@ -102,18 +107,18 @@ func Notification(body []byte, fields []Path, dataref string) ([]byte, error) {
 	}
 	raw, err := json.Marshal(kept)
 	if err != nil {
-		return nil, fmt.Errorf("thin notification: encode data: %w", err)
+		return nil, fmt.Errorf("%w: encode data: %w", ErrUnrenderable, err)
 	}
 	attrs["data"] = raw
 	attrs["datacontenttype"] = json.RawMessage(`"application/json"`)
 	ref, err := json.Marshal(dataref)
 	if err != nil {
-		return nil, fmt.Errorf("thin notification: encode dataref: %w", err)
+		return nil, fmt.Errorf("%w: encode dataref: %w", ErrUnrenderable, err)
 	}
 	attrs["dataref"] = ref
 	out, err := json.Marshal(attrs)
 	if err != nil {
-		return nil, fmt.Errorf("thin notification: encode: %w", err)
+		return nil, fmt.Errorf("%w: encode: %w", ErrUnrenderable, err)
 	}
 	return out, nil
 }
