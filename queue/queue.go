@@ -25,6 +25,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/postgres"
@@ -427,7 +428,15 @@ func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, m
 	if err == nil {
 		var header http.Header
 		if header, err = w.extraHeaders(t); err == nil {
-			return w.attempt(ctx, t, secrets, header)
+			m := webhook.Message{URL: t.URL, ID: d.ID.String(), Body: t.Body, Secrets: secrets, Header: header}
+			if t.ContentMode == herald.ContentModeBinary {
+				if err := toBinary(&m); err != nil {
+					// Only a stored event that is no longer valid gets here.
+					w.logger.Error("delivery cannot be encoded in binary mode", "delivery", id, "error", err)
+					return 0, w.store.DeliveryFail(ctx, id, createdAt, "cannot encode the event in binary mode: "+err.Error())
+				}
+			}
+			return w.attempt(ctx, t, m)
 		}
 	}
 	// The endpoint's sealed settings cannot be opened (a wrong master
@@ -436,15 +445,36 @@ func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, m
 	return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint settings cannot be decrypted: "+err.Error())
 }
 
+// toBinary turns a message carrying a structured-mode event into the HTTP
+// binary content mode: the event's data as the body (signed as sent), its
+// attributes as ce- headers, which win over static headers of those names.
+func toBinary(m *webhook.Message) error {
+	ev, err := cloudevents.ParseStored(m.Body)
+	if err != nil {
+		return err
+	}
+	h, body, ct, err := ev.Binary()
+	if err != nil {
+		return err
+	}
+	if m.Header == nil {
+		m.Header = make(http.Header, len(h))
+	}
+	for k, v := range h {
+		m.Header[k] = v
+	}
+	m.Body, m.ContentType, m.OmitContentType = body, ct, ct == ""
+	return nil
+}
+
 // attempt sends the delivery once, records the attempt and schedules the
 // next one (see deliver for the result).
-func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, secrets []string, header http.Header) (time.Duration, error) {
+func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, m webhook.Message) (time.Duration, error) {
 	d := &t.Delivery
 	id, createdAt := d.ID, d.CreatedAt
 	started := time.Now()
-	res := w.send(ctx, t, webhook.Message{
-		URL: t.URL, ID: d.ID.String(), Timestamp: started, Body: t.Body, Secrets: secrets, Header: header,
-	})
+	m.Timestamp = started
+	res := w.send(ctx, t, m)
 	rec := &postgres.AttemptRecord{
 		DeliveryID: id, CreatedAt: createdAt, EndpointID: d.EndpointID,
 		Attempt: herald.Attempt{

@@ -105,6 +105,9 @@ type Message struct {
 	Body []byte
 	// ContentType defaults to "application/cloudevents+json; charset=utf-8".
 	ContentType string
+	// OmitContentType sends no Content-Type at all (a binary-mode
+	// CloudEvent without data).
+	OmitContentType bool
 	// Secrets are the endpoint's signing secrets; each adds one entry to
 	// webhook-signature: "v1,<sig>" for an HMAC secret ("whsec_..."),
 	// "v1a,<sig>" for an ed25519 signing key ("whsk_..."). At least one is
@@ -383,9 +386,12 @@ func (s *Sender) header(m Message, ts time.Time, sig string) http.Header {
 	h["Webhook-Id"] = []string{m.ID}
 	h["Webhook-Timestamp"] = []string{strconv.FormatInt(ts.Unix(), 10)}
 	h["Webhook-Signature"] = []string{sig}
-	if m.ContentType != "" {
+	switch {
+	case m.OmitContentType:
+		delete(h, "Content-Type")
+	case m.ContentType != "":
 		h["Content-Type"] = []string{m.ContentType}
-	} else {
+	default:
 		h["Content-Type"] = defaultContentType
 	}
 	h["User-Agent"] = s.userAgent

@@ -187,6 +187,24 @@ func TestSendTwoSecretsBothVerify(t *testing.T) {
 	}
 }
 
+// TestSendOmitContentType: a binary-mode event without data goes out with
+// an empty body and no Content-Type, even if a static header names one.
+func TestSendOmitContentType(t *testing.T) {
+	t.Parallel()
+	rc := newReceiver(t, nil)
+	s := newTestSender(t, SenderConfig{Policy: allowPrivate})
+	m := testMessage(t, rc.URL)
+	m.Body, m.OmitContentType = nil, true
+	m.Header = http.Header{"Content-Type": {"text/plain"}, "Ce-Id": {"e-1"}}
+	if res := s.Send(t.Context(), m); !res.Success() {
+		t.Fatalf("Send = %+v", res)
+	}
+	got := rc.last(t)
+	if ct, ok := got.header["Content-Type"]; ok || len(got.body) != 0 || got.header.Get("Ce-Id") != "e-1" {
+		t.Fatalf("Content-Type %q (present %t), body %q, headers %v", ct, ok, got.body, got.header)
+	}
+}
+
 func TestSendDoesNotFollowRedirects(t *testing.T) {
 	t.Parallel()
 	var followed atomic.Int64

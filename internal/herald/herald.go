@@ -141,6 +141,16 @@ const (
 	EndpointDisabled EndpointStatus = "disabled"
 )
 
+// CloudEvents HTTP content modes an endpoint can receive.
+const (
+	// ContentModeStructured sends the event in the JSON event format
+	// (application/cloudevents+json).
+	ContentModeStructured = "structured"
+	// ContentModeBinary sends the event's data as the body, with its media
+	// type, and the attributes as ce- headers.
+	ContentModeBinary = "binary"
+)
+
 // Endpoint is a webhook target subscribed to event types or patterns.
 type Endpoint struct {
 	ID       uuid.UUID
@@ -169,6 +179,9 @@ type Endpoint struct {
 	// Ordered sends the events of one partition key one at a time, in the
 	// order Herald accepted them (events without a key are not ordered).
 	Ordered bool
+	// ContentMode is how deliveries carry the event: ContentModeStructured
+	// (the whole event as JSON, the default) or ContentModeBinary.
+	ContentMode string
 	// VerifiedAt and VerifiedBy record when and how the receiver consented
 	// (the handshake, its callback, or an admin by hand).
 	VerifiedAt time.Time

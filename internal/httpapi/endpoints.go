@@ -39,6 +39,9 @@ type endpointJSON struct {
 	RateLimit int `json:"rate_limit,omitempty"`
 	// Ordered sends each partition key's events one at a time, in order.
 	Ordered bool `json:"ordered"`
+	// ContentMode is structured (the event as JSON) or binary (data as the
+	// body, attributes as ce- headers).
+	ContentMode string `json:"content_mode"`
 	// VerifiedAt and VerifiedBy tell when and how the receiver consented.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	VerifiedBy string     `json:"verified_by,omitempty"`
@@ -69,7 +72,7 @@ func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
 		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
-		Ordered: e.Ordered, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS)}
+		Ordered: e.Ordered, ContentMode: e.ContentMode, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS)}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
 		for k := range e.Headers {
@@ -175,6 +178,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		Auth        *authInJSON       `json:"auth"`
 		RateLimit   *int              `json:"rate_limit"`
 		Ordered     bool              `json:"ordered"`
+		ContentMode string            `json:"content_mode"`
 		MTLS        json.RawMessage   `json:"mtls"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
@@ -214,6 +218,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	checkHeaders(ve, in.Headers, auth != nil)
 	flt := checkFilter(ve, in.Filter)
 	rate := checkRate(ve, in.RateLimit)
+	mode := checkContentMode(ve, in.ContentMode)
 	mtls := checkMTLS(ve, in.MTLS, nil, in.URL)
 	if in.Signing == "" {
 		in.Signing = "v1"
@@ -233,7 +238,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 	ep := &herald.Endpoint{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, URL: in.URL,
 		Description: in.Description, Types: in.Types, Status: herald.EndpointActive, Secret: secret,
 		Config: config, Headers: in.Headers, Signing: in.Signing, PublicKey: public, Filter: flt, Auth: auth, RateLimit: rate,
-		Ordered: in.Ordered, MTLS: mtls}
+		Ordered: in.Ordered, MTLS: mtls, ContentMode: mode}
 	if s.verify {
 		ep.Status, ep.VerifyToken = herald.EndpointPending, newVerifyToken()
 	}
@@ -351,6 +356,7 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 		Auth        *authInJSON       `json:"auth"`
 		RateLimit   *int              `json:"rate_limit"`
 		Ordered     *bool             `json:"ordered"`
+		ContentMode *string           `json:"content_mode"`
 		MTLS        json.RawMessage   `json:"mtls"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
@@ -383,6 +389,9 @@ func (s *Server) handleEndpointPatch(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Ordered != nil {
 		e.Ordered = *in.Ordered
+	}
+	if in.ContentMode != nil {
+		e.ContentMode = checkContentMode(ve, *in.ContentMode)
 	}
 	auth := e.Auth
 	if in.Auth != nil {
@@ -1039,4 +1048,16 @@ func checkMTLS(ve *herald.ValidationError, raw json.RawMessage, prev *herald.Cli
 func isHTTPS(target string) bool {
 	u, err := url.Parse(target)
 	return err == nil && u.Scheme == "https"
+}
+
+// checkContentMode validates content_mode; "" means structured.
+func checkContentMode(ve *herald.ValidationError, m string) string {
+	switch m {
+	case "", herald.ContentModeStructured:
+		return herald.ContentModeStructured
+	case herald.ContentModeBinary:
+		return m
+	}
+	ve.Add("content_mode", "enum", "must be structured (the event as JSON) or binary (data as the body, attributes as ce- headers)")
+	return ""
 }

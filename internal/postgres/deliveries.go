@@ -34,6 +34,9 @@ type SendTarget struct {
 	// Exhausted is set when the delivery was announced as exhausted and
 	// its recovery not yet.
 	Exhausted bool
+	// ContentMode is the endpoint's CloudEvents content mode (structured
+	// or binary).
+	ContentMode string
 	// RenderErr is set when the body could not be turned into what may be
 	// pushed (a thin type's notification); Body must then not be sent.
 	RenderErr error
@@ -251,7 +254,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
 			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
-			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL
+			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
@@ -270,7 +273,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
 			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil,
-			&t.MTLSSealed, &t.Exhausted); err != nil {
+			&t.MTLSSealed, &t.Exhausted, &t.ContentMode); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if config != nil {

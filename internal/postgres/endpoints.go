@@ -15,7 +15,7 @@ import (
 
 const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
 	headers_enc, signing, public_key, filter::text, auth_enc, verified_at, verified_by, coalesce(rate_limit, 0),
-	ordered, created_at, updated_at, mtls_enc`
+	ordered, created_at, updated_at, mtls_enc, content_mode`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
@@ -26,7 +26,7 @@ func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var verifiedAt *time.Time
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
 		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &verifiedAt, &e.VerifiedBy, &e.RateLimit,
-		&e.Ordered, &e.CreatedAt, &e.UpdatedAt, &mtls); err != nil {
+		&e.Ordered, &e.CreatedAt, &e.UpdatedAt, &mtls, &e.ContentMode); err != nil {
 		return nil, err
 	}
 	if client != nil {
@@ -132,12 +132,13 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 		verifyToken = s.box.Seal([]byte(e.VerifyToken), verifyAD(e.ID))
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
-			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc, rate_limit, ordered, mtls_enc)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18, $19)
+			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc, rate_limit, ordered, mtls_enc,
+			content_mode)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18, $19, $20)
 		RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
 		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken, nullInt(e.RateLimit),
-		e.Ordered, mtls).
+		e.Ordered, mtls, contentMode(e.ContentMode)).
 		Scan(&e.CreatedAt, &e.UpdatedAt)
 	return translate(err, "endpoint")
 }
@@ -191,14 +192,14 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
 		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, auth_type = $10, auth_enc = $11,
-		rate_limit = $12, ordered = $13, mtls_enc = $14,
+		rate_limit = $12, ordered = $13, mtls_enc = $14, content_mode = $15,
 		-- a new URL is a new receiver: its consent is not the old one's
 		verified_at = CASE WHEN url = $2 THEN verified_at END,
 		verified_by = CASE WHEN url = $2 THEN verified_by ELSE '' END,
 		updated_at = now()
 		WHERE id = $1 RETURNING updated_at`,
 		e.ID, e.URL, e.Description, e.Types, string(e.Status), e.DisabledReason, nullJSON(e.Config), headers,
-		nullJSON(e.Filter), authType, auth, nullInt(e.RateLimit), e.Ordered, mtls).Scan(&e.UpdatedAt)
+		nullJSON(e.Filter), authType, auth, nullInt(e.RateLimit), e.Ordered, mtls, contentMode(e.ContentMode)).Scan(&e.UpdatedAt)
 	return translate(err, "endpoint "+e.ID.String())
 }
 
@@ -488,4 +489,12 @@ func (s *Store) EndpointCapRate(ctx context.Context, id uuid.UUID, perSecond int
 		return fmt.Errorf("cap rate of endpoint %s: %w", id, err)
 	}
 	return nil
+}
+
+// contentMode stores an endpoint's content mode, structured when unset.
+func contentMode(m string) string {
+	if m == "" {
+		return herald.ContentModeStructured
+	}
+	return m
 }

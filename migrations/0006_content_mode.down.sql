@@ -1,0 +1,1 @@
+ALTER TABLE endpoints DROP COLUMN IF EXISTS content_mode;
