@@ -558,3 +558,54 @@ func TestThinUnrenderableIsDeadLettered(t *testing.T) {
 		t.Fatalf("receiver got events %v, calls %v, problems %v; want ok-1 only", events, calls, bad)
 	}
 }
+
+// TestThinTestSend: a test send of a thin type's sample carries only the
+// notification, whose dataref the integration credential can read; bad
+// samples are refused with the field and the rule.
+func TestThinTestSend(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.thinWorld(nil)
+	rc := newReceiver(t)
+	epID, secret := e.endpoint(w.consumer, rc.URL(), w.typ)
+	rc.secret = secret
+	sample := map[string]any{"order": "sample-1", "qty": 2, "note": "deliver to Alice"}
+	d := e.must(202, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/test", map[string]any{"type": w.typ, "data": sample}))
+	if d["status"] != "pending" && d["status"] != "succeeded" {
+		t.Fatalf("test delivery = %v", d)
+	}
+	eventually(t, 10*time.Second, "the test notification", func() bool {
+		_, _, _, bodies := rc.snapshot()
+		return len(bodies) == 1
+	})
+	_, _, bad, bodies := rc.snapshot()
+	b := bodies[0]
+	data, _ := b["data"].(map[string]any)
+	if len(bad) > 0 || b["type"] != w.typ || b["source"] != "/herald/test" || len(data) != 1 || data["order"] != "sample-1" {
+		t.Fatalf("test send = %v (problems %v), want the notification of the sample", b, bad)
+	}
+	full := e.must(200, getURL(t, b["dataref"].(string)+"?envelope=true", w.integ))
+	if got := full["event"].(map[string]any)["data"].(map[string]any); got["note"] != "deliver to Alice" {
+		t.Fatalf("integration API read of the test event = %v", full)
+	}
+
+	for _, c := range []struct {
+		name  string
+		body  map[string]any
+		field string
+		rule  string
+	}{
+		{"unknown type", map[string]any{"type": "com.example.nothing", "data": sample}, "type", "unknown-type"},
+		{"type not received", map[string]any{"type": "herald.endpoint.disabled", "data": map[string]any{}}, "type", "not-received"},
+		{"data breaks the schema", map[string]any{"type": w.typ, "data": map[string]any{"order": "x"}}, "data", "required"},
+		{"data without type", map[string]any{"data": sample}, "type", "required"},
+		{"type without data", map[string]any{"type": w.typ}, "data", "required"},
+	} {
+		r := e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/test", c.body)
+		if r.status != 422 || !bytes.Contains(r.body, []byte(`"field":"`+c.field)) || !bytes.Contains(r.body, []byte(`"rule":"`+c.rule+`"`)) {
+			t.Errorf("%s: %d %s; want 422 naming %s / %s", c.name, r.status, r.body, c.field, c.rule)
+		}
+	}
+	// Herald's own test event still needs no body.
+	e.must(202, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/test", nil))
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/ingest"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
@@ -792,7 +793,29 @@ func (s *Server) handleEndpointTest(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, herald.Conflict("endpoint %s is disabled; enable it first", e.ID))
 		return
 	}
-	id, err := s.ingest.SendTest(r.Context(), principal(r), e)
+	var sample ingest.TestSample
+	if r.ContentLength != 0 {
+		// Optional: an event of a type the endpoint receives, with sample
+		// data, instead of Herald's own test event.
+		var in struct {
+			Type string          `json:"type"`
+			Data json.RawMessage `json:"data"`
+		}
+		if err := decodeJSON(w, r, &in); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if in.Type == "" && in.Data != nil {
+			s.writeError(w, r, herald.Invalid("type", "required", "name the event type the sample data is of"))
+			return
+		}
+		if in.Type != "" && in.Data == nil {
+			s.writeError(w, r, herald.Invalid("data", "required", "give sample data of type %q", in.Type))
+			return
+		}
+		sample = ingest.TestSample{Type: in.Type, Data: in.Data}
+	}
+	id, err := s.ingest.SendTest(r.Context(), principal(r), e, sample)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

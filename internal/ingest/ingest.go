@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -525,10 +526,19 @@ func (f filterEvent) Data() []byte {
 // TestEventType is the type of the events "send test event" delivers.
 const TestEventType = "herald.endpoint.test"
 
+// TestSample shapes a test send: an event of a type the endpoint receives,
+// with sample data (validated against the type's schema). The zero value
+// sends Herald's own herald.endpoint.test event.
+type TestSample struct {
+	Type string
+	Data json.RawMessage
+}
+
 // SendTest stores a test event and delivers it to one endpoint only, through
-// the normal queue (signature, auth, retries and the attempt log included),
-// so a partner can check their receiver. It returns the delivery's id.
-func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.Endpoint) (uuid.UUID, error) {
+// the normal queue (signature, auth, content mode, a thin type's
+// notification, retries and the attempt log included), so a partner can
+// check their receiver. It returns the delivery's id.
+func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.Endpoint, sample TestSample) (uuid.UUID, error) {
 	now := herald.Now()
 	id := herald.NewID(now)
 	ce := &cloudevents.Event{
@@ -536,12 +546,20 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		DataContentType: "application/json", Time: now,
 		Data: []byte(fmt.Sprintf(`{"message":"This is a test event from Herald.","endpoint":%q}`, ep.ID)),
 	}
+	version := 0
+	if sample.Type != "" {
+		te, err := s.testType(ctx, ep, sample)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		ce.Type, ce.Data, version = sample.Type, sample.Data, te.Type.Version
+	}
 	body, err := ce.MarshalStructured()
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("test event: %w", err)
 	}
-	ev := &herald.Event{ID: id, ReceivedAt: now, TenantID: ep.TenantID, ProducerID: p.Client.ID, Type: TestEventType,
-		Source: ce.Source, CEID: ce.ID, Body: body}
+	ev := &herald.Event{ID: id, ReceivedAt: now, TenantID: ep.TenantID, ProducerID: p.Client.ID, Type: ce.Type,
+		Source: ce.Source, CEID: ce.ID, TypeVersion: version, Body: body}
 	d := &herald.Delivery{ID: herald.NewID(now), CreatedAt: now, EventID: id, EndpointID: ep.ID, TenantID: ep.TenantID,
 		Status: herald.DeliveryPending}
 	rows := &postgres.IngestRows{ReceivedAt: now, Events: []*herald.Event{ev}, Deliveries: []*herald.Delivery{d},
@@ -556,6 +574,40 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		return uuid.Nil, fmt.Errorf("test event: %w", err)
 	}
 	return d.ID, nil
+}
+
+// testType checks a test sample: the endpoint must receive its type (its
+// patterns match and its consumer may consume it) and the data must
+// satisfy the type's schema.
+func (s *Service) testType(ctx context.Context, ep *herald.Endpoint, sample TestSample) (*catalog.TypeEntry, error) {
+	snap, err := s.catalog.Get(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("test event: catalog: %w", err)
+	}
+	te := snap.Type(sample.Type)
+	if te == nil {
+		return nil, herald.Invalid("type", "unknown-type", "event type %q is not registered", sample.Type)
+	}
+	if !slices.ContainsFunc(snap.Route(sample.Type), func(e *herald.Endpoint) bool { return e.ID == ep.ID }) {
+		return nil, herald.Invalid("type", "not-received",
+			"endpoint %s does not receive %q: its types do not match it, or its client may not consume it", ep.ID, sample.Type)
+	}
+	if te.SchemaErr != nil {
+		return nil, herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", sample.Type)
+	}
+	if !json.Valid(sample.Data) {
+		return nil, herald.Invalid("data", "json", "must be a JSON value")
+	}
+	if !te.AnyData {
+		ve := &herald.ValidationError{}
+		for _, v := range te.Schema.Validate(sample.Data) {
+			ve.Add("data"+trimDollar(v.Path), v.Rule, "%s", v.Message)
+		}
+		if err := ve.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return te, nil
 }
 
 // OperationalTypes lists Herald's own event types (see herald.OpEndpointDisabled),
