@@ -50,6 +50,11 @@ type DeliverArgs struct {
 	DeliveryID uuid.UUID `json:"d"`
 	// CreatedAt is the delivery's partition timestamp.
 	CreatedAt time.Time `json:"t"`
+	// NotBefore (Unix microseconds; 0: none) delays the attempt: a batch
+	// hands a delivery that must wait to a job of its own, which snoozes
+	// until then (River wakes short snoozes on time, scheduled inserts only
+	// on its scheduler's next pass).
+	NotBefore int64 `json:"n,omitempty"`
 }
 
 // Kind names the job for River.
@@ -209,6 +214,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 			jwt: cfg.JWT, tokens: cfg.Tokens,
 		}
 		river.AddWorker(workers, dw)
+		river.AddWorker(workers, &deliverBatchWorker{d: dw})
 		river.AddWorker(workers, &drainWorker{d: dw})
 		river.AddWorker(workers, &maintenanceWorker{q: q, store: store, retention: cfg.Retention, logger: logger})
 		if hs, ok := sender.(Handshaker); ok {
@@ -365,6 +371,11 @@ func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return 
 // is due, so Herald's schedule (with Retry-After and jitter) decides, and the
 // attempt count lives in Herald's table.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
+	if job.Args.NotBefore != 0 {
+		if wait := time.Until(time.UnixMicro(job.Args.NotBefore)); wait > 0 {
+			return river.JobSnooze(wait)
+		}
+	}
 	wait, err := w.deliver(ctx, postgres.DeliveryKey{ID: job.Args.DeliveryID, CreatedAt: job.Args.CreatedAt}, job.Metadata)
 	if err != nil {
 		return err

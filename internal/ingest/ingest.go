@@ -393,8 +393,8 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 			existing[k] = found[i]
 		}
 	}
-	jobs := make([]river.InsertManyParams, 0, len(rows.Deliveries))
 	var ordered []postgres.OrderedItem
+	var plain []*herald.Delivery
 	for i, d := range rows.Deliveries {
 		if _, isNew := seqs[d.EventID]; !isNew {
 			continue
@@ -404,8 +404,14 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 				OrderedKey: postgres.OrderedKey{EndpointID: d.EndpointID, Key: key}, DeliveryID: d.ID, CreatedAt: d.CreatedAt})
 			continue
 		}
-		jobs = append(jobs, river.InsertManyParams{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}})
+		plain = append(plain, d)
 	}
+	keys := make([]postgres.DeliveryKey, len(plain))
+	for i, d := range plain {
+		keys[i] = postgres.DeliveryKey{ID: d.ID, CreatedAt: d.CreatedAt}
+	}
+	// Deliveries of this commit to one endpoint share a job (or a few).
+	jobs := queue.DeliveryJobs(keys, func(i int) uuid.UUID { return plain[i].EndpointID })
 	if len(ordered) > 0 {
 		activated, err := s.store.OrderedAppend(ctx, tx, ordered)
 		if err != nil {

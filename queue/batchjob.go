@@ -1,0 +1,121 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+
+	"github.com/heraldhq/herald/internal/postgres"
+)
+
+// DeliverBatchArgs is the job that makes the first attempt of several new
+// deliveries to one endpoint at once. One River job per delivery costs
+// PostgreSQL an insert, a fetch and a completion each, a large share of its
+// work per delivery; ingest therefore gives the deliveries of one commit to
+// one endpoint a job per batch. Deliveries that must be tried again get
+// jobs of their own, so retries keep their individual schedule.
+type DeliverBatchArgs struct {
+	// Deliveries are the batch's deliveries (at most MaxDeliveryBatch).
+	Deliveries []BatchItem `json:"b"`
+}
+
+// BatchItem names one delivery of a batch.
+type BatchItem struct {
+	DeliveryID uuid.UUID `json:"d"`
+	// CreatedAt is the delivery's partition timestamp.
+	CreatedAt time.Time `json:"t"`
+}
+
+// Kind names the job for River.
+func (DeliverBatchArgs) Kind() string { return "herald.deliver_batch" }
+
+// InsertOpts places batches on the delivery queue.
+func (DeliverBatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueDeliveries, MaxAttempts: maxJobAttempts}
+}
+
+// MaxDeliveryBatch bounds the deliveries of one batch job: they are sent in
+// parallel, so it also bounds the requests one job makes to its endpoint at
+// once.
+const MaxDeliveryBatch = 32
+
+// DeliveryJobs builds the jobs of new deliveries: a DeliverArgs job for a
+// delivery alone to its endpoint, batch jobs of up to MaxDeliveryBatch for
+// several to the same endpoint. endpoint gives each delivery's endpoint.
+func DeliveryJobs(keys []postgres.DeliveryKey, endpoint func(i int) uuid.UUID) []river.InsertManyParams {
+	groups := make(map[uuid.UUID][]BatchItem)
+	var order []uuid.UUID
+	for i, k := range keys {
+		ep := endpoint(i)
+		if _, seen := groups[ep]; !seen {
+			order = append(order, ep)
+		}
+		groups[ep] = append(groups[ep], BatchItem{DeliveryID: k.ID, CreatedAt: k.CreatedAt})
+	}
+	jobs := make([]river.InsertManyParams, 0, len(order))
+	for _, ep := range order {
+		items := groups[ep]
+		for len(items) > 0 {
+			n := min(len(items), MaxDeliveryBatch)
+			if n == 1 {
+				jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryID: items[0].DeliveryID, CreatedAt: items[0].CreatedAt}})
+			} else {
+				jobs = append(jobs, river.InsertManyParams{Args: DeliverBatchArgs{Deliveries: items[:n:n]}})
+			}
+			items = items[n:]
+		}
+	}
+	return jobs
+}
+
+type deliverBatchWorker struct {
+	river.WorkerDefaults[DeliverBatchArgs]
+	d *deliverWorker
+}
+
+func (w *deliverBatchWorker) Timeout(*river.Job[DeliverBatchArgs]) time.Duration { return w.d.timeout }
+
+// Work makes the first attempt of every delivery of the batch in parallel.
+// Those that must wait (a retry, a pending endpoint, an open circuit, a
+// rate-limit slot) are handed to jobs of their own, due then, in one
+// insert; the batch completes when all are settled or handed on. If
+// anything fails the whole batch is retried by River: deliveries already
+// settled are skipped, so the retry only repeats attempts that were due.
+func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBatchArgs]) error {
+	items := job.Args.Deliveries
+	waits := make([]time.Duration, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() {
+			waits[i], errs[i] = w.d.deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt}, nil)
+		})
+	}
+	wg.Wait()
+	var later []river.InsertManyParams
+	now := time.Now()
+	for i, it := range items {
+		if errs[i] != nil {
+			return fmt.Errorf("delivery batch: %w", errs[i])
+		}
+		if waits[i] > 0 {
+			at := now.Add(waits[i])
+			p := river.InsertManyParams{Args: DeliverArgs{DeliveryID: it.DeliveryID, CreatedAt: it.CreatedAt, NotBefore: at.UnixMicro()}}
+			if waits[i] > maxPreciseSnooze {
+				// Long waits need no precision: park the job until then.
+				p.InsertOpts = &river.InsertOpts{ScheduledAt: at}
+			}
+			later = append(later, p)
+		}
+	}
+	if len(later) > 0 {
+		if _, err := w.d.q.client.InsertMany(ctx, later); err != nil {
+			return fmt.Errorf("delivery batch: schedule %d retries: %w", len(later), err)
+		}
+	}
+	return nil
+}
