@@ -340,10 +340,7 @@ func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, 
 // queue (at most limit per call; call again while it returns limit).
 func (q *Queue) Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error) {
 	return q.store.DeliveryRecover(ctx, endpoint, since, limit, func(tx pgx.Tx, keys []postgres.DeliveryKey) error {
-		jobs := make([]river.InsertManyParams, len(keys))
-		for i, k := range keys {
-			jobs[i] = river.InsertManyParams{Args: DeliverArgs{DeliveryID: k.ID, CreatedAt: k.CreatedAt}}
-		}
+		jobs := DeliveryJobs(keys, func(int) uuid.UUID { return endpoint })
 		if _, err := q.client.InsertManyTx(ctx, tx, jobs); err != nil {
 			return fmt.Errorf("enqueue recovered deliveries: %w", err)
 		}

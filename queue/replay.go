@@ -88,11 +88,11 @@ func (w *replayWorker) Work(ctx context.Context, job *river.Job[ReplayArgs]) err
 			if len(ds) == 0 {
 				return nil
 			}
-			jobs := make([]river.InsertManyParams, len(ds))
+			keys := make([]postgres.DeliveryKey, len(ds))
 			for i, d := range ds {
-				jobs[i] = river.InsertManyParams{Args: DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}}
+				keys[i] = postgres.DeliveryKey{ID: d.ID, CreatedAt: d.CreatedAt}
 			}
-			_, err := w.q.client.InsertManyTx(ctx, tx, jobs)
+			_, err := w.q.client.InsertManyTx(ctx, tx, DeliveryJobs(keys, func(int) uuid.UUID { return r.EndpointID }))
 			return err
 		})
 		if err != nil {

@@ -28,7 +28,9 @@ func (e *env) deliveryJobsDone(delivery string) bool {
 	var open, done int
 	if err := e.app.Pool().QueryRow(e.t.Context(), `SELECT count(*) FILTER (WHERE state NOT IN ('completed', 'cancelled', 'discarded')),
 			count(*) FILTER (WHERE state = 'completed')
-		FROM river_job WHERE kind = 'herald.deliver' AND args->>'d' = $1`, delivery).Scan(&open, &done); err != nil {
+		FROM river_job WHERE (kind = 'herald.deliver' AND args->>'d' = $1)
+			OR (kind = 'herald.deliver_batch' AND args->'b' @> jsonb_build_array(jsonb_build_object('d', $1::text)))`,
+		delivery).Scan(&open, &done); err != nil {
 		e.t.Fatal(err)
 	}
 	return open == 0 && done > 0
