@@ -67,7 +67,8 @@ func (DeliverArgs) InsertOpts() river.InsertOpts {
 
 // Config tunes the queue.
 type Config struct {
-	// Workers is how many deliveries run at once on this node.
+	// Workers is how many deliveries are sent at once on this node (River
+	// workers of the delivery queue, and requests in flight).
 	Workers int
 	// FetchCooldown is the least time between two fetches of new jobs; it
 	// bounds the added latency of a delivery at low load.
@@ -114,9 +115,12 @@ type Config struct {
 	SweepInterval time.Duration
 }
 
+// DefaultWorkers is how many deliveries a node sends at once by default.
+const DefaultWorkers = 200
+
 func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
-		c.Workers = 200
+		c.Workers = DefaultWorkers
 	}
 	if c.FetchCooldown <= 0 {
 		c.FetchCooldown = 5 * time.Millisecond
@@ -156,6 +160,10 @@ type Queue struct {
 	// stopping tells long-running jobs (ordered drains) to yield at their
 	// next step, so a graceful stop does not wait for whole drains.
 	stopping atomic.Bool
+	// sends bounds the requests in flight on this node to Config.Workers:
+	// batch jobs send their deliveries in parallel, so River's job count
+	// alone does not bound them.
+	sends chan struct{}
 }
 
 var errStopped = errors.New("queue stopped")
@@ -177,7 +185,7 @@ const maxBatch = 256
 // New builds the River client with Herald's workers.
 func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg = cfg.withDefaults()
-	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger}
+	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger, sends: make(chan struct{}, cfg.Workers)}
 	q.loads = newBatcher(2, maxBatch, func(ctx context.Context, keys []postgres.DeliveryKey) ([]*postgres.SendTarget, error) {
 		found, err := store.DeliveryLoadMany(ctx, keys)
 		if err != nil {
@@ -480,9 +488,15 @@ func toBinary(m *webhook.Message) error {
 func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, m webhook.Message) (time.Duration, error) {
 	d := &t.Delivery
 	id, createdAt := d.ID, d.CreatedAt
+	select {
+	case w.q.sends <- struct{}{}:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("deliver %s: %w", id, ctx.Err())
+	}
 	started := time.Now()
 	m.Timestamp = started
 	res := w.send(ctx, t, m)
+	<-w.q.sends
 	rec := &postgres.AttemptRecord{
 		DeliveryID: id, CreatedAt: createdAt, EndpointID: d.EndpointID,
 		Attempt: herald.Attempt{

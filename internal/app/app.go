@@ -208,7 +208,14 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy, RootCAs: roots})
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = queue.DefaultWorkers
+	}
+	// As many warm connections per host as requests can be in flight to
+	// it: a smaller pool closes and redials connections under load.
+	a.sender = webhook.NewSender(webhook.SenderConfig{Policy: policy, RootCAs: roots,
+		MaxIdleConnsPerHost: max(workers, webhook.DefaultMaxIdleConnsPerHost)})
 	registry, limits := connectorRegistry(cfg, policy, a.sender.HTTPClient())
 	now := cfg.Now
 	if now == nil {
