@@ -240,21 +240,10 @@ func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// visibleConnector loads the connector of the path; connectors the caller
-// may not manage are reported as not found.
+// visibleConnector loads the connector of the path (see visibleOwned).
 func (s *Server) visibleConnector(r *http.Request) (*herald.Connector, error) {
-	id, err := pathUUID(r, "id", "connector")
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.store.ConnectorGet(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	if !mayManage(principal(r), c.TenantID, c.ClientID) {
-		return nil, herald.NotFound("connector %s", id)
-	}
-	return c, nil
+	return visibleOwned(r, "connector", s.store.ConnectorGet,
+		func(c *herald.Connector) (uuid.UUID, uuid.UUID) { return c.TenantID, c.ClientID })
 }
 
 func (s *Server) handleConnectorGet(w http.ResponseWriter, r *http.Request) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -314,21 +315,30 @@ func ownedListScope(r *http.Request, what string) (tenant, client uuid.UUID, err
 	return tenant, client, nil
 }
 
-// visibleEndpoint loads the endpoint of the path; endpoints the caller may
-// not manage are reported as not found.
+// visibleOwned loads the client-owned resource (an endpoint, a connector)
+// named by the path's id; one the caller may not manage is reported as not
+// found, so its existence does not leak.
+func visibleOwned[T any](r *http.Request, what string, get func(context.Context, uuid.UUID) (T, error),
+	owner func(T) (tenant, client uuid.UUID)) (T, error) {
+	var zero T
+	id, err := pathUUID(r, "id", what)
+	if err != nil {
+		return zero, err
+	}
+	v, err := get(r.Context(), id)
+	if err != nil {
+		return zero, err
+	}
+	if tenant, client := owner(v); !mayManage(principal(r), tenant, client) {
+		return zero, herald.NotFound("%s %s", what, id)
+	}
+	return v, nil
+}
+
+// visibleEndpoint loads the endpoint of the path (see visibleOwned).
 func (s *Server) visibleEndpoint(r *http.Request) (*herald.Endpoint, error) {
-	id, err := pathUUID(r, "id", "endpoint")
-	if err != nil {
-		return nil, err
-	}
-	e, err := s.store.EndpointGet(r.Context(), id)
-	if err != nil {
-		return nil, err
-	}
-	if !mayManage(principal(r), e.TenantID, e.ClientID) {
-		return nil, herald.NotFound("endpoint %s", id)
-	}
-	return e, nil
+	return visibleOwned(r, "endpoint", s.store.EndpointGet,
+		func(e *herald.Endpoint) (uuid.UUID, uuid.UUID) { return e.TenantID, e.ClientID })
 }
 
 func (s *Server) handleEndpointGet(w http.ResponseWriter, r *http.Request) {
