@@ -59,17 +59,7 @@ type listJSON[T any] struct {
 // adminTenant resolves the tenant a management request acts on: the
 // caller's own when none is given; the caller must administer it.
 func adminTenant(p herald.Principal, given *uuid.UUID) (uuid.UUID, error) {
-	t := p.Client.TenantID
-	if given != nil && *given != uuid.Nil {
-		t = *given
-	}
-	if !p.IsAdminOf(t) {
-		if t == p.Client.TenantID {
-			return uuid.Nil, herald.Forbidden("managing integrations needs the admin role")
-		}
-		return uuid.Nil, herald.Forbidden("you may not administer tenant %s", t)
-	}
-	return t, nil
+	return p.AdminTenant(given, "managing integrations")
 }
 
 // MaxIntegrationTypes bounds the patterns of one credential.

@@ -66,6 +66,23 @@ func (p Principal) IsAdminOf(tenant uuid.UUID) bool {
 	return p.PlatformAdmin || (p.Client.Has(RoleAdmin) && p.Client.TenantID == tenant)
 }
 
+// AdminTenant resolves the tenant a management request acts on: given
+// (nil or uuid.Nil: the caller's own), which the caller must administer;
+// action says what needs the role, for the error.
+func (p Principal) AdminTenant(given *uuid.UUID, action string) (uuid.UUID, error) {
+	t := p.Client.TenantID
+	if given != nil && *given != uuid.Nil {
+		t = *given
+	}
+	if !p.IsAdminOf(t) {
+		if t == p.Client.TenantID {
+			return uuid.Nil, Forbidden("%s needs the admin role", action)
+		}
+		return uuid.Nil, Forbidden("you may not administer tenant %s", t)
+	}
+	return t, nil
+}
+
 // AdminScope decides which tenant an admin listing (clients, integration
 // credentials) covers: the tenant named by the request's tenant parameter
 // (empty: the caller's own, or every tenant — uuid.Nil — for a platform

@@ -164,17 +164,7 @@ func toClientJSON(c *herald.Client) clientJSON {
 // tenantFor resolves an optional tenant field: the caller's own tenant when
 // empty, otherwise one the caller administers.
 func tenantFor(p herald.Principal, given *uuid.UUID) (uuid.UUID, error) {
-	t := p.Client.TenantID
-	if given != nil && *given != uuid.Nil {
-		t = *given
-	}
-	if !p.IsAdminOf(t) {
-		if t == p.Client.TenantID {
-			return uuid.Nil, herald.Forbidden("this needs the admin role")
-		}
-		return uuid.Nil, herald.Forbidden("you may not administer tenant %s", t)
-	}
-	return t, nil
+	return p.AdminTenant(given, "this")
 }
 
 func (s *Server) handleClientCreate(w http.ResponseWriter, r *http.Request) {
