@@ -181,27 +181,14 @@ func (s *Server) applyConnector(r *http.Request, ve *herald.ValidationError, in 
 }
 
 func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
 	var in connectorInJSON
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	owner := p.Client
-	switch {
-	case in.Client != nil && *in.Client != p.Client.ID:
-		c, err := s.store.ClientGet(r.Context(), *in.Client)
-		if err != nil || !p.IsAdminOf(c.TenantID) {
-			s.writeError(w, r, herald.Invalid("client", "exists", "no client %s in a tenant you administer", *in.Client))
-			return
-		}
-		if !c.Has(herald.RoleConsumer) && !c.Has(herald.RoleAdmin) {
-			s.writeError(w, r, herald.Invalid("client", "role", "client %s has neither the consumer nor the admin role", c.ID))
-			return
-		}
-		owner = c
-	case !p.Client.Has(herald.RoleConsumer) && !p.Client.Has(herald.RoleAdmin):
-		s.writeError(w, r, herald.Forbidden("creating a connector needs the consumer or admin role"))
+	owner, err := s.receivingClient(r, in.Client, "a connector")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	c := &herald.Connector{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, Enabled: true}

@@ -167,7 +167,6 @@ func (s *Server) checkEndpointFields(r *http.Request, ve *herald.ValidationError
 }
 
 func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
-	p := principal(r)
 	var in struct {
 		URL         string            `json:"url"`
 		Types       []string          `json:"types"`
@@ -187,21 +186,9 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	owner := p.Client
-	switch {
-	case in.Client != nil && *in.Client != p.Client.ID:
-		c, err := s.store.ClientGet(r.Context(), *in.Client)
-		if err != nil || !p.IsAdminOf(c.TenantID) {
-			s.writeError(w, r, herald.Invalid("client", "exists", "no client %s in a tenant you administer", *in.Client))
-			return
-		}
-		if !c.Has(herald.RoleConsumer) && !c.Has(herald.RoleAdmin) {
-			s.writeError(w, r, herald.Invalid("client", "role", "client %s has neither the consumer nor the admin role", c.ID))
-			return
-		}
-		owner = c
-	case !p.Client.Has(herald.RoleConsumer) && !p.Client.Has(herald.RoleAdmin):
-		s.writeError(w, r, herald.Forbidden("creating an endpoint needs the consumer or admin role"))
+	owner, err := s.receivingClient(r, in.Client, "an endpoint")
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	if in.Types == nil {
@@ -277,6 +264,27 @@ func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) {
 		out.Data = append(out.Data, toEndpointJSON(e))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// receivingClient resolves the client a new endpoint or connector receives
+// for: the caller, or (for a tenant admin) a consumer or admin client of a
+// tenant the caller administers. what names the resource in the error.
+func (s *Server) receivingClient(r *http.Request, given *uuid.UUID, what string) (*herald.Client, error) {
+	p := principal(r)
+	if given != nil && *given != p.Client.ID {
+		c, err := s.store.ClientGet(r.Context(), *given)
+		if err != nil || !p.IsAdminOf(c.TenantID) {
+			return nil, herald.Invalid("client", "exists", "no client %s in a tenant you administer", *given)
+		}
+		if !c.Has(herald.RoleConsumer) && !c.Has(herald.RoleAdmin) {
+			return nil, herald.Invalid("client", "role", "client %s has neither the consumer nor the admin role", c.ID)
+		}
+		return c, nil
+	}
+	if !p.Client.Has(herald.RoleConsumer) && !p.Client.Has(herald.RoleAdmin) {
+		return nil, herald.Forbidden("creating %s needs the consumer or admin role", what)
+	}
+	return p.Client, nil
 }
 
 // mayManage says whether the caller may manage a resource a client owns
