@@ -109,18 +109,25 @@ func (s *Store) OpenSecret(id uuid.UUID, sealed []byte) (string, error) {
 	return string(b), nil
 }
 
+// sealSettings encrypts an endpoint's static headers, outbound auth and
+// client certificate, each bound to the endpoint.
+func (s *Store) sealSettings(e *herald.Endpoint) (headers []byte, authType string, auth, mtls []byte, err error) {
+	if headers, err = s.sealHeaders(e.ID, e.Headers); err != nil {
+		return nil, "", nil, nil, err
+	}
+	if authType, auth, err = s.sealAuth(e.ID, e.Auth); err != nil {
+		return nil, "", nil, nil, err
+	}
+	if mtls, err = s.sealMTLS(e.ID, e.MTLS); err != nil {
+		return nil, "", nil, nil, err
+	}
+	return headers, authType, auth, mtls, nil
+}
+
 // EndpointCreate inserts an endpoint with its (plaintext) secret, which is
 // stored encrypted.
 func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
-	headers, err := s.sealHeaders(e.ID, e.Headers)
-	if err != nil {
-		return err
-	}
-	authType, auth, err := s.sealAuth(e.ID, e.Auth)
-	if err != nil {
-		return err
-	}
-	mtls, err := s.sealMTLS(e.ID, e.MTLS)
+	headers, authType, auth, mtls, err := s.sealSettings(e)
 	if err != nil {
 		return err
 	}
@@ -178,15 +185,7 @@ func (s *Store) collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
 // types, status, disabled reason, config, headers, filter, auth, rate limit,
 // client certificate).
 func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
-	headers, err := s.sealHeaders(e.ID, e.Headers)
-	if err != nil {
-		return err
-	}
-	authType, auth, err := s.sealAuth(e.ID, e.Auth)
-	if err != nil {
-		return err
-	}
-	mtls, err := s.sealMTLS(e.ID, e.MTLS)
+	headers, authType, auth, mtls, err := s.sealSettings(e)
 	if err != nil {
 		return err
 	}
