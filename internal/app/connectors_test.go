@@ -284,6 +284,9 @@ func TestConnectorAPI(t *testing.T) {
 	problem(post(map[string]any{"name": "x", "kind": "email", "types": []string{w.typ}, "config": map[string]any{
 		"host": "127.0.0.1", "tls": "none", "from": "a@example.com", "to": "b@example.com", "subject": "s", "body": "b"}}), 422, "config.tls", "insecure")
 	problem(post(map[string]any{"name": "x", "kind": "function", "types": []string{"com.nope"}, "code": `() => "success"`}), 422, "types[0]", "unknown-type")
+	problem(post(map[string]any{"name": "x", "kind": "email", "types": []string{w.typ}, "config": map[string]any{
+		"host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com", "subject": "s", "body": "b",
+		"SMTP_Password": "hunter2"}}), 422, "config.SMTP_Password", "secret")
 	if n := len(e.must(200, e.do(w.consumer, "GET", "/v1/connectors", nil))["data"].([]any)); n != 0 {
 		t.Fatalf("%d connectors after bad requests", n)
 	}

@@ -75,6 +75,18 @@ func checkConnectorObject(ve *herald.ValidationError, field string, raw json.Raw
 	return m, true
 }
 
+// looksSecret says whether a config key names a credential, which must go
+// in secrets rather than sit in plain config, shown in every response.
+func looksSecret(key string) bool {
+	k := strings.NewReplacer("-", "", "_", "", ".", "").Replace(strings.ToLower(key))
+	for _, w := range []string{"password", "passwd", "secret", "token", "apikey", "authorization", "privatekey", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // connectorInJSON is a create or update request; absent fields stay as
 // they are on update.
 type connectorInJSON struct {
@@ -139,6 +151,11 @@ func (s *Server) applyConnector(r *http.Request, ve *herald.ValidationError, in 
 	}
 	if in.Config != nil {
 		cfg, _ := checkConnectorObject(ve, "config", in.Config, maxConnectorConfigBytes)
+		for k := range cfg {
+			if looksSecret(k) {
+				ve.Add("config."+k, "secret", "looks like a credential; put it in secrets, which are stored encrypted and masked")
+			}
+		}
 		c.Config = cfg
 	}
 	if in.Secrets != nil {
