@@ -223,6 +223,9 @@ func (h *Handler) handleFileContent(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", f.ContentType)
 	w.Header().Set("Cache-Control", "private, no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	// Producers choose the content and its type: never let a browser run
+	// it in Herald's origin, even if opened inline.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	disp := mime.FormatMediaType("attachment", map[string]string{"filename": f.Name})
 	if f.Name == "" || disp == "" {
 		disp = "attachment"

@@ -460,7 +460,8 @@ func TestFilesAttachDownloadExpire(t *testing.T) {
 	}
 	dl := getURL(t, link, cred{})
 	if dl.status != 200 || !bytes.Equal(dl.body, pdf) || dl.header.Get("Content-Type") != "application/pdf" ||
-		!strings.Contains(dl.header.Get("Content-Disposition"), "site-plan.pdf") {
+		!strings.Contains(dl.header.Get("Content-Disposition"), "site-plan.pdf") ||
+		dl.header.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(dl.header.Get("Content-Security-Policy"), "sandbox") {
 		t.Fatalf("download: %d %v (%d bytes)", dl.status, dl.header, len(dl.body))
 	}
 	if r := getURL(t, strings.Replace(link, "signature=", "signature=A", 1), cred{}); r.status != 401 {
