@@ -135,21 +135,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error
 	return nil
 }
 
-// Versions lists the migration versions this binary knows, oldest first.
-// Numbers may have gaps (features developed side by side take numbers in
-// advance), so tests count them rather than assume 1..LatestVersion.
-func Versions() []int {
-	ms, err := loadMigrations()
-	if err != nil {
-		return nil
-	}
-	out := make([]int, len(ms))
-	for i, m := range ms {
-		out[i] = m.version
-	}
-	return out
-}
-
 // MigrateDown reverts the newest steps of Herald's own migrations. River's
 // tables are left alone: they hold only transient jobs.
 func MigrateDown(ctx context.Context, pool *pgxpool.Pool, steps int, logger *slog.Logger) error {
