@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // batcher lets many concurrent workers share database round trips: each
@@ -73,6 +74,9 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	}
 }
 
+// batchTimeout bounds one batched query.
+const batchTimeout = 30 * time.Second
+
 func (b *batcher[Req, Res]) run() {
 	defer b.wg.Done()
 	batch := make([]*call[Req, Res], 0, b.max)
@@ -100,7 +104,11 @@ func (b *batcher[Req, Res]) run() {
 			reqs = append(reqs, c.req)
 		}
 		// Not tied to any one worker's context: the batch serves them all.
-		res, err := b.fn(context.Background(), reqs)
+		// Bounded, so a database that stops answering (a network
+		// partition) fails the batch instead of holding its workers.
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		res, err := b.fn(ctx, reqs)
+		cancel()
 		for i, c := range batch {
 			if err != nil {
 				c.err = err

@@ -28,6 +28,8 @@ type BatchItem struct {
 	DeliveryID uuid.UUID `json:"d"`
 	// CreatedAt is the delivery's partition timestamp.
 	CreatedAt time.Time `json:"t"`
+	// Gen is the delivery's job generation (see DeliverArgs.Gen).
+	Gen int32 `json:"g,omitempty"`
 }
 
 // Kind names the job for River.
@@ -54,7 +56,7 @@ func DeliveryJobs(keys []postgres.DeliveryKey, endpoint func(i int) uuid.UUID) [
 		if _, seen := groups[ep]; !seen {
 			order = append(order, ep)
 		}
-		groups[ep] = append(groups[ep], BatchItem{DeliveryID: k.ID, CreatedAt: k.CreatedAt})
+		groups[ep] = append(groups[ep], BatchItem{DeliveryID: k.ID, CreatedAt: k.CreatedAt, Gen: k.Gen})
 	}
 	jobs := make([]river.InsertManyParams, 0, len(order))
 	for _, ep := range order {
@@ -62,7 +64,8 @@ func DeliveryJobs(keys []postgres.DeliveryKey, endpoint func(i int) uuid.UUID) [
 		for len(items) > 0 {
 			n := min(len(items), MaxDeliveryBatch)
 			if n == 1 {
-				jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryID: items[0].DeliveryID, CreatedAt: items[0].CreatedAt}})
+				it := items[0]
+				jobs = append(jobs, river.InsertManyParams{Args: DeliverArgs{DeliveryID: it.DeliveryID, CreatedAt: it.CreatedAt, Gen: it.Gen}})
 			} else {
 				jobs = append(jobs, river.InsertManyParams{Args: DeliverBatchArgs{Deliveries: items[:n:n]}})
 			}
@@ -92,7 +95,7 @@ func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBat
 	var wg sync.WaitGroup
 	for i, it := range items {
 		wg.Go(func() {
-			waits[i], errs[i] = w.d.deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt}, nil)
+			waits[i], errs[i] = w.d.deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt, Gen: it.Gen}, nil)
 		})
 	}
 	wg.Wait()
@@ -104,7 +107,7 @@ func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBat
 		}
 		if waits[i] > 0 {
 			at := now.Add(waits[i])
-			p := river.InsertManyParams{Args: DeliverArgs{DeliveryID: it.DeliveryID, CreatedAt: it.CreatedAt, NotBefore: at.UnixMicro()}}
+			p := river.InsertManyParams{Args: DeliverArgs{DeliveryID: it.DeliveryID, CreatedAt: it.CreatedAt, NotBefore: at.UnixMicro(), Gen: it.Gen}}
 			if waits[i] > maxPreciseSnooze {
 				// Long waits need no precision: park the job until then.
 				p.InsertOpts = &river.InsertOpts{ScheduledAt: at}

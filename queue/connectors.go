@@ -58,8 +58,17 @@ func (q *Queue) addConnectorWorker(workers *river.Workers, queues map[string]riv
 		cc.Timeout = connectors.DefaultTimeout
 	}
 	river.AddWorker(workers, &connectorWorker{store: q.store, registry: cc.Registry, schedule: cfg.Schedule,
-		logger: q.logger, timeout: cc.Timeout + 30*time.Second})
+		logger: q.logger, timeout: connectorJobTimeout(cc.Timeout)})
 	queues[QueueConnectors] = river.QueueConfig{MaxWorkers: cc.Workers}
+}
+
+// connectorJobTimeout is a connector job's timeout: the run's limit, and
+// time to record it.
+func connectorJobTimeout(run time.Duration) time.Duration {
+	if run <= 0 {
+		run = connectors.DefaultTimeout
+	}
+	return run + 10*time.Second
 }
 
 // connectorWorker runs one attempt of a connector run and schedules the

@@ -77,7 +77,9 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 			continue // appended meanwhile
 		}
 		for _, e := range next {
-			wait, err := w.d.deliver(ctx, e.DeliveryKey, job.Metadata)
+			dk := e.DeliveryKey
+			dk.Gen = anyGen
+			wait, err := w.d.deliver(ctx, dk, job.Metadata)
 			if err != nil {
 				return w.keep(ctx, k, settled, fmt.Errorf("drain %s: %w", k.EndpointID, err))
 			}
@@ -102,6 +104,39 @@ func (w *drainWorker) keep(ctx context.Context, k postgres.OrderedKey, settled i
 	}
 	return result
 }
+
+// wakeDrain makes the drain job of an ordered key run now: it may be
+// snoozed until its head's next attempt. A drain that is running needs
+// nothing when it is mid-attempt (that attempt is the retry), but River
+// records a snooze a moment after the job returns, so a job still marked
+// running is looked at again for a few seconds before giving up.
+func (q *Queue) wakeDrain(ctx context.Context, k postgres.OrderedKey) error {
+	deadline := time.Now().Add(drainWakeWait)
+	for {
+		id, ok, err := q.store.OrderedDrainJob(ctx, DrainArgs{}.Kind(), k)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if _, err := q.client.JobRetry(ctx, id); err != nil {
+				return fmt.Errorf("wake the drain of %s: %w", k.EndpointID, err)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// drainWakeWait bounds how long a retry by hand waits for a drain job that
+// is marked running to become one it can wake.
+const drainWakeWait = 5 * time.Second
 
 // restartOrphans gives a new drain job to every ordered key that has
 // deliveries waiting but lost its job.

@@ -40,9 +40,12 @@ const (
 )
 
 // maxJobAttempts only matters when a job errors out instead of scheduling
-// its own retry (a database outage, a panic): the delivery schedule itself is
-// enforced by the worker through snoozes, which River does not count.
-const maxJobAttempts = 25
+// its own retry (a database outage, a node stopped mid-attempt, a panic):
+// the delivery schedule itself is enforced by the worker through snoozes,
+// which River does not count. With jobRetryPolicy's 30-second cap this is
+// about 45 minutes of failing runs; after the last, the job's deliveries are
+// dead-lettered visibly (see jobErrors).
+const maxJobAttempts = 100
 
 // DeliverArgs is the job that makes the next attempt of one delivery. It is
 // kept tiny: the event body and the endpoint are read when the job runs.
@@ -55,6 +58,10 @@ type DeliverArgs struct {
 	// until then (River wakes short snoozes on time, scheduled inserts only
 	// on its scheduler's next pass).
 	NotBefore int64 `json:"n,omitempty"`
+	// Gen is the delivery's job generation this job was made for; a retry
+	// by hand moves the delivery on to a new one (see
+	// postgres.DeliveryRetry).
+	Gen int32 `json:"g,omitempty"`
 }
 
 // Kind names the job for River.
@@ -76,8 +83,14 @@ type Config struct {
 	// FetchPollInterval is how often idle nodes poll (inserts also notify).
 	FetchPollInterval time.Duration
 	Schedule          webhook.RetrySchedule
-	// JobTimeout bounds one attempt, HTTP included.
+	// JobTimeout bounds one run of a delivery job, HTTP included (0: one
+	// minute). Ordered drains get drainBudget more, connector runs their
+	// own limit plus 30 s.
 	JobTimeout time.Duration
+	// RescueMargin is how long past its timeout a job that is still marked
+	// running is taken for abandoned (its node died) and run again (0: 30
+	// s); see RescueAfter.
+	RescueMargin time.Duration
 	// CompletedRetention is how long River keeps finished jobs.
 	CompletedRetention time.Duration
 	// Retention is how long events and delivery history are kept (0:
@@ -118,6 +131,26 @@ type Config struct {
 // DefaultWorkers is how many deliveries a node sends at once by default.
 const DefaultWorkers = 200
 
+// Defaults of Config.JobTimeout and Config.RescueMargin.
+const (
+	DefaultJobTimeout   = time.Minute
+	DefaultRescueMargin = 30 * time.Second
+)
+
+// RescueAfter is how long a job may be marked running before it is taken
+// for abandoned by a node that died (kill -9, a lost machine) and run again
+// by another node, or by this one after a restart: the longest job timeout
+// plus the margin. Jobs honour their timeout (their context ends then), so a
+// job still marked running after it was not cut short by its own node.
+func RescueAfter(cfg Config) time.Duration {
+	cfg = cfg.withDefaults()
+	longest := cfg.JobTimeout + drainBudget
+	if cc := cfg.Connectors; cc != nil {
+		longest = max(longest, connectorJobTimeout(cc.Timeout))
+	}
+	return longest + cfg.RescueMargin
+}
+
 func (c Config) withDefaults() Config {
 	if c.Workers <= 0 {
 		c.Workers = DefaultWorkers
@@ -135,7 +168,10 @@ func (c Config) withDefaults() Config {
 		c.Schedule = webhook.DefaultRetrySchedule
 	}
 	if c.JobTimeout <= 0 {
-		c.JobTimeout = time.Minute
+		c.JobTimeout = DefaultJobTimeout
+	}
+	if c.RescueMargin <= 0 {
+		c.RescueMargin = DefaultRescueMargin
 	}
 	if c.CompletedRetention <= 0 {
 		c.CompletedRetention = 10 * time.Minute
@@ -179,6 +215,14 @@ func pendingDelay(metadata []byte) time.Duration {
 	return min(time.Second<<min(max(m.Snoozes, 0), 9), 5*time.Minute)
 }
 
+// anyGen is the job generation of a drain job's deliveries: a drain owns the
+// deliveries queued on its key whatever their generation (a retry by hand
+// of a queued delivery wakes the drain rather than giving it a job).
+const anyGen int32 = -1
+
+// recordTimeout bounds the recording of an attempt that was made.
+const recordTimeout = 30 * time.Second
+
 // maxBatch bounds the deliveries loaded or recorded by one query.
 const maxBatch = 256
 
@@ -214,6 +258,11 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		CompletedJobRetentionPeriod: cfg.CompletedRetention,
 		JobTimeout:                  cfg.JobTimeout,
 		MaxAttempts:                 maxJobAttempts,
+		// River's default is an hour: far too long for deliveries
+		// stranded on a node that died.
+		RescueStuckJobsAfter: RescueAfter(cfg),
+		RetryPolicy:          jobRetryPolicy{},
+		ErrorHandler:         &jobErrors{store: store, logger: logger},
 	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
@@ -262,10 +311,26 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 // Client exposes the River client (ingest inserts through it).
 func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
 
-// Start begins working jobs.
+// Start begins working jobs. ctx bounds starting only: the queue works
+// until Stop, which lets running jobs finish. (River treats the end of the
+// context given to its Start as an order to cancel running jobs at once,
+// so a signal context reaching it would cut deliveries off on the wire.)
 func (q *Queue) Start(ctx context.Context) error {
-	if err := q.client.Start(ctx); err != nil {
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start queue: %w", err)
+	}
+	return nil
+}
+
+// Healthy reports a River client that stopped although Stop was not called:
+// this node works no jobs any more and cannot recover by itself.
+func (q *Queue) Healthy() error {
+	select {
+	case <-q.client.Stopped():
+		if !q.stopping.Load() {
+			return errors.New("the job queue's client stopped unexpectedly; this node works no jobs")
+		}
+	default:
 	}
 	return nil
 }
@@ -291,21 +356,34 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Retry puts a finished delivery back on the queue with a fresh retry cycle.
+// Retry makes a delivery's next attempt now: a finished delivery starts a
+// fresh retry cycle, and one waiting for its next attempt (or whose job was
+// left on a node that died) is tried at once, superseding the job it had.
+// See postgres.DeliveryRetry.
 func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *herald.Delivery) error) (*herald.Delivery, error) {
-	var out *herald.Delivery
+	var r *postgres.DeliveryRetried
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		d, err := q.store.DeliveryRetry(ctx, tx, id, authorize)
-		if err != nil {
+		var err error
+		if r, err = q.store.DeliveryRetry(ctx, tx, id, authorize); err != nil {
 			return err
 		}
-		if _, err := q.client.InsertTx(ctx, tx, DeliverArgs{DeliveryID: d.ID, CreatedAt: d.CreatedAt}, nil); err != nil {
+		if r.Ordered != nil {
+			return nil // its drain is woken once this commits
+		}
+		if _, err := q.client.InsertTx(ctx, tx, DeliverArgs{DeliveryID: r.Key.ID, CreatedAt: r.Key.CreatedAt, Gen: r.Key.Gen}, nil); err != nil {
 			return fmt.Errorf("enqueue retry of %s: %w", id, err)
 		}
-		out = d
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if r.Ordered != nil {
+		if err := q.wakeDrain(ctx, *r.Ordered); err != nil {
+			return nil, fmt.Errorf("retry %s: %w", id, err)
+		}
+	}
+	return r.Delivery, nil
 }
 
 // publish emits an operational event, logging (not returning) failures:
@@ -381,7 +459,7 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return river.JobSnooze(wait)
 		}
 	}
-	wait, err := w.deliver(ctx, postgres.DeliveryKey{ID: job.Args.DeliveryID, CreatedAt: job.Args.CreatedAt}, job.Metadata)
+	wait, err := w.deliver(ctx, postgres.DeliveryKey{ID: job.Args.DeliveryID, CreatedAt: job.Args.CreatedAt, Gen: job.Args.Gen}, job.Metadata)
 	if err != nil {
 		return err
 	}
@@ -394,8 +472,10 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 // deliver loads a delivery and makes its next attempt if it is due. It
 // returns how long the delivery must wait before it is looked at again (a
 // retry, a pending or open-circuit endpoint, a rate-limit slot), or 0 once
-// the delivery is settled: succeeded, failed for good, or no longer there.
-// metadata is the River job's, whose snooze count paces pending endpoints.
+// the delivery is settled: succeeded, failed for good, no longer there, or
+// handed to a newer job by a retry by hand (key.Gen is the generation the
+// job was made for). metadata is the River job's, whose snooze count paces
+// pending endpoints.
 func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, metadata []byte) (time.Duration, error) {
 	id, createdAt := key.ID, key.CreatedAt
 	t, err := w.q.loads.do(ctx, key)
@@ -409,6 +489,9 @@ func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, m
 	d := &t.Delivery
 	if d.Status != herald.DeliveryPending {
 		return 0, nil // a duplicate job for a delivery already settled
+	}
+	if key.Gen != anyGen && t.JobGen != key.Gen {
+		return 0, nil // superseded: a retry by hand gave the delivery a new job
 	}
 	if err := t.RenderErr; err != nil {
 		if errors.Is(err, thin.ErrUnrenderable) {
@@ -497,6 +580,13 @@ func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, m w
 	m.Timestamp = started
 	res := w.send(ctx, t, m)
 	<-w.q.sends
+	if res.Err != nil && ctx.Err() != nil {
+		// This node cut the attempt short (its shutdown timeout, the job's
+		// timeout): not the receiver's failure, so it is not recorded as an
+		// attempt. The job's error makes River run it again soon, with the
+		// same webhook-id; the receiver may have seen this request.
+		return 0, fmt.Errorf("deliver %s: attempt interrupted: %w", id, ctx.Err())
+	}
 	rec := &postgres.AttemptRecord{
 		DeliveryID: id, CreatedAt: createdAt, EndpointID: d.EndpointID,
 		Attempt: herald.Attempt{
@@ -531,7 +621,11 @@ func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, m w
 			rec.Status = herald.DeliveryFailed
 		}
 	}
-	if _, err := w.q.records.do(ctx, rec); err != nil {
+	// The attempt happened: record it even if the job's context ends now
+	// (a stop that ran out of time), so its outcome is not lost.
+	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
+	if _, err := w.q.records.do(recCtx, rec); err != nil {
 		return 0, fmt.Errorf("deliver %s: %w", id, err)
 	}
 	if reason := disableReason(res); reason != "" {

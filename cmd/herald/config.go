@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -34,6 +35,9 @@ type config struct {
 	Workers         int
 	DBMaxConns      int
 	ShutdownTimeout time.Duration
+	ShutdownDelay   time.Duration
+	JobTimeout      time.Duration
+	RescueMargin    time.Duration
 	AutoDisable     time.Duration
 	Retention       time.Duration
 	BreakerFailures int
@@ -79,7 +83,10 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	breakerCooldown := fs.String("breaker-cooldown", env("HERALD_BREAKER_COOLDOWN", "30s"), "how long an open circuit waits before one probe attempt (HERALD_BREAKER_COOLDOWN)")
 	retention := fs.String("retention", env("HERALD_RETENTION", "720h"), "how long events and delivery history are kept, in whole days; 0 keeps them forever (HERALD_RETENTION)")
 	autoDisable := fs.String("auto-disable-after", env("HERALD_AUTO_DISABLE_AFTER", "120h"), "disable an endpoint after this long without a successful delivery; 0 never (HERALD_AUTO_DISABLE_AFTER)")
-	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight work (HERALD_SHUTDOWN_TIMEOUT)")
+	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight requests, deliveries and connector runs; those still running then are cancelled and retried later (HERALD_SHUTDOWN_TIMEOUT)")
+	shutdownDelay := fs.String("shutdown-delay", env("HERALD_SHUTDOWN_DELAY", "0s"), "on SIGTERM, answer /readyz 503 for this long while still serving, so load balancers stop sending before the listener closes (HERALD_SHUTDOWN_DELAY)")
+	jobTimeout := fs.String("job-timeout", env("HERALD_JOB_TIMEOUT", queue.DefaultJobTimeout.String()), "longest run of one delivery job (an attempt is 15s at most) (HERALD_JOB_TIMEOUT)")
+	rescueMargin := fs.String("rescue-margin", env("HERALD_RESCUE_MARGIN", queue.DefaultRescueMargin.String()), "how long past its timeout a job still marked running is taken for abandoned by a node that died, and run again (HERALD_RESCUE_MARGIN)")
 	maxFileBytes := fs.Int64("max-file-bytes", envInt64(getenv, "HERALD_MAX_FILE_BYTES", 25<<20), "largest file a producer may upload (POST /v1/files), in bytes (HERALD_MAX_FILE_BYTES)")
 	fileUploadTTL := fs.String("file-upload-ttl", env("HERALD_FILE_UPLOAD_TTL", "24h"), "how long an uploaded file no event references is kept (HERALD_FILE_UPLOAD_TTL)")
 	fileURLTTL := fs.String("file-url-ttl", env("HERALD_FILE_URL_TTL", "5m"), "how long a signed attachment download link works (HERALD_FILE_URL_TTL)")
@@ -110,6 +117,15 @@ func parseConfig(cmd string, args []string, getenv func(string) string, stderr i
 	}
 	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.ShutdownTimeout <= 0 {
 		return nil, fmt.Errorf("-shutdown-timeout / HERALD_SHUTDOWN_TIMEOUT: %q is not a positive Go duration such as 30s", *shutdown)
+	}
+	if c.ShutdownDelay, err = time.ParseDuration(*shutdownDelay); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
+		return nil, fmt.Errorf("-shutdown-delay / HERALD_SHUTDOWN_DELAY: %q must be a Go duration from 0s to less than the shutdown timeout (%s)", *shutdownDelay, c.ShutdownTimeout)
+	}
+	if c.JobTimeout, err = time.ParseDuration(*jobTimeout); err != nil || c.JobTimeout < webhook.DefaultTimeout+time.Second {
+		return nil, fmt.Errorf("-job-timeout / HERALD_JOB_TIMEOUT: %q must be a Go duration longer than one attempt (%s), such as 1m", *jobTimeout, webhook.DefaultTimeout)
+	}
+	if c.RescueMargin, err = time.ParseDuration(*rescueMargin); err != nil || c.RescueMargin < time.Second {
+		return nil, fmt.Errorf("-rescue-margin / HERALD_RESCUE_MARGIN: %q must be a Go duration of at least 1s, such as 30s", *rescueMargin)
 	}
 	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
 		(c.Retention > 0 && c.Retention < 48*time.Hour) {
@@ -214,7 +230,8 @@ func (c *config) logAttrs() []any {
 	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
 		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
 		"allow_target_prefixes", len(c.AllowPrefixes), "tls_ca_file", c.TLSCAFile, "workers", c.Workers,
-		"db_max_conns", c.DBMaxConns, "connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers,
+		"db_max_conns", c.DBMaxConns, "shutdown_timeout", c.ShutdownTimeout.String(), "shutdown_delay", c.ShutdownDelay.String(),
+		"job_timeout", c.JobTimeout.String(), "rescue_margin", c.RescueMargin.String(), "connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers,
 		"max_file_bytes", c.MaxFileBytes, "file_upload_ttl", c.FileUploadTTL, "file_url_ttl", c.FileURLTTL}
 }
 
@@ -246,6 +263,7 @@ func (c *config) appConfig(logger *slog.Logger) app.Config {
 		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
 		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
 		TLSCAFile: c.TLSCAFile, Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout,
+		ShutdownDelay: c.ShutdownDelay, JobTimeout: c.JobTimeout, RescueMargin: c.RescueMargin,
 		Logger:           logger,
 		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
 		BreakerThreshold: c.BreakerFailures, BreakerCooldown: c.BreakerCooldown,

@@ -28,6 +28,12 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// The first signal starts a graceful shutdown; the default action
+		// is back from then on, so a second one ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "herald:", err)
@@ -87,7 +93,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		logger.Info("shutting down: finishing requests and deliveries in flight (signal again to stop at once)",
+			"timeout", cfg.ShutdownTimeout)
 	case err := <-a.Err():
 		if err != nil {
 			logger.Error("http server failed", "error", err)

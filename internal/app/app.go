@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -64,10 +65,22 @@ type Config struct {
 	// TLSCAFile names a PEM bundle of extra certificate authorities that
 	// receivers' server certificates may chain to (private CAs), on top of
 	// the system roots; empty: the system roots only.
-	TLSCAFile       string
-	Workers         int
-	DBMaxConns      int
+	TLSCAFile  string
+	Workers    int
+	DBMaxConns int
+	// ShutdownTimeout bounds Stop: in-flight requests, deliveries and
+	// connector runs get this long to finish; what still runs then is
+	// cancelled and retried later (0: 30 s).
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long Stop keeps serving, with /readyz answering
+	// 503, before it closes the listener, so load balancers stop sending
+	// first (0: close at once).
+	ShutdownDelay time.Duration
+	// JobTimeout bounds one run of a delivery job, and RescueMargin is how
+	// long past a job's timeout a job still marked running is taken for
+	// abandoned by a node that died (0: queue's defaults).
+	JobTimeout   time.Duration
+	RescueMargin time.Duration
 	// VerifyEndpoints keeps new endpoints pending until their receiver
 	// consents through the CloudEvents webhook handshake (OPTIONS).
 	VerifyEndpoints bool
@@ -134,6 +147,8 @@ type App struct {
 	server   *http.Server
 	listener net.Listener
 	serveErr chan error
+	// draining is set when Stop begins: /readyz answers 503 from then on.
+	draining atomic.Bool
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -228,6 +243,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		URLTTL: cfg.FileURLTTL, Now: now})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
+		JobTimeout: cfg.JobTimeout, RescueMargin: cfg.RescueMargin,
 		Connectors:       &queue.ConnectorConfig{Registry: registry, Workers: cfg.ConnectorWorkers, Timeout: limits.Timeout},
 		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
 		Retention:        retention(cfg.Retention),
@@ -256,7 +272,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	api := httpapi.New(httpapi.Deps{
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
-		Ready:  a.ready, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
+		Ready:  a.ready, Healthy: a.healthy, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
 		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue, Integration: a.integ,
 	})
 	a.server = &http.Server{
@@ -350,7 +366,19 @@ func (a *App) bootstrap(ctx context.Context) error {
 	return nil
 }
 
+// ready says whether this node should be sent traffic: not while it shuts
+// down, nor while its database is unreachable (an embedded server being
+// restarted, an external one down) or behind this binary's schema.
 func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errors.New("shutting down")
+	}
+	if a.cluster != nil {
+		if h := a.cluster.Health(); h.State != pglocal.StateRunning {
+			return fmt.Errorf("embedded PostgreSQL is %s since %s (it exited: %s); Herald is restarting it",
+				h.State, h.Since.UTC().Format(time.RFC3339), h.LastExit)
+		}
+	}
 	v, err := postgres.SchemaVersion(ctx, a.pool)
 	if err != nil {
 		return fmt.Errorf("database not reachable: %w", err)
@@ -361,14 +389,46 @@ func (a *App) ready(ctx context.Context) error {
 	return nil
 }
 
-// Stop shuts the node down gracefully: stop accepting requests, answer the
-// ones in flight, commit queued events, let running deliveries finish
-// (bounded by the shutdown timeout), then close the database and stop the
-// embedded cluster. Safe to call more than once.
+// healthy says whether this node can still recover by itself; when it
+// cannot, /healthz fails so that an orchestrator restarts the process. A
+// database that is down is not such a case (the node waits and resumes, and
+// /readyz says it is not ready), unless the embedded server could not be
+// restarted for minutes.
+func (a *App) healthy(context.Context) error {
+	if a.cluster != nil {
+		if h := a.cluster.Health(); h.State == pglocal.StateFailed {
+			return fmt.Errorf("embedded PostgreSQL could not be restarted since %s: %v",
+				h.Since.UTC().Format(time.RFC3339), h.LastError)
+		}
+	}
+	if a.queue != nil {
+		if err := a.queue.Healthy(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop shuts the node down gracefully: /readyz answers 503 at once; after
+// ShutdownDelay the listener closes and requests in flight are answered;
+// queued events are committed; running deliveries and connector runs finish
+// and their outcome is recorded; then the database is closed and the
+// embedded cluster stopped. All of it is bounded by ShutdownTimeout: work
+// still running then is cancelled, and River runs it again later (on this
+// node after a restart, or on another), with the same webhook-id. Safe to
+// call more than once.
 func (a *App) Stop(ctx context.Context) error {
 	a.stopOnce.Do(func() {
+		a.draining.Store(true)
 		ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
 		defer cancel()
+		if d := a.cfg.ShutdownDelay; d > 0 {
+			a.logger.Info("not ready any more; serving on until the listener closes", "delay", d)
+			select {
+			case <-time.After(d):
+			case <-ctx.Done():
+			}
+		}
 		a.stopErr = a.shutdown(ctx)
 	})
 	return a.stopErr
@@ -492,6 +552,8 @@ const fallbackPGRoot = "/var/lib/herald"
 func StartPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Logger) (*pglocal.Cluster, error) {
 	opts := pglocal.Options{
 		DataDir: filepath.Join(dataDir, "postgres"), Durable: true, Logger: logger, BinDir: binDir,
+		// If the server dies, Herald restarts it and carries on.
+		Supervise: true,
 		// Sizing for a write-heavy event log; none of it weakens durability.
 		// Fewer checkpoints mean fewer full-page images in the WAL.
 		SharedBuffers: "512MB",

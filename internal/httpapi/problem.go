@@ -10,6 +10,7 @@ import (
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/ingest"
+	"github.com/heraldhq/herald/internal/postgres"
 )
 
 // problemTypeBase prefixes the type URI of every problem Herald returns;
@@ -116,12 +117,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 		writeProblem(w, problem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
 			"Herald cannot serve this right now; retry shortly"))
+	case postgres.Unavailable(err):
+		// The database is down, restarting or unreachable: nothing of the
+		// request was stored (or, if its commit's answer was lost, a
+		// retry is answered as a duplicate). Herald reconnects by itself.
+		s.logger.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		w.Header().Set("Retry-After", databaseRetryAfter)
+		writeProblem(w, problem(http.StatusServiceUnavailable, "database-unavailable", "Database unavailable",
+			"Herald cannot reach its database right now; retry shortly (events of this request that were stored after all are answered as duplicates)"))
 	default:
 		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeProblem(w, problem(http.StatusInternalServerError, "internal", "Internal server error",
 			"the request failed on the server; it has been logged"))
 	}
 }
+
+// databaseRetryAfter is the Retry-After (seconds) of answers refused while
+// the database is unreachable: restarts take seconds.
+const databaseRetryAfter = "5"
 
 func indexPtr(i int) *int {
 	if i < 0 {

@@ -58,8 +58,12 @@ type Deps struct {
 	Integration *integrationapi.Handler
 	// Ready reports whether the server can serve (database reachable,
 	// migrations applied).
-	Ready  func(ctx context.Context) error
-	Logger *slog.Logger
+	Ready func(ctx context.Context) error
+	// Healthy reports whether the process can still recover by itself;
+	// when it cannot, /healthz fails so an orchestrator restarts it (nil:
+	// always healthy).
+	Healthy func(ctx context.Context) error
+	Logger  *slog.Logger
 	// Connectors validates and builds hosted connectors; ConnectorRuns
 	// retries their failed runs.
 	Connectors    *connectors.Registry
@@ -75,6 +79,7 @@ type Server struct {
 	targets webhook.TargetPolicy
 	limits  cloudevents.Limits
 	ready   func(ctx context.Context) error
+	healthy func(ctx context.Context) error
 	jwks    func() []byte
 	verify  bool
 	rotate  func(ctx context.Context) (string, error)
@@ -90,7 +95,7 @@ type Server struct {
 func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
-		limits: d.Limits, ready: d.Ready, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
+		limits: d.Limits, ready: d.Ready, healthy: d.Healthy, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
 		connectors: d.Connectors, runs: d.ConnectorRuns,
 		integ: d.Integration,
 	}
@@ -105,6 +110,9 @@ func New(d Deps) *Server {
 	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
+	}
+	if s.healthy == nil {
+		s.healthy = func(context.Context) error { return nil }
 	}
 	if s.integ != nil {
 		s.integ.Bind(s.writeError, writeJSON, decodeJSON, principal)
@@ -131,9 +139,7 @@ func (s *Server) routes() chi.Router {
 			r.Method+" is not supported on "+r.URL.Path))
 	})
 
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	r.Get("/healthz", s.handleHealth)
 	r.Get("/readyz", s.handleReady)
 	r.Get("/.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
@@ -207,6 +213,16 @@ func (s *Server) routes() chi.Router {
 		r.Post("/deliveries/{id}/retry", s.handleDeliveryRetry)
 	})
 	return r
+}
+
+// handleHealth answers whether the process is alive and can recover by
+// itself; a database that is down makes the node unready, not unhealthy.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if err := s.healthy(r.Context()); err != nil {
+		writeProblem(w, problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

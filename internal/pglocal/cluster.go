@@ -85,6 +85,21 @@ type Options struct {
 	// StopTimeout bounds the fast shutdown in Stop before the server is
 	// shut down forcefully; 0 means 30 seconds.
 	StopTimeout time.Duration
+
+	// Supervise restarts the server whenever it exits on its own (a crash,
+	// the kernel's out-of-memory killer, an operator's kill), with backoff,
+	// until Stop; see Health. `herald serve` sets it: a Herald whose
+	// database is gone can do nothing useful, and restarting the server
+	// (PostgreSQL then runs crash recovery from its WAL) is what an operator
+	// would do by hand.
+	Supervise bool
+
+	// SocketDir is the folder of the server's Unix socket. It is created
+	// (mode 0700, owned by the server's account) when missing and kept by
+	// Stop, so a client's connection string stays valid across a stop and a
+	// new Start. Empty: a private folder made for this server under the
+	// temporary folder, removed by Stop.
+	SocketDir string
 }
 
 // Cluster is a running PostgreSQL server owned by this process.
@@ -98,7 +113,20 @@ type Cluster struct {
 	acct      *account
 	env       []string
 	log       *serverLog
-	proc      *process
+	// ownSocketDir is true when the socket folder was made for this
+	// server (and is removed by Stop).
+	ownSocketDir bool
+
+	// mu guards proc and health: the supervisor replaces the process when
+	// it restarts the server.
+	mu     sync.Mutex
+	proc   *process
+	health Health
+
+	// stopping is closed when Stop begins; supervised is closed when the
+	// supervisor has returned (nil when not supervised).
+	stopping   chan struct{}
+	supervised chan struct{}
 
 	stopOnce sync.Once
 	stopErr  error
@@ -200,14 +228,23 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err := c.clearStaleLock(ctx); err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
-	c.socketDir, err = makeSocketDir(acct)
+	c.stopping = make(chan struct{})
+	if opts.SocketDir != "" {
+		c.socketDir, err = filepath.Abs(opts.SocketDir)
+		if err == nil {
+			err = ensureSocketDir(c.socketDir, acct)
+		}
+	} else {
+		c.socketDir, err = makeSocketDir(acct)
+		c.ownSocketDir = true
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 
 	began := time.Now()
 	if err := c.launchAndWait(ctx); err != nil {
-		_ = os.RemoveAll(c.socketDir)
+		c.removeSocketDir()
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
 	if err := c.ensureDatabase(ctx); err != nil {
@@ -216,7 +253,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	}
 	logger.Info("PostgreSQL ready",
 		"version", major, "data_dir", dataDir, "socket_dir", c.socketDir,
-		"pid", c.proc.pid, "durable", opts.Durable, "took", time.Since(began).Round(time.Millisecond))
+		"pid", c.PID(), "durable", opts.Durable, "took", time.Since(began).Round(time.Millisecond))
+	c.health = Health{State: StateRunning, Since: time.Now()}
+	if opts.Supervise {
+		c.supervised = make(chan struct{})
+		go c.supervise()
+	}
 	return c, nil
 }
 
@@ -237,13 +279,26 @@ func (c *Cluster) SocketDir() string { return c.socketDir }
 // Version returns the server's major version, e.g. "15".
 func (c *Cluster) Version() string { return c.major }
 
-// PID returns the process id of the server (the postmaster).
-func (c *Cluster) PID() int { return c.proc.pid }
+// PID returns the process id of the server (the postmaster) now running,
+// or of the last one when none is.
+func (c *Cluster) PID() int { return c.current().pid }
 
-// Done returns a channel that is closed when the server process has exited,
-// whether through Stop or on its own; Herald can watch it to shut down
-// instead of running on without its database.
-func (c *Cluster) Done() <-chan struct{} { return c.proc.done }
+// Done returns a channel that is closed when the server process now running
+// has exited, whether through Stop or on its own. A supervised cluster
+// starts a new process after that (see Health).
+func (c *Cluster) Done() <-chan struct{} { return c.current().done }
+
+func (c *Cluster) current() *process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc
+}
+
+func (c *Cluster) setProc(p *process) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.proc = p
+}
 
 // Stop shuts the server down and waits for it to exit: a fast shutdown
 // (SIGINT: sessions are disconnected, then a checkpoint is written), then,
@@ -258,7 +313,12 @@ func (c *Cluster) Stop() error {
 }
 
 func (c *Cluster) shutdown() error {
-	p := c.proc
+	close(c.stopping)
+	if c.supervised != nil {
+		// A restart in progress ends (and stops what it started) first.
+		<-c.supervised
+	}
+	p := c.current()
 	var err error
 	select {
 	case <-p.done:
@@ -267,13 +327,25 @@ func (c *Cluster) shutdown() error {
 		err = c.terminate(p)
 	}
 	c.waitLog(p)
-	if rmErr := os.RemoveAll(c.socketDir); rmErr != nil {
-		err = errors.Join(err, fmt.Errorf("stop postgres: remove socket directory: %w", rmErr))
-	}
+	err = errors.Join(err, c.removeSocketDir())
+	c.mu.Lock()
+	c.health = Health{State: StateStopped, Since: time.Now(), Restarts: c.health.Restarts}
+	c.mu.Unlock()
 	if err == nil {
 		c.logger.Info("PostgreSQL stopped", "data_dir", c.dataDir)
 	}
 	return err
+}
+
+// removeSocketDir removes the socket folder if it was made for this server.
+func (c *Cluster) removeSocketDir() error {
+	if !c.ownSocketDir {
+		return nil
+	}
+	if err := os.RemoveAll(c.socketDir); err != nil {
+		return fmt.Errorf("stop postgres: remove socket directory: %w", err)
+	}
+	return nil
 }
 
 // terminate escalates from fast shutdown to SIGKILL.
@@ -431,7 +503,7 @@ func (c *Cluster) launchAndWait(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c.proc = p
+		c.setProc(p)
 		err = c.waitReady(ctx, p)
 		if err == nil {
 			return nil

@@ -173,6 +173,22 @@ func makeSocketDir(a *account) (string, error) {
 	return "", fmt.Errorf("no usable folder for the PostgreSQL socket: %w", errors.Join(errs...))
 }
 
+// ensureSocketDir makes sure dir exists as a private folder (0700) of the
+// server's account, for a socket folder chosen by the caller or recreated
+// after a sweep.
+func ensureSocketDir(dir string, a *account) error {
+	if len(dir)+1+len(socketName) > maxSocketPath {
+		return fmt.Errorf("socket directory %s: path too long for a Unix socket (at most %d bytes with the socket name)", dir, maxSocketPath)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create socket directory: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("socket directory: %w", err)
+	}
+	return chownTo(dir, a)
+}
+
 // staleSocketDirAge is how long a socket directory must have been untouched
 // before sweepSocketDirs considers it. A server that is starting (or
 // retrying) changes its directory within seconds.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,6 +38,9 @@ type SendTarget struct {
 	// ContentMode is the endpoint's CloudEvents content mode (structured
 	// or binary).
 	ContentMode string
+	// JobGen is the delivery's job generation: a job made for an older one
+	// was superseded by a retry by hand and must not send.
+	JobGen int32
 	// RenderErr is set when the body could not be turned into what may be
 	// pushed (a thin type's notification); Body must then not be sent.
 	RenderErr error
@@ -54,43 +58,88 @@ type AttemptRecord struct {
 	NextAttemptAt time.Time
 }
 
-// DeliveryFail ends a delivery as failed without an attempt (for example
-// because its endpoint was disabled or deleted meanwhile).
+// DeliveryFail ends a pending delivery as failed without an attempt (for
+// example because its endpoint was disabled or deleted meanwhile); a
+// delivery already settled is left as it is.
 func (s *Store) DeliveryFail(ctx context.Context, id uuid.UUID, createdAt time.Time, reason string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = $3, next_attempt_at = NULL,
-		updated_at = now() WHERE id = $1 AND created_at = $2`, id, createdAt, reason)
+		updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'pending'`, id, createdAt, reason)
 	if err != nil {
 		return fmt.Errorf("fail delivery %s: %w", id, err)
 	}
 	return nil
 }
 
-// DeliveryRetry puts a finished delivery back to pending and starts a fresh
-// retry cycle, inside tx so the caller can enqueue its job atomically. A
-// delivery that is still pending is a conflict. authorize sees the delivery
-// before anything changes and may refuse.
-func (s *Store) DeliveryRetry(ctx context.Context, tx pgx.Tx, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error) {
+// DeliveryRetried is what a retry by hand changed and what the queue must
+// do about it: give the delivery a job (Key, carrying the delivery's new job
+// generation), or, for the delivery at the head of an ordered key, wake
+// that key's drain job (Ordered).
+type DeliveryRetried struct {
+	Delivery *herald.Delivery
+	Key      DeliveryKey
+	Ordered  *OrderedKey
+}
+
+// DeliveryRetry makes a delivery due now, inside tx so the caller can
+// enqueue its job atomically. A finished delivery (succeeded or failed)
+// starts a fresh retry cycle. A delivery still waiting for its next attempt
+// keeps its cycle and is tried at once: its job generation moves on, so the
+// job it had (snoozed until later, or stuck on a node that died) ends
+// without sending when it runs. A delivery of an ordered endpoint waiting at
+// its key's head is tried at once by the key's drain job; one waiting
+// behind earlier deliveries of its key is a conflict. authorize sees the
+// delivery before anything changes and may refuse.
+func (s *Store) DeliveryRetry(ctx context.Context, tx pgx.Tx, id uuid.UUID, authorize func(*herald.Delivery) error) (*DeliveryRetried, error) {
 	createdAt := herald.IDTime(id)
 	var d herald.Delivery
-	var status string
-	err := tx.QueryRow(ctx, `SELECT id, created_at, endpoint_id, tenant_id, status FROM deliveries
-		WHERE id = $1 AND created_at = $2 FOR UPDATE`, id, createdAt).Scan(&d.ID, &d.CreatedAt, &d.EndpointID, &d.TenantID, &status)
+	var status, partitionKey string
+	var ordered bool
+	err := tx.QueryRow(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status, ep.ordered, e.partition_key
+		FROM deliveries d
+		JOIN endpoints ep ON ep.id = d.endpoint_id
+		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
+		WHERE d.id = $1 AND d.created_at = $2 FOR UPDATE OF d`, raw(id), createdAt).
+		Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &ordered, &partitionKey)
 	if err != nil {
 		return nil, translate(err, "delivery "+id.String())
 	}
+	d.Status = herald.DeliveryStatus(status)
 	if err := authorize(&d); err != nil {
 		return nil, err
 	}
-	if herald.DeliveryStatus(status) == herald.DeliveryPending {
-		return nil, herald.Conflict("delivery %s is still pending; it can be retried once it has succeeded or failed", id)
+	out := &DeliveryRetried{Delivery: &d}
+	if d.Status == herald.DeliveryPending && ordered && partitionKey != "" {
+		var head bool
+		err := tx.QueryRow(ctx, `SELECT q.delivery_id = $3 FROM ordered_queue q
+			WHERE q.endpoint_id = $1 AND q.partition_key = $2 ORDER BY q.pos LIMIT 1`,
+			raw(d.EndpointID), partitionKey, raw(d.ID)).Scan(&head)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// Not queued (any more): retried like an unordered delivery.
+		case err != nil:
+			return nil, fmt.Errorf("retry delivery %s: %w", id, err)
+		case !head:
+			return nil, herald.Conflict("delivery %s waits behind earlier events of its partition key %q on this ordered endpoint; retry the first of them", id, partitionKey)
+		default:
+			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = now(), updated_at = now()
+				WHERE id = $1 AND created_at = $2`, raw(id), createdAt); err != nil {
+				return nil, fmt.Errorf("retry delivery %s: %w", id, err)
+			}
+			out.Ordered = &OrderedKey{EndpointID: d.EndpointID, Key: partitionKey}
+			return out, nil
+		}
 	}
-	_, err = tx.Exec(ctx, `UPDATE deliveries SET status = 'pending', retry_base = attempts, next_attempt_at = now(),
-		updated_at = now() WHERE id = $1 AND created_at = $2`, id, createdAt)
+	// A pending delivery keeps its retry cycle; a finished one starts anew.
+	err = tx.QueryRow(ctx, `UPDATE deliveries SET status = 'pending',
+			retry_base = CASE WHEN status = 'pending' THEN retry_base ELSE attempts END,
+			next_attempt_at = now(), updated_at = now(), job_gen = job_gen + 1
+		WHERE id = $1 AND created_at = $2 RETURNING job_gen`, raw(id), createdAt).Scan(&out.Key.Gen)
 	if err != nil {
 		return nil, fmt.Errorf("retry delivery %s: %w", id, err)
 	}
 	d.Status = herald.DeliveryPending
-	return &d, nil
+	out.Key.ID, out.Key.CreatedAt = d.ID, d.CreatedAt
+	return out, nil
 }
 
 const deliveryColumns = `d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status, d.attempts, d.retry_base,
@@ -237,10 +286,12 @@ func (s *Store) DeliveryCounts(ctx context.Context) (map[herald.DeliveryStatus]i
 	return out, rows.Err()
 }
 
-// DeliveryKey names a delivery and its partition timestamp.
+// DeliveryKey names a delivery and its partition timestamp, and the job
+// generation a job for it is made for (see DeliveryRetry).
 type DeliveryKey struct {
 	ID        uuid.UUID
 	CreatedAt time.Time
+	Gen       int32
 }
 
 // DeliveryLoadMany reads many deliveries for sending in one query; the
@@ -254,7 +305,8 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
 			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
-			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode
+			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode,
+			d.job_gen
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
@@ -273,7 +325,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
 			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil,
-			&t.MTLSSealed, &t.Exhausted, &t.ContentMode); err != nil {
+			&t.MTLSSealed, &t.Exhausted, &t.ContentMode, &t.JobGen); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if config != nil {
@@ -460,14 +512,14 @@ func (s *Store) DeliveryRecover(ctx context.Context, endpoint uuid.UUID, since t
 			FROM (SELECT id, created_at FROM deliveries WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2
 				ORDER BY created_at, id LIMIT $3 FOR UPDATE) x
 			WHERE d.id = x.id AND d.created_at = x.created_at
-			RETURNING d.id, d.created_at`, raw(endpoint), since, limit)
+			RETURNING d.id, d.created_at, d.job_gen`, raw(endpoint), since, limit)
 		if err != nil {
 			return fmt.Errorf("recover deliveries: %w", err)
 		}
 		var keys []DeliveryKey
 		for rows.Next() {
 			var k DeliveryKey
-			if err := rows.Scan(&k.ID, &k.CreatedAt); err != nil {
+			if err := rows.Scan(&k.ID, &k.CreatedAt, &k.Gen); err != nil {
 				rows.Close()
 				return fmt.Errorf("recover deliveries: %w", err)
 			}

@@ -256,12 +256,12 @@ func assertAttempts(t *testing.T, got, want []herald.Attempt) {
 }
 
 // retry runs DeliveryRetry in its own transaction.
-func retry(t *testing.T, f *fixture, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error) {
+func retry(t *testing.T, f *fixture, id uuid.UUID, authorize func(*herald.Delivery) error) (*postgres.DeliveryRetried, error) {
 	t.Helper()
-	var out *herald.Delivery
+	var out *postgres.DeliveryRetried
 	err := pgx.BeginFunc(ctxT(t), f.pool, func(tx pgx.Tx) error {
-		d, err := f.store.DeliveryRetry(ctxT(t), tx, id, authorize)
-		out = d
+		r, err := f.store.DeliveryRetry(ctxT(t), tx, id, authorize)
+		out = r
 		return err
 	})
 	return out, err
@@ -275,11 +275,6 @@ func TestDeliveryRetry(t *testing.T) {
 	ctx := ctxT(t)
 	at := herald.Now()
 	d := f.ingest(t, at, "1")[0]
-
-	// Still pending: a conflict, and nothing changes.
-	if _, err := retry(t, f, d.ID, allow); !errors.Is(err, herald.ErrConflict) {
-		t.Fatalf("retry of a pending delivery: err = %v, want conflict", err)
-	}
 
 	// Three failed attempts, then the delivery is dead.
 	t1 := time.Now().UTC().Truncate(time.Microsecond)
@@ -314,12 +309,15 @@ func TestDeliveryRetry(t *testing.T) {
 	}
 
 	before := time.Now()
-	got, err := retry(t, f, d.ID, allow)
+	r, err := retry(t, f, d.ID, allow)
 	if err != nil {
 		t.Fatalf("retry of a failed delivery: %v", err)
 	}
-	if got.ID != d.ID || got.Status != herald.DeliveryPending || !got.CreatedAt.Equal(at) {
+	if got := r.Delivery; got.ID != d.ID || got.Status != herald.DeliveryPending || !got.CreatedAt.Equal(at) {
 		t.Errorf("DeliveryRetry returned %+v", got)
+	}
+	if r.Ordered != nil || r.Key.ID != d.ID || !r.Key.CreatedAt.Equal(at) || r.Key.Gen != 1 {
+		t.Errorf("DeliveryRetry asks to enqueue %+v (ordered %v), want the delivery at generation 1", r.Key, r.Ordered)
 	}
 	stored := getDelivery(t, f.store, d.ID)
 	if stored.Status != herald.DeliveryPending || stored.Attempts != 3 || stored.RetryBase != 3 {
@@ -332,9 +330,31 @@ func TestDeliveryRetry(t *testing.T) {
 		t.Errorf("retry changed the attempt log: %d entries", len(stored.AttemptLog))
 	}
 
-	// Pending again: a second retry conflicts.
-	if _, err := retry(t, f, d.ID, allow); !errors.Is(err, herald.ErrConflict) {
-		t.Errorf("second retry: err = %v, want conflict", err)
+	// Waiting for its next attempt: a retry makes it due now in the same
+	// retry cycle, under a new job generation (the job it had is
+	// superseded).
+	t2 := time.Now().UTC().Truncate(time.Microsecond)
+	if err := f.store.DeliveryRecordAttempts(ctx, []*postgres.AttemptRecord{{
+		DeliveryID: d.ID, CreatedAt: at, Status: herald.DeliveryPending, NextAttemptAt: t2.Add(5 * time.Hour),
+		Attempt: herald.Attempt{Attempt: 4, At: t2, StatusCode: 503, Error: "HTTP 503"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = retry(t, f, d.ID, allow)
+	if err != nil {
+		t.Fatalf("retry of a waiting delivery: %v", err)
+	}
+	if r.Key.Gen != 2 || r.Ordered != nil {
+		t.Errorf("retry of a waiting delivery asks to enqueue %+v (ordered %v), want generation 2", r.Key, r.Ordered)
+	}
+	stored = getDelivery(t, f.store, d.ID)
+	if stored.Status != herald.DeliveryPending || stored.Attempts != 4 || stored.RetryBase != 3 || stored.NextAttemptAt.After(time.Now().Add(time.Second)) {
+		t.Errorf("after retry of a waiting delivery: status %s attempts %d retry base %d next %v; want pending 4 3 now",
+			stored.Status, stored.Attempts, stored.RetryBase, stored.NextAttemptAt)
+	}
+	loaded, err := f.store.DeliveryLoadMany(ctx, []postgres.DeliveryKey{{ID: d.ID, CreatedAt: at}})
+	if err != nil || loaded[d.ID] == nil || loaded[d.ID].JobGen != 2 {
+		t.Errorf("loaded job generation = %+v (%v), want 2", loaded[d.ID], err)
 	}
 
 	// A delivery failed without any attempt (DeliveryFail) can be retried.

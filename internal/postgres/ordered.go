@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 )
 
 // OrderedKey names the queue of one partition key at one ordered endpoint.
@@ -130,6 +132,23 @@ func (s *Store) OrderedRelease(ctx context.Context, k OrderedKey, settled int64)
 		return false, fmt.Errorf("release ordered key of %s: %w", k.EndpointID, err)
 	}
 	return done, nil
+}
+
+// OrderedDrainJob finds the River job (of the given kind) draining a key,
+// unless it is running or finished: the one a retry by hand wakes.
+func (s *Store) OrderedDrainJob(ctx context.Context, kind string, k OrderedKey) (int64, bool, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT id FROM river_job
+		WHERE kind = $1 AND state IN ('available', 'scheduled', 'retryable', 'pending')
+			AND args->>'e' = $2 AND args->>'k' = $3
+		ORDER BY id LIMIT 1`, kind, k.EndpointID.String(), k.Key).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("find the drain job of %s: %w", k.EndpointID, err)
+	}
+	return id, true, nil
 }
 
 // OrderedOrphans returns keys that have deliveries waiting but no live
