@@ -108,6 +108,8 @@ func publicDir(t *testing.T, pattern string) string {
 type node struct {
 	t    *testing.T
 	addr string
+	// consumer is the consumer's credential once world has run.
+	consumer string
 	env  []string
 	cmd  *exec.Cmd
 	logs *lockedBuffer
@@ -265,7 +267,8 @@ func (n *node) world(url string) (producer, endpoint string) {
 		"tenant": tenant, "producers": []string{p["id"].(string)}, "consumers": []string{c["id"].(string)},
 		"schema": map[string]any{"type": "object", "required": []string{"n"}},
 	})
-	ep := n.must(201, "POST", "/v1/endpoints", c["key"].(string)+":"+c["secret"].(string), map[string]any{"url": url, "types": []string{eventType}})
+	n.consumer = c["key"].(string) + ":" + c["secret"].(string)
+	ep := n.must(201, "POST", "/v1/endpoints", n.consumer, map[string]any{"url": url, "types": []string{eventType}})
 	return p["key"].(string) + ":" + p["secret"].(string), ep["id"].(string)
 }
 

@@ -10,10 +10,12 @@ import (
 )
 
 // TestSIGTERMFinishesDeliveriesInFlight sends SIGTERM to `herald serve`
-// while 50 deliveries wait on a receiver that answers after 2 s: /readyz
-// answers 503 at once, the process records every delivery as delivered,
-// exits 0 well before the shutdown timeout, and after a restart the
-// receiver gets no second request for any of them.
+// while 50 deliveries, and the connector runs of the same events, wait on
+// receivers that answer after 2 s: /readyz answers 503 at once, the process
+// records every delivery as delivered and every running connector run as
+// done, exits 0 well before the shutdown timeout, and after a restart no
+// receiver gets a second request for any of them (the connector runs that
+// had not started yet run then).
 func TestSIGTERMFinishesDeliveriesInFlight(t *testing.T) {
 	t.Parallel()
 	dsn := heraldtest.NewDatabase(t)
@@ -24,12 +26,18 @@ func TestSIGTERMFinishesDeliveriesInFlight(t *testing.T) {
 	env["HERALD_SHUTDOWN_DELAY"] = "1s"
 	n := startNode(t, env)
 	producer, _ := n.world(rc.url())
+	// A connector forwarding the same events to a second slow receiver;
+	// its runs go through their own queue (8 at a time).
+	legacy := newReceiver(t, 2*time.Second)
+	n.must(201, "POST", "/v1/connectors", n.consumer, map[string]any{
+		"name": "legacy", "kind": "http", "types": []string{eventType}, "config": map[string]any{"url": legacy.url()}})
 
 	ids := eventIDs("term", 50)
 	n.produce(producer, ids, 50)
-	if !waitFor(30*time.Second, func() bool { return rc.inFlight.Load() == 50 }) {
-		t.Fatalf("%d of 50 deliveries reached the receiver", rc.inFlight.Load())
+	if !waitFor(30*time.Second, func() bool { return rc.inFlight.Load() == 50 && legacy.inFlight.Load() > 0 }) {
+		t.Fatalf("%d of 50 deliveries and %d connector runs reached their receivers", rc.inFlight.Load(), legacy.inFlight.Load())
 	}
+	runsInFlight := legacy.inFlight.Load()
 
 	n.signal(syscall.SIGTERM)
 	// Not ready at once, while still serving during the delay.
@@ -52,6 +60,9 @@ func TestSIGTERMFinishesDeliveriesInFlight(t *testing.T) {
 	if n := dbCount(t, dsn, `SELECT count(*) FROM delivery_attempts`); n != 50 {
 		t.Errorf("%d attempts recorded, want exactly 50", n)
 	}
+	if done := dbCount(t, dsn, `SELECT count(*) FROM connector_runs WHERE status = 'succeeded'`); done < int(runsInFlight) {
+		t.Errorf("%d connector runs recorded as succeeded after shutdown; %d were running when it began", done, runsInFlight)
+	}
 
 	// Restart: nothing is sent again.
 	n.restart()
@@ -60,8 +71,60 @@ func TestSIGTERMFinishesDeliveriesInFlight(t *testing.T) {
 	if rep.events != 50 || rep.requests != 50 || len(rep.duplicated) > 0 {
 		t.Fatalf("receiver got %d requests for %d events (sent twice: %v), want exactly one each", rep.requests, rep.events, rep.duplicated)
 	}
+	if !waitFor(60*time.Second, func() bool { return len(legacy.missing(ids)) == 0 }) {
+		t.Fatalf("%d connector runs never ran after the restart", len(legacy.missing(ids)))
+	}
+	if rep := legacy.report(); rep.requests != 50 || len(rep.duplicated) > 0 {
+		t.Fatalf("connector receiver got %d requests for %d events (twice: %v), want exactly one each", rep.requests, rep.events, rep.duplicated)
+	}
 	n.signal(syscall.SIGTERM)
 	if code, _ := n.wait(30 * time.Second); code != 0 {
 		t.Errorf("second node exited with %d", code)
+	}
+}
+
+// TestSIGTERMCancelsWorkPastTheTimeout: a receiver that hangs holds
+// deliveries past HERALD_SHUTDOWN_TIMEOUT. Herald cancels them when the
+// timeout ends, exits 0 without recording them as the receiver's failure,
+// and after a restart sends them again with the same webhook-id.
+func TestSIGTERMCancelsWorkPastTheTimeout(t *testing.T) {
+	t.Parallel()
+	dsn := heraldtest.NewDatabase(t)
+	rc := newReceiver(t, time.Hour)
+	env := baseEnv(t, freeAddr(t))
+	env["HERALD_DATABASE_URL"] = dsn
+	env["HERALD_SHUTDOWN_TIMEOUT"] = "3s"
+	n := startNode(t, env)
+	producer, _ := n.world(rc.url())
+	ids := eventIDs("hang", 10)
+	n.produce(producer, ids, 10)
+	if !waitFor(30*time.Second, func() bool { return rc.inFlight.Load() == 10 }) {
+		t.Fatalf("%d of 10 deliveries reached the receiver", rc.inFlight.Load())
+	}
+	n.signal(syscall.SIGTERM)
+	code, took := n.wait(30 * time.Second)
+	if code != 0 {
+		t.Errorf("herald exited with %d", code)
+	}
+	if took < 3*time.Second || took > 15*time.Second {
+		t.Errorf("shutdown took %s with a 3 s timeout and a hanging receiver", took)
+	}
+	if got := dbCount(t, dsn, `SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempts = 0`); got != 10 {
+		t.Fatalf("%d of 10 cut-short deliveries are pending with no attempt recorded", got)
+	}
+
+	rc.delay.Store(0) // the receiver is back
+	n.restart()
+	if !waitFor(30*time.Second, func() bool {
+		return dbCount(t, dsn, `SELECT count(*) FROM deliveries WHERE status = 'succeeded' AND attempts = 1`) == 10
+	}) {
+		t.Fatal("the cut-short deliveries were not delivered after the restart")
+	}
+	rep := rc.report()
+	if rep.events != 10 || len(rep.mixedIDs) > 0 {
+		t.Fatalf("events %d, with more than one webhook-id: %v", rep.events, rep.mixedIDs)
+	}
+	if len(rep.duplicated) != 10 {
+		t.Errorf("%d events sent twice; each was on the wire when cancelled, so each comes again", len(rep.duplicated))
 	}
 }
