@@ -161,4 +161,3 @@ func TestRetryWaitingOrderedHead(t *testing.T) {
 		t.Fatalf("acknowledged order %v, want [1 2 3]", got)
 	}
 }
-

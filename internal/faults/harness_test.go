@@ -110,11 +110,11 @@ type node struct {
 	addr string
 	// consumer is the consumer's credential once world has run.
 	consumer string
-	env  []string
-	cmd  *exec.Cmd
-	logs *lockedBuffer
-	done chan struct{}
-	err  error // Wait's result, once done is closed
+	env      []string
+	cmd      *exec.Cmd
+	logs     *lockedBuffer
+	done     chan struct{}
+	err      error // Wait's result, once done is closed
 }
 
 // startNode runs `herald serve` with env (on top of a minimal environment)
