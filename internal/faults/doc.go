@@ -10,5 +10,9 @@
 // seconds). HERALD_FAULTS=full runs the sizes of issue 9: 20,000 events in
 // flight when Herald is killed, a minute of database unreachability.
 //
+// HERALD_FAULTS_BIN=/path/to/herald tests that binary instead of building
+// this tree; HERALD_FAULTS_LOGS=1 prints each node's log. docs/operations.md
+// reports what these tests measured.
+//
 // The package has no code of its own, only this documentation and tests.
 package faults

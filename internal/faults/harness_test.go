@@ -134,8 +134,8 @@ func startNode(t *testing.T, env map[string]string) *node {
 			_ = n.cmd.Process.Signal(syscall.SIGKILL)
 			<-n.done
 		}
-		if t.Failed() {
-			t.Logf("herald log (%s), last 8 KiB:\n%s", n.addr, n.logs.tail(8<<10))
+		if t.Failed() || os.Getenv("HERALD_FAULTS_LOGS") != "" {
+			t.Logf("herald log (%s), last 8 KiB:\n%s", n.addr, n.logs.tail(64<<10))
 		}
 	})
 	return n

@@ -51,6 +51,7 @@ func TestSIGTERMFinishesDeliveriesInFlight(t *testing.T) {
 	if took > 15*time.Second {
 		t.Errorf("shutdown took %s: want it to end once the 2 s deliveries are done", took)
 	}
+	t.Logf("SIGTERM with 50 deliveries and %d connector runs on the wire: exit 0 after %s", runsInFlight, took.Round(100*time.Millisecond))
 	if got := n.status("/healthz"); got != 0 {
 		t.Errorf("something still answers on %s after exit: %d", n.addr, got)
 	}
@@ -109,6 +110,7 @@ func TestSIGTERMCancelsWorkPastTheTimeout(t *testing.T) {
 	if took < 3*time.Second || took > 15*time.Second {
 		t.Errorf("shutdown took %s with a 3 s timeout and a hanging receiver", took)
 	}
+	t.Logf("SIGTERM with 10 deliveries held by a hanging receiver and a 3 s timeout: exit 0 after %s", took.Round(100*time.Millisecond))
 	if got := dbCount(t, dsn, `SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempts = 0`); got != 10 {
 		t.Fatalf("%d of 10 cut-short deliveries are pending with no attempt recorded", got)
 	}
