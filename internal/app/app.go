@@ -513,18 +513,27 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.stopKeys != nil {
 		a.stopKeys()
 	}
+	// The listener and the job queue wind down side by side, each within
+	// the same deadline: slow HTTP clients must not eat the time running
+	// deliveries need.
+	var queueErr error
+	var queueDone sync.WaitGroup
+	if a.queue != nil {
+		queueDone.Go(func() { queueErr = a.queue.Stop(ctx) })
+	}
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
 	}
+	queueDone.Wait()
+	if queueErr != nil {
+		errs = append(errs, queueErr)
+	}
+	// Ingest stops last: requests in flight and workers (which publish
+	// operational events through it) are done now.
 	if a.ingest != nil {
 		a.ingest.Stop()
-	}
-	if a.queue != nil {
-		if err := a.queue.Stop(ctx); err != nil {
-			errs = append(errs, err)
-		}
 	}
 	if a.sender != nil {
 		a.sender.Close()
