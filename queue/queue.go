@@ -85,7 +85,7 @@ type Config struct {
 	Schedule          webhook.RetrySchedule
 	// JobTimeout bounds one run of a delivery job, HTTP included (0: one
 	// minute). Ordered drains get drainBudget more, connector runs their
-	// own limit plus 30 s.
+	// own limit plus 10 s (connectorJobTimeout).
 	JobTimeout time.Duration
 	// RescueMargin is how long past its timeout a job that is still marked
 	// running is taken for abandoned (its node died) and run again (0: 30
