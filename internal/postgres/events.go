@@ -120,11 +120,20 @@ func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uu
 	for i, d := range r.Deliveries {
 		dIDs[i], dEvents[i], dEndpoints[i], dTenants[i] = d.ID, d.EventID, d.EndpointID, d.TenantID
 	}
-	rows, err := db.Query(ctx, `WITH k AS (
-			INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
-			SELECT u.tenant_id, u.source, u.ce_id, u.id, $1
-			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(id, tenant_id, source, ce_id)
-			ORDER BY u.tenant_id, u.source, u.ce_id
+	// Sequence numbers follow the order of r.Events (the order the events
+	// were accepted in, which ordered delivery follows too), so that
+	// readers of the log by seq (replays) see each key's events in order;
+	// the claims are then made in key order, so that concurrent commits
+	// lock keys in one order. The materialised CTE fixes the numbers
+	// before the sort.
+	rows, err := db.Query(ctx, `WITH s AS MATERIALIZED (
+			SELECT u.id, u.tenant_id, u.source, u.ce_id, nextval('event_seq') AS seq
+			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, tenant_id, source, ce_id, ord)
+			ORDER BY u.ord
+		), k AS (
+			INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at, seq)
+			SELECT s.tenant_id, s.source, s.ce_id, s.id, $1, s.seq FROM s
+			ORDER BY s.tenant_id, s.source, s.ce_id
 			ON CONFLICT DO NOTHING
 			RETURNING event_id, seq
 		), e AS (
