@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -67,6 +68,62 @@ func (s *Store) EventGet(ctx context.Context, id uuid.UUID) (*herald.Event, erro
 		return nil, translate(err, "event "+id.String())
 	}
 	return &e, nil
+}
+
+// RoutedEvent is what routing reads of a stored event (see
+// catalog.StoredEvent), with what its callers need to place deliveries.
+type RoutedEvent struct {
+	ID         uuid.UUID
+	ReceivedAt time.Time
+	Seq        int64
+	TenantID   uuid.UUID
+	Type       string
+	// PartitionKey orders deliveries to ordered endpoints.
+	PartitionKey string
+	// To is the endpoint a test send was addressed to (uuid.Nil: none).
+	To uuid.UUID
+	// Body is the stored CloudEvents JSON, for filters (nil when the
+	// caller did not ask for it).
+	Body []byte
+}
+
+// routedEventColumns reads a RoutedEvent from events e, all but the body,
+// which queries add (or NULL) as the last column.
+const routedEventColumns = `e.id, e.received_at, e.seq, e.tenant_id, e.type, e.partition_key, e.addressed_to`
+
+// scanRoutedEvent scans a row of routedEventColumns and the body, after
+// the columns that fill before (if any).
+func scanRoutedEvent(row pgx.Row, before ...any) (*RoutedEvent, error) {
+	var e RoutedEvent
+	var to *uuid.UUID
+	if err := row.Scan(append(before, &e.ID, &e.ReceivedAt, &e.Seq, &e.TenantID, &e.Type, &e.PartitionKey, &to,
+		&e.Body)...); err != nil {
+		return nil, err
+	}
+	if to != nil {
+		e.To = *to
+	}
+	return &e, nil
+}
+
+// EventRouted returns the routing view of one stored event, body included.
+func (s *Store) EventRouted(ctx context.Context, db DBTX, id uuid.UUID, receivedAt time.Time) (*RoutedEvent, error) {
+	e, err := scanRoutedEvent(db.QueryRow(ctx, `SELECT `+routedEventColumns+`, e.body FROM events e
+		WHERE e.id = $1 AND e.received_at = $2`, raw(id), receivedAt))
+	if err != nil {
+		return nil, translate(err, "event "+id.String())
+	}
+	return e, nil
+}
+
+// EventAddress marks a stored test send as addressed to one endpoint, in
+// the transaction that stores it, so that no path routes it elsewhere.
+func (s *Store) EventAddress(ctx context.Context, db DBTX, id uuid.UUID, receivedAt time.Time, endpoint uuid.UUID) error {
+	if _, err := db.Exec(ctx, `UPDATE events SET addressed_to = $3 WHERE id = $1 AND received_at = $2`,
+		raw(id), receivedAt, raw(endpoint)); err != nil {
+		return fmt.Errorf("address event %s: %w", id, err)
+	}
+	return nil
 }
 
 // EventCount counts stored events (used by tests and the benchmark).
