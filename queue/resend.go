@@ -71,7 +71,7 @@ func (q *Queue) routedEvent(ctx context.Context, tx pgx.Tx, id uuid.UUID, receiv
 // receives the event.
 func notReceived(field, what string, id uuid.UUID, ev *postgres.RoutedEvent) error {
 	return herald.ConflictRule(field, catalog.RuleNotReceived,
-		"%s %s no longer receives event %s (%s): its types, filter or its client's consume rights exclude it, or it is disabled",
+		"%s %s no longer receives event %s (%s): its types, filter or its client's consume rights exclude it, or it is disabled or deleted",
 		what, id, ev.ID, ev.Type)
 }
 

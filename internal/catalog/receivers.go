@@ -227,9 +227,6 @@ func (s *Snapshot) Reach(endpoint uuid.UUID) (Reach, bool) {
 	return out, true
 }
 
-// Endpoint returns a live (active or pending) endpoint by id, or nil.
-func (s *Snapshot) Endpoint(id uuid.UUID) *herald.Endpoint { return s.endpointsID[id] }
-
 // StoredEvent is the routing view of a stored event. Its body is parsed
 // only if a filter asks for an attribute, and then once.
 func StoredEvent(e *postgres.RoutedEvent) Event {

@@ -190,8 +190,8 @@ func connectorNames(cs []*herald.Connector) []string {
 	return out
 }
 
-// TestReceiversShared: when no subscriber's filter or tenant rule applies,
-// the answer is the cached list itself (ingest's hot path allocates
+// TestReceiversShared: when every subscriber of the type receives the
+// event, the answer is the cached list itself (ingest's hot path allocates
 // nothing for routing). Not parallel: AllocsPerRun counts the process's
 // allocations.
 func TestReceiversShared(t *testing.T) {
@@ -200,14 +200,21 @@ func TestReceiversShared(t *testing.T) {
 	c := e.client(shop.ID, "consumer", herald.RoleConsumer)
 	const typ = "com.shop.order.created"
 	e.eventType(typ, shop.ID, true)
+	const filtered = "com.shop.order.shipped"
+	e.eventType(filtered, shop.ID, true)
 	e.subscriber(shop.ID, c.ID, herald.EndpointActive, "", typ)
 	e.subscriber(shop.ID, c.ID, herald.EndpointActive, "", "com.>")
+	e.subscriber(shop.ID, c.ID, herald.EndpointActive, `{"ext": "team", "eq": "alpha"}`, filtered)
 	s := e.fresh()
-	ev := catalog.Event{Type: typ, TenantID: shop.ID, Attrs: attrs{}}
-	if n := len(s.Receivers(ev).Endpoints); n != 2 {
-		t.Fatalf("%d receivers, want 2", n)
-	}
-	if allocs := testing.AllocsPerRun(100, func() { s.Receivers(ev) }); allocs != 0 {
-		t.Errorf("Receivers allocates %v times per event", allocs)
+	for _, ev := range []catalog.Event{
+		{Type: typ, TenantID: shop.ID, Attrs: attrs{}},
+		{Type: filtered, TenantID: shop.ID, Attrs: attrs{"team": "alpha"}}, // every filter accepts
+	} {
+		if n := len(s.Receivers(ev).Endpoints); n != 2 {
+			t.Fatalf("%s: %d receivers, want 2", ev.Type, n)
+		}
+		if allocs := testing.AllocsPerRun(100, func() { s.Receivers(ev) }); allocs != 0 {
+			t.Errorf("%s: Receivers allocates %v times per event", ev.Type, allocs)
+		}
 	}
 }
