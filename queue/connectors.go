@@ -151,11 +151,17 @@ func (w *connectorWorker) Work(ctx context.Context, job *river.Job[ConnectorRunA
 }
 
 // RetryConnectorRun puts a finished connector run back on the queue with a
-// fresh retry cycle.
+// fresh retry cycle, if its connector still receives the event (see
+// mayRerun).
 func (q *Queue) RetryConnectorRun(ctx context.Context, id uuid.UUID, authorize func(*herald.ConnectorRun) error) (*herald.ConnectorRun, error) {
 	var out *herald.ConnectorRun
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
-		r, err := q.store.ConnectorRunRetry(ctx, tx, id, authorize)
+		r, err := q.store.ConnectorRunRetry(ctx, tx, id, func(run *herald.ConnectorRun) error {
+			if err := authorize(run); err != nil {
+				return err
+			}
+			return q.mayRerun(ctx, tx, run)
+		})
 		if err != nil {
 			return err
 		}

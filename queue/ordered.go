@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -36,6 +37,35 @@ func DrainJobs(keys []postgres.OrderedKey) []river.InsertManyParams {
 		jobs[i] = river.InsertManyParams{Args: DrainArgs{EndpointID: k.EndpointID, Key: k.Key}}
 	}
 	return jobs
+}
+
+// PlaceDeliveries places new deliveries, in tx, the way ingest does: a delivery
+// whose orderKey(i) is not "" joins that key's queue at its (ordered)
+// endpoint, in the order given, and each key this activates gets a drain
+// job; the others get delivery jobs, batched per endpoint. It returns the
+// jobs, for the caller to insert in tx.
+func PlaceDeliveries(ctx context.Context, tx postgres.DBTX, store *postgres.Store, ds []*herald.Delivery, orderKey func(i int) string) ([]river.InsertManyParams, error) {
+	var ordered []postgres.OrderedItem
+	var plain []postgres.DeliveryKey
+	var plainEndpoints []uuid.UUID
+	for i, d := range ds {
+		if key := orderKey(i); key != "" {
+			ordered = append(ordered, postgres.OrderedItem{
+				OrderedKey: postgres.OrderedKey{EndpointID: d.EndpointID, Key: key}, DeliveryID: d.ID, CreatedAt: d.CreatedAt})
+			continue
+		}
+		plain = append(plain, postgres.DeliveryKey{ID: d.ID, CreatedAt: d.CreatedAt})
+		plainEndpoints = append(plainEndpoints, d.EndpointID)
+	}
+	jobs := DeliveryJobs(plain, func(i int) uuid.UUID { return plainEndpoints[i] })
+	if len(ordered) > 0 {
+		activated, err := store.OrderedAppend(ctx, tx, ordered)
+		if err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, DrainJobs(activated)...)
+	}
+	return jobs, nil
 }
 
 const (

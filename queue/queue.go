@@ -108,8 +108,9 @@ type Config struct {
 	// PublicURL is how receivers reach Herald: the handshake's origin and
 	// callback base.
 	PublicURL string
-	// Routes lets replays route stored events (nil: no replays).
-	Routes Routes
+	// Routing decides where retries, recoveries and replays may send
+	// events (nil: none may, and no replays run).
+	Routing Routing
 	// JWT signs the tokens of endpoints with "jwt" auth; Tokens fetches
 	// and caches those of endpoints with "oauth2" auth.
 	JWT    *outbound.JWTIssuer
@@ -200,6 +201,8 @@ type Queue struct {
 	// batch jobs send their deliveries in parallel, so River's job count
 	// alone does not bound them.
 	sends chan struct{}
+	// routing decides who may receive what (resend.go).
+	routing Routing
 }
 
 var errStopped = errors.New("queue stopped")
@@ -229,7 +232,8 @@ const maxBatch = 256
 // New builds the River client with Herald's workers.
 func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg = cfg.withDefaults()
-	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger, sends: make(chan struct{}, cfg.Workers)}
+	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger, sends: make(chan struct{}, cfg.Workers),
+		routing: cfg.Routing}
 	q.loads = newBatcher(2, maxBatch, func(ctx context.Context, keys []postgres.DeliveryKey) ([]*postgres.SendTarget, error) {
 		found, err := store.DeliveryLoadMany(ctx, keys)
 		if err != nil {
@@ -277,8 +281,8 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 		if hs, ok := sender.(Handshaker); ok {
 			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
 		}
-		if cfg.Routes != nil {
-			river.AddWorker(workers, &replayWorker{q: q, routes: cfg.Routes})
+		if cfg.Routing != nil {
+			river.AddWorker(workers, &replayWorker{q: q})
 		}
 		if cfg.Sweep != nil {
 			river.AddWorker(workers, &sweepWorker{sweep: cfg.Sweep})
@@ -356,15 +360,22 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Retry makes a delivery's next attempt now: a finished delivery starts a
-// fresh retry cycle, and one waiting for its next attempt (or whose job was
-// left on a node that died) is tried at once, superseding the job it had.
-// See postgres.DeliveryRetry.
+// Retry makes a delivery's next attempt now, if its endpoint still receives
+// its event (see mayResend): a finished delivery starts a fresh retry cycle,
+// and one waiting for its next attempt (or whose job was left on a node
+// that died) is tried at once, superseding the job it had. See
+// postgres.DeliveryRetry.
 func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *herald.Delivery) error) (*herald.Delivery, error) {
 	var r *postgres.DeliveryRetried
 	err := pgx.BeginFunc(ctx, q.pool, func(tx pgx.Tx) error {
 		var err error
-		if r, err = q.store.DeliveryRetry(ctx, tx, id, authorize); err != nil {
+		r, err = q.store.DeliveryRetry(ctx, tx, id, func(d *herald.Delivery) error {
+			if err := authorize(d); err != nil {
+				return err
+			}
+			return q.mayResend(ctx, tx, d)
+		})
+		if err != nil {
 			return err
 		}
 		if r.Ordered != nil {
@@ -420,18 +431,6 @@ func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, 
 				"endpoint_id": id, "reason": ep.DisabledReason})
 		}
 	}
-}
-
-// Recover puts an endpoint's failed deliveries since a time back on the
-// queue (at most limit per call; call again while it returns limit).
-func (q *Queue) Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error) {
-	return q.store.DeliveryRecover(ctx, endpoint, since, limit, func(tx pgx.Tx, keys []postgres.DeliveryKey) error {
-		jobs := DeliveryJobs(keys, func(int) uuid.UUID { return endpoint })
-		if _, err := q.client.InsertManyTx(ctx, tx, jobs); err != nil {
-			return fmt.Errorf("enqueue recovered deliveries: %w", err)
-		}
-		return nil
-	})
 }
 
 // deliverWorker makes one attempt of a delivery and schedules the next.

@@ -252,7 +252,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Emit: func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error {
 			return a.ingest.Emit(ctx, tenant, typ, subject, data)
 		},
-		Routes:    catalogRoutes{cat},
+		Routing:   cat,
 		PublicURL: publicURL,
 		JWT:       &outbound.JWTIssuer{Issuer: publicURL, Ring: ring},
 		Tokens:    outbound.NewTokenSource(a.sender.HTTPClient(), nil),
@@ -620,23 +620,6 @@ func autoDisable(d time.Duration) time.Duration {
 		return 0
 	}
 	return d
-}
-
-// catalogRoutes answers the replay worker's routing question from the
-// catalog, so replays honour the same patterns and consume rights as ingest.
-type catalogRoutes struct{ cat *catalog.Catalog }
-
-func (c catalogRoutes) Receives(ctx context.Context, endpoint uuid.UUID, eventType string) (bool, error) {
-	snap, err := c.cat.Get(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, ep := range snap.Route(eventType) {
-		if ep.ID == endpoint {
-			return true, nil
-		}
-	}
-	return false, nil
 }
 
 // DefaultRetention is how long events and their delivery history are kept:

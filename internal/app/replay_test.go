@@ -2,8 +2,12 @@ package app_test
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // TestReplayToNewEndpoint: events stored before an endpoint existed are
@@ -29,7 +33,8 @@ func TestReplayToNewEndpoint(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "replay done", func() bool {
 		r := e.must(200, e.do(w.consumer, "GET", "/v1/replays/"+id, nil))
-		return r["status"] == "done" && r["queued"] == float64(7) && r["scanned"] == float64(7)
+		return r["status"] == "done" && r["queued"] == float64(7) && r["scanned"] == float64(7) &&
+			r["delivered"] == float64(7) && r["failed"] == float64(0) && r["pending"] == float64(0)
 	})
 	// A replay limited to other types queues nothing.
 	m = e.must(202, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/replay", map[string]any{
@@ -42,4 +47,87 @@ func TestReplayToNewEndpoint(t *testing.T) {
 	e.must(422, e.do(w.consumer, "POST", "/v1/endpoints/"+epID+"/replay", map[string]any{}))
 	_, other := e.client(admin, e.tenant("nosy-"+t.Name()), "nosy", "consumer")
 	e.must(404, e.do(other, "GET", "/v1/replays/"+id, nil))
+}
+
+// TestReplayOrderedKeepsKeyOrder: a replay to an ordered endpoint sends
+// each partition key's events one at a time in the order they were
+// accepted, though many share a millisecond (where UUIDv7 order is random)
+// and their ids do not sort in that order.
+func TestReplayOrderedKeepsKeyOrder(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	start := time.Now().Add(-time.Second)
+	sent := map[string][]string{} // per key, in acceptance order
+	for range 3 {
+		var batch []map[string]any
+		for i := range 40 {
+			id, key := uuid.NewString(), fmt.Sprintf("k%d", i%4)
+			ev := orderEvent(id, 1)
+			ev["partitionkey"] = key
+			batch = append(batch, ev)
+			sent[key] = append(sent[key], id)
+		}
+		e.must(202, e.send(w.producer, batch...))
+	}
+	p := newProbe(t, http.StatusNoContent)
+	ep := e.must(201, e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{
+		"url": p.URL(), "types": []string{w.typ}, "ordered": true}))
+	r := e.must(202, e.do(w.consumer, "POST", "/v1/endpoints/"+ep["id"].(string)+"/replay", map[string]any{"from": start}))
+	eventually(t, 30*time.Second, "replay done", func() bool {
+		return e.must(200, e.do(w.consumer, "GET", "/v1/replays/"+r["id"].(string), nil))["status"] == "done"
+	})
+	got := map[string][]string{}
+	for _, a := range p.arrivals() {
+		got[a.key] = append(got[a.key], a.event)
+	}
+	for key, want := range sent {
+		if strings.Join(got[key], ",") != strings.Join(want, ",") {
+			t.Errorf("key %s: replayed in order %v, accepted in order %v", key, got[key], want)
+		}
+	}
+}
+
+// TestReplayExhaustedEndsFailed: a replay whose deliveries exhaust their
+// attempts ends failed and says how many; one whose deliveries all succeed
+// ends done only once they have.
+func TestReplayExhaustedEndsFailed(t *testing.T) {
+	t.Parallel()
+	e := setup(t, withSchedule("50ms,50ms"))
+	w := e.world()
+	start := time.Now().Add(-time.Second)
+	for _, id := range []string{"ok-1", "bad-1", "ok-2", "bad-2", "bad-3"} {
+		e.must(202, e.send(w.producer, orderEvent(id, 1)))
+	}
+	p := newProbe(t, http.StatusNoContent)
+	p.respond = func(a arrival) int {
+		if strings.HasPrefix(a.event, "bad-") {
+			return http.StatusInternalServerError
+		}
+		return http.StatusNoContent
+	}
+	ep := e.must(201, e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{"url": p.URL(), "types": []string{w.typ}}))
+	r := e.must(202, e.do(w.consumer, "POST", "/v1/endpoints/"+ep["id"].(string)+"/replay", map[string]any{"from": start}))
+	var got map[string]any
+	eventually(t, 30*time.Second, "replay to end", func() bool {
+		got = e.must(200, e.do(w.consumer, "GET", "/v1/replays/"+r["id"].(string), nil))
+		return got["status"] != "running"
+	})
+	if got["status"] != "failed" || got["queued"] != float64(5) || got["delivered"] != float64(2) ||
+		got["failed"] != float64(3) || got["pending"] != float64(0) ||
+		got["error"] != "3 of 5 deliveries failed after their last attempt" {
+		t.Fatalf("replay = %v, want failed with 2 delivered and 3 failed", got)
+	}
+	// Each failed delivery had all its attempts (1 + 2 retries) first.
+	for _, a := range []string{"bad-1", "bad-2", "bad-3"} {
+		n := 0
+		for _, x := range p.arrivals() {
+			if x.event == a {
+				n++
+			}
+		}
+		if n != 3 {
+			t.Errorf("%s was tried %d times before the replay ended, want 3", a, n)
+		}
+	}
 }

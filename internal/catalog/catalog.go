@@ -124,8 +124,10 @@ type Snapshot struct {
 	types     map[string]*TypeEntry
 	endpoints *route.Index[*herald.Endpoint]
 	filters   map[uuid.UUID]*filter.Filter
-	// routes caches, per type name, the endpoints that receive it.
-	routes sync.Map // string → []*herald.Endpoint
+	// endpointsID holds the routable endpoints by id.
+	endpointsID map[uuid.UUID]*herald.Endpoint
+	// routes caches, per type name, its subscribers (receivers.go).
+	routes sync.Map // string → *typeRoute
 	// connectors routes events to hosted connectors (connectors.go).
 	connectors *connectorIndex
 }
@@ -155,6 +157,7 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 	}
 	b := route.NewIndex[*herald.Endpoint]()
 	s.filters = map[uuid.UUID]*filter.Filter{}
+	s.endpointsID = make(map[uuid.UUID]*herald.Endpoint, len(d.Endpoints))
 	for _, ep := range d.Endpoints {
 		if len(ep.Filter) > 0 {
 			f, err := filter.Parse(ep.Filter)
@@ -166,6 +169,7 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 			}
 			s.filters[ep.ID] = f
 		}
+		s.endpointsID[ep.ID] = ep
 		for _, p := range ep.Types {
 			if err := b.Add(p, ep); err != nil {
 				c.logger.Error("stored endpoint pattern is invalid", "endpoint", ep.ID, "pattern", p, "error", err)
@@ -207,36 +211,16 @@ func (s *Snapshot) Client(id uuid.UUID) *herald.Client { return s.clientsID[id] 
 // Tenant returns a tenant by id, or nil.
 func (s *Snapshot) Tenant(id uuid.UUID) *herald.Tenant { return s.tenants[id] }
 
-// Filter returns an endpoint's compiled filter, or nil (match everything).
-func (s *Snapshot) Filter(endpoint uuid.UUID) *filter.Filter { return s.filters[endpoint] }
-
-// Route returns the active endpoints that receive events of the named type:
-// a subscription pattern matches and the endpoint's consumer may consume the
-// type. The result is shared; callers must not modify it.
-func (s *Snapshot) Route(typeName string) []*herald.Endpoint {
-	if v, ok := s.routes.Load(typeName); ok {
-		return v.([]*herald.Endpoint)
-	}
-	te := s.types[typeName]
-	var out []*herald.Endpoint
-	if te != nil {
-		for _, ep := range s.endpoints.Match(typeName, nil) {
-			if s.mayConsume(ep, te.Type) {
-				out = append(out, ep)
-			}
-		}
-	}
-	s.routes.Store(typeName, out)
-	return out
-}
-
-func (s *Snapshot) mayConsume(ep *herald.Endpoint, t *herald.EventType) bool {
-	cl := s.clientsID[ep.ClientID]
-	if cl == nil || cl.TenantID != ep.TenantID {
+// clientMayConsume reports whether a subscriber acting for a client of a
+// tenant may receive events of a type: the client must belong to that
+// tenant and have the type's consume right.
+func (s *Snapshot) clientMayConsume(client, tenant uuid.UUID, t *herald.EventType) bool {
+	cl := s.clientsID[client]
+	if cl == nil || cl.TenantID != tenant {
 		return false
 	}
-	tenant := s.tenants[cl.TenantID]
-	platformAdmin := tenant != nil && tenant.Platform && cl.Has(herald.RoleAdmin)
+	tn := s.tenants[cl.TenantID]
+	platformAdmin := tn != nil && tn.Platform && cl.Has(herald.RoleAdmin)
 	return t.MayConsume(cl, platformAdmin)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/herald"
 )
 
@@ -51,23 +52,28 @@ func TestRouteConnectors(t *testing.T) {
 		slices.Sort(out)
 		return out
 	}
-	if got := names(s.Connectors(created)); !slices.Equal(got, []string{exact.Name, pattern.Name}) {
-		t.Errorf("Connectors(created) = %v", got)
+	connectors := func(s *catalog.Snapshot, typ string, a attrs) []*herald.Connector {
+		return s.Receivers(catalog.Event{Type: typ, TenantID: shop.ID, Attrs: a}).Connectors
 	}
-	if got := names(s.Connectors(shipped)); !slices.Equal(got, []string{pattern.Name, notAllowed.Name}) {
-		t.Errorf("Connectors(shipped) = %v", got)
+	alpha := attrs{"team": "alpha"}
+	if got := names(connectors(s, created, alpha)); !slices.Equal(got, []string{exact.Name, pattern.Name}) {
+		t.Errorf("connectors of created = %v", got)
 	}
-	if s.ConnectorFilter(pattern.ID) == nil || s.ConnectorFilter(exact.ID) != nil {
-		t.Error("filters not compiled per connector")
+	if got := names(connectors(s, shipped, alpha)); !slices.Equal(got, []string{pattern.Name, notAllowed.Name}) {
+		t.Errorf("connectors of shipped = %v", got)
 	}
-	if got := s.Connectors("com.shop.nope"); got != nil {
+	// The pattern connector's filter wants team alpha.
+	if got := names(connectors(s, created, attrs{"team": "beta"})); !slices.Equal(got, []string{exact.Name}) {
+		t.Errorf("connectors of created, team beta = %v", got)
+	}
+	if got := connectors(s, "com.shop.nope", alpha); got != nil {
 		t.Errorf("unknown type routed to %v", names(got))
 	}
 	// Deleting a connector changes the version and the routes.
 	if err := e.store.ConnectorDelete(e.ctx, exact.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got := names(e.fresh().Connectors(created)); !slices.Equal(got, []string{pattern.Name}) {
+	if got := names(connectors(e.fresh(), created, alpha)); !slices.Equal(got, []string{pattern.Name}) {
 		t.Errorf("after delete: %v", got)
 	}
 }

@@ -4,22 +4,21 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
-
-	"github.com/heraldhq/herald/internal/herald"
 )
 
 // TenantMayConsume reports whether a tenant has the right to consume events
 // of a type, as the Integration API requires of an integration's tenant:
 // the type is public, the tenant owns it, one of its clients is a listed
 // consumer, or it is the platform tenant. Herald's operational events are
-// readable only by the tenant they concern (eventTenant).
+// readable only by the tenant they concern (eventTenant), the rule routing
+// applies to them (receivers.go).
 func (s *Snapshot) TenantMayConsume(tenant uuid.UUID, typeName string, eventTenant uuid.UUID) bool {
 	te := s.types[typeName]
 	if te == nil {
 		return false
 	}
-	if herald.IsOperational(typeName) {
-		return tenant == eventTenant
+	if tenantBound(typeName) {
+		return visibleTo(typeName, eventTenant, tenant)
 	}
 	t := te.Type
 	if t.Public || t.TenantID == tenant {

@@ -83,8 +83,14 @@ func NotFound(format string, args ...any) error {
 	return &NotFoundError{What: fmt.Sprintf(format, args...)}
 }
 
-// ConflictError says what clashes.
-type ConflictError struct{ Reason string }
+// ConflictError says what clashes. Field and Rule, when set, name the
+// input and the rule the current state refuses it by, as in a
+// ValidationError.
+type ConflictError struct {
+	Reason string
+	Field  string
+	Rule   string
+}
 
 func (e *ConflictError) Error() string { return "conflict: " + e.Reason }
 
@@ -94,4 +100,9 @@ func (e *ConflictError) Unwrap() error { return ErrConflict }
 // Conflict builds a ConflictError.
 func Conflict(format string, args ...any) error {
 	return &ConflictError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// ConflictRule builds a ConflictError that names the field and the rule.
+func ConflictRule(field, rule, format string, args ...any) error {
+	return &ConflictError{Reason: fmt.Sprintf(format, args...), Field: field, Rule: rule}
 }

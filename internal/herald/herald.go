@@ -195,6 +195,7 @@ type Endpoint struct {
 	RateLimit int
 	// Ordered sends the events of one partition key one at a time, in the
 	// order Herald accepted them (events without a key are not ordered).
+	// See OrderKey.
 	Ordered bool
 	// ContentMode is how deliveries carry the event: ContentModeStructured
 	// (the whole event as JSON, the default) or ContentModeBinary.
@@ -272,6 +273,16 @@ func (e *Endpoint) LiveSecrets(now time.Time) []string {
 		}
 	}
 	return out
+}
+
+// OrderKey is the queue a delivery of an event with the given partition
+// key joins at this endpoint: the key itself when the endpoint is ordered,
+// "" (no queue, sent at once) when it is not or the event has no key.
+func (e *Endpoint) OrderKey(partitionKey string) string {
+	if !e.Ordered {
+		return ""
+	}
+	return partitionKey
 }
 
 // Event is one stored CloudEvent.
@@ -372,3 +383,8 @@ const (
 
 // IsOperational reports whether a type is one of Herald's own.
 func IsOperational(typ string) bool { return strings.HasPrefix(typ, "herald.") }
+
+// TestEventType is the type of the event "send test event" delivers when no
+// sample is given. It is not a registered type: a test event is addressed
+// to one endpoint, never routed by subscription.
+const TestEventType = "herald.endpoint.test"

@@ -577,12 +577,12 @@ func (s *Server) handleEndpointRecover(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, herald.Conflict("endpoint %s is disabled; enable it before recovering its deliveries", e.ID))
 		return
 	}
-	n, err := s.retrier.Recover(r.Context(), e.ID, *in.Since, recoverLimit)
+	res, err := s.retrier.Recover(r.Context(), e.ID, *in.Since, recoverLimit)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"recovered": n, "more": n == recoverLimit})
+	writeJSON(w, http.StatusAccepted, map[string]any{"recovered": res.Recovered, "skipped": res.Skipped, "more": res.More})
 }
 
 func (s *Server) handleEndpointDelete(w http.ResponseWriter, r *http.Request) {
@@ -847,17 +847,21 @@ func (s *Server) handleEndpointTest(w http.ResponseWriter, r *http.Request) {
 }
 
 type replayJSON struct {
-	ID         uuid.UUID `json:"id"`
-	EndpointID uuid.UUID `json:"endpoint_id"`
-	Types      []string  `json:"types"`
-	From       time.Time `json:"from"`
-	To         time.Time `json:"to"`
-	Status     string    `json:"status"`
-	Scanned    int64     `json:"scanned"`
-	Queued     int64     `json:"queued"`
-	Error      string    `json:"error,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         uuid.UUID  `json:"id"`
+	EndpointID uuid.UUID  `json:"endpoint_id"`
+	Types      []string   `json:"types"`
+	From       time.Time  `json:"from"`
+	To         time.Time  `json:"to"`
+	Status     string     `json:"status"`
+	Scanned    int64      `json:"scanned"`
+	Queued     int64      `json:"queued"`
+	ScannedAt  *time.Time `json:"scanned_at,omitempty"`
+	Delivered  int64      `json:"delivered"`
+	Failed     int64      `json:"failed"`
+	Pending    int64      `json:"pending"`
+	Error      string     `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 func toReplayJSON(r *postgres.Replay) replayJSON {
@@ -866,7 +870,8 @@ func toReplayJSON(r *postgres.Replay) replayJSON {
 		types = []string{}
 	}
 	return replayJSON{ID: r.ID, EndpointID: r.EndpointID, Types: types, From: r.From, To: r.To, Status: r.Status,
-		Scanned: r.Scanned, Queued: r.Queued, Error: r.Error, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		Scanned: r.Scanned, Queued: r.Queued, ScannedAt: timePtr(r.ScannedAt), Delivered: r.Counts.Delivered,
+		Failed: r.Counts.Failed, Pending: r.Counts.Pending, Error: r.Error, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
 // handleEndpointReplay starts a background replay of stored events of a

@@ -58,6 +58,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		tl   *cloudevents.TooLargeError
 		rej  *ingest.RejectError
 		fe   *herald.ForbiddenError
+		ce   *herald.ConflictError
 	)
 	switch {
 	case errors.As(err, &tl):
@@ -110,6 +111,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", err.Error()))
 	case errors.Is(err, herald.ErrGone):
 		writeProblem(w, problem(http.StatusGone, "gone", "Gone", err.Error()))
+	case errors.As(err, &ce) && ce.Rule != "":
+		p := problem(http.StatusConflict, "conflict", "Conflict", err.Error())
+		p.Errors = []ProblemItem{{Field: ce.Field, Rule: ce.Rule, Detail: ce.Reason}}
+		writeProblem(w, p)
 	case errors.Is(err, herald.ErrConflict):
 		writeProblem(w, problem(http.StatusConflict, "conflict", "Conflict", err.Error()))
 	case errors.Is(err, herald.ErrUnavailable):

@@ -29,7 +29,7 @@ import (
 // Retrier re-queues a finished delivery.
 type Retrier interface {
 	Retry(ctx context.Context, id uuid.UUID, authorize func(*herald.Delivery) error) (*herald.Delivery, error)
-	Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (int, error)
+	Recover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int) (postgres.RecoverResult, error)
 	StartReplay(ctx context.Context, r *postgres.Replay) error
 	StartVerification(ctx context.Context, endpoint uuid.UUID) error
 }

@@ -9,33 +9,17 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
-	"github.com/heraldhq/herald/internal/catalog"
-	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/queue"
 )
 
-// routeConnectors lists the connector runs of the events: one per (event,
-// enabled connector whose patterns, filter and consume rights match), with
-// the operational-event rule of endpoints (they stay within their tenant).
-func routeConnectors(snap *catalog.Snapshot, events []*herald.Event, sources []*cloudevents.Event, now time.Time) []*herald.ConnectorRun {
-	var runs []*herald.ConnectorRun
-	for i, ev := range events {
-		for _, c := range snap.Connectors(ev.Type) {
-			if f := snap.ConnectorFilter(c.ID); f != nil && !f.Match(filterEvent{sources[i]}) {
-				continue
-			}
-			if herald.IsOperational(ev.Type) && c.TenantID != ev.TenantID {
-				continue
-			}
-			runs = append(runs, &herald.ConnectorRun{
-				ID: herald.NewID(now), ConnectorID: c.ID, TenantID: c.TenantID, EventID: ev.ID, EventReceivedAt: now,
-				EventType: ev.Type, Input: inputSummary(ev), Status: herald.ConnectorRunPending, CreatedAt: now,
-			})
-		}
+// connectorRun is the run of a connector that receives a new event.
+func connectorRun(c *herald.Connector, ev *herald.Event, now time.Time) *herald.ConnectorRun {
+	return &herald.ConnectorRun{
+		ID: herald.NewID(now), ConnectorID: c.ID, TenantID: c.TenantID, EventID: ev.ID, EventReceivedAt: now,
+		EventType: ev.Type, Input: inputSummary(ev), Status: herald.ConnectorRunPending, CreatedAt: now,
 	}
-	return runs
 }
 
 // inputSummary is the one-line description of a run's input.

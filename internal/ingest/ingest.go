@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -321,27 +320,21 @@ func (s *Service) commit(batch []*pending) error {
 			return fmt.Errorf("ingest: catalog: %w", err)
 		}
 		rows.Deliveries = rows.Deliveries[:0]
+		rows.ConnectorRuns = rows.ConnectorRuns[:0]
 		orderedBy = orderedBy[:0]
 		for i, ev := range rows.Events {
-			for _, ep := range snap.Route(ev.Type) {
-				if f := snap.Filter(ep.ID); f != nil && !f.Match(filterEvent{sources[i]}) {
-					continue
-				}
-				if herald.IsOperational(ev.Type) && ep.TenantID != ev.TenantID {
-					continue // operational events stay within their tenant
-				}
+			rcv := snap.Receivers(catalog.Event{Type: ev.Type, TenantID: ev.TenantID, Attrs: catalog.CloudEvent(sources[i])})
+			for _, ep := range rcv.Endpoints {
 				rows.Deliveries = append(rows.Deliveries, &herald.Delivery{
 					ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
 					TenantID: ep.TenantID, Status: herald.DeliveryPending,
 				})
-				key := ""
-				if ep.Ordered {
-					key = ev.PartitionKey // events without a key are not ordered
-				}
-				orderedBy = append(orderedBy, key)
+				orderedBy = append(orderedBy, ep.OrderKey(ev.PartitionKey))
+			}
+			for _, c := range rcv.Connectors {
+				rows.ConnectorRuns = append(rows.ConnectorRuns, connectorRun(c, ev, now))
 			}
 		}
-		rows.ConnectorRuns = routeConnectors(snap, rows.Events, sources, now)
 		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5)
 		if errors.Is(err, errStaleRoutes) {
 			// The configuration changed after the snapshot was taken: load
@@ -393,31 +386,19 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 			existing[k] = found[i]
 		}
 	}
-	var ordered []postgres.OrderedItem
-	var plain []*herald.Delivery
+	fresh := make([]*herald.Delivery, 0, len(rows.Deliveries))
+	var freshKeys []string
 	for i, d := range rows.Deliveries {
-		if _, isNew := seqs[d.EventID]; !isNew {
-			continue
+		if _, isNew := seqs[d.EventID]; isNew {
+			fresh = append(fresh, d)
+			freshKeys = append(freshKeys, orderedBy[i])
 		}
-		if key := orderedBy[i]; key != "" {
-			ordered = append(ordered, postgres.OrderedItem{
-				OrderedKey: postgres.OrderedKey{EndpointID: d.EndpointID, Key: key}, DeliveryID: d.ID, CreatedAt: d.CreatedAt})
-			continue
-		}
-		plain = append(plain, d)
 	}
-	keys := make([]postgres.DeliveryKey, len(plain))
-	for i, d := range plain {
-		keys[i] = postgres.DeliveryKey{ID: d.ID, CreatedAt: d.CreatedAt}
-	}
-	// Deliveries of this commit to one endpoint share a job (or a few).
-	jobs := queue.DeliveryJobs(keys, func(i int) uuid.UUID { return plain[i].EndpointID })
-	if len(ordered) > 0 {
-		activated, err := s.store.OrderedAppend(ctx, tx, ordered)
-		if err != nil {
-			return fmt.Errorf("ingest: %w", err)
-		}
-		jobs = append(jobs, queue.DrainJobs(activated)...)
+	// Deliveries of this commit to one endpoint share a job (or a few);
+	// ordered ones join their key's queue.
+	jobs, err := queue.PlaceDeliveries(ctx, tx, s.store, fresh, func(i int) string { return freshKeys[i] })
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
 	}
 	connectorJobs, err := s.writeConnectorRuns(ctx, tx, rows.ConnectorRuns, seqs)
 	if err != nil {
@@ -487,51 +468,6 @@ func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, jobs []river.InsertMan
 	return nil
 }
 
-// filterEvent shows a CloudEvent to endpoint filters.
-type filterEvent struct{ e *cloudevents.Event }
-
-func (f filterEvent) Attr(name string) (string, bool) {
-	e := f.e
-	var v string
-	switch name {
-	case "id":
-		v = e.ID
-	case "source":
-		v = e.Source
-	case "type":
-		v = e.Type
-	case "specversion":
-		v = e.SpecVersion
-	case "subject":
-		v = e.Subject
-	case "datacontenttype":
-		v = e.DataContentType
-	case "dataschema":
-		v = e.DataSchema
-	case "time":
-		if e.Time.IsZero() {
-			return "", false
-		}
-		return e.Time.Format(time.RFC3339Nano), true
-	}
-	return v, v != ""
-}
-
-func (f filterEvent) Ext(name string) (any, bool) {
-	v, ok := f.e.Extensions[name]
-	return v, ok
-}
-
-func (f filterEvent) Data() []byte {
-	if !f.e.DataIsJSON() {
-		return nil
-	}
-	return f.e.Data
-}
-
-// TestEventType is the type of the events "send test event" delivers.
-const TestEventType = "herald.endpoint.test"
-
 // TestSample shapes a test send: an event of a type the endpoint receives,
 // with sample data (validated against the type's schema). The zero value
 // sends Herald's own herald.endpoint.test event.
@@ -543,22 +479,41 @@ type TestSample struct {
 // SendTest stores a test event and delivers it to one endpoint only, through
 // the normal queue (signature, auth, content mode, a thin type's
 // notification, retries and the attempt log included), so a partner can
-// check their receiver. It returns the delivery's id.
+// check their receiver. The event is addressed to the endpoint: routing
+// never sends it anywhere else, and a sample is sent only if the endpoint
+// receives it (its types, filter and consume rights). It returns the
+// delivery's id.
 func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.Endpoint, sample TestSample) (uuid.UUID, error) {
+	snap, err := s.catalog.Get(ctx)
+	if err != nil {
+		return uuid.Nil, fmt.Errorf("test event: catalog: %w", err)
+	}
 	now := herald.Now()
 	id := herald.NewID(now)
 	ce := &cloudevents.Event{
-		ID: id.String(), Source: "/herald/test", SpecVersion: cloudevents.SpecVersion, Type: TestEventType,
+		ID: id.String(), Source: "/herald/test", SpecVersion: cloudevents.SpecVersion, Type: herald.TestEventType,
 		DataContentType: "application/json", Time: now,
 		Data: []byte(fmt.Sprintf(`{"message":"This is a test event from Herald.","endpoint":%q}`, ep.ID)),
 	}
 	version := 0
+	var te *catalog.TypeEntry
 	if sample.Type != "" {
-		te, err := s.testType(ctx, ep, sample)
-		if err != nil {
-			return uuid.Nil, err
+		if te = snap.Type(sample.Type); te == nil {
+			return uuid.Nil, herald.Invalid("type", "unknown-type", "event type %q is not registered", sample.Type)
+		}
+		if !json.Valid(sample.Data) {
+			return uuid.Nil, herald.Invalid("data", "json", "must be a JSON value")
 		}
 		ce.Type, ce.Data, version = sample.Type, sample.Data, te.Type.Version
+	}
+	if !snap.Receives(catalog.Event{Type: ce.Type, TenantID: ep.TenantID, To: ep.ID, Attrs: catalog.CloudEvent(ce)}, ep.ID) {
+		return uuid.Nil, herald.Invalid("type", catalog.RuleNotReceived,
+			"endpoint %s does not receive %q: its types, filter or its client's consume rights exclude it", ep.ID, ce.Type)
+	}
+	if te != nil {
+		if err := checkSample(te, sample.Data); err != nil {
+			return uuid.Nil, err
+		}
 	}
 	body, err := ce.MarshalStructured()
 	if err != nil {
@@ -574,6 +529,9 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		if _, _, err := s.store.IngestWrite(ctx, tx, rows); err != nil {
 			return err
 		}
+		if err := s.store.EventAddress(ctx, tx, id, now, ep.ID); err != nil {
+			return err
+		}
 		return s.enqueue(ctx, tx, []river.InsertManyParams{{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: now}}})
 	})
 	if err != nil {
@@ -582,38 +540,19 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 	return d.ID, nil
 }
 
-// testType checks a test sample: the endpoint must receive its type (its
-// patterns match and its consumer may consume it) and the data must
-// satisfy the type's schema.
-func (s *Service) testType(ctx context.Context, ep *herald.Endpoint, sample TestSample) (*catalog.TypeEntry, error) {
-	snap, err := s.catalog.Get(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("test event: catalog: %w", err)
-	}
-	te := snap.Type(sample.Type)
-	if te == nil {
-		return nil, herald.Invalid("type", "unknown-type", "event type %q is not registered", sample.Type)
-	}
-	if !slices.ContainsFunc(snap.Route(sample.Type), func(e *herald.Endpoint) bool { return e.ID == ep.ID }) {
-		return nil, herald.Invalid("type", "not-received",
-			"endpoint %s does not receive %q: its types do not match it, or its client may not consume it", ep.ID, sample.Type)
-	}
+// checkSample checks a test sample's data against its type's schema.
+func checkSample(te *catalog.TypeEntry, data json.RawMessage) error {
 	if te.SchemaErr != nil {
-		return nil, herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", sample.Type)
+		return herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", te.Type.Name)
 	}
-	if !json.Valid(sample.Data) {
-		return nil, herald.Invalid("data", "json", "must be a JSON value")
+	if te.AnyData {
+		return nil
 	}
-	if !te.AnyData {
-		ve := &herald.ValidationError{}
-		for _, v := range te.Schema.Validate(sample.Data) {
-			ve.Add("data"+trimDollar(v.Path), v.Rule, "%s", v.Message)
-		}
-		if err := ve.Err(); err != nil {
-			return nil, err
-		}
+	ve := &herald.ValidationError{}
+	for _, v := range te.Schema.Validate(data) {
+		ve.Add("data"+trimDollar(v.Path), v.Rule, "%s", v.Message)
 	}
-	return te, nil
+	return ve.Err()
 }
 
 // OperationalTypes lists Herald's own event types (see herald.OpEndpointDisabled),

@@ -499,43 +499,118 @@ func (s *Store) EndpointHealthReset(ctx context.Context, id uuid.UUID) error {
 	return nil
 }
 
+// RecoverResult is what one DeliveryRecover call did: deliveries put back
+// on the queue, failed deliveries left as they are because the endpoint no
+// longer receives their events, and whether it stopped at its limit (more
+// may be recoverable).
+type RecoverResult struct {
+	Recovered, Skipped int
+	More               bool
+}
+
+// recoverPage is how many failed deliveries DeliveryRecover examines per
+// query.
+const recoverPage = 500
+
 // DeliveryRecover puts an endpoint's failed deliveries created since a time
-// back to pending with a fresh retry cycle, at most limit of them (oldest
-// first), calling enqueue in the same transaction for their jobs. It
-// returns how many it recovered.
-func (s *Store) DeliveryRecover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int,
-	enqueue func(tx pgx.Tx, ds []DeliveryKey) error) (int, error) {
-	var n int
+// back to pending with a fresh retry cycle, oldest first, at most limit of
+// them, calling enqueue in the same transaction for their jobs. receives
+// decides for each delivery's event whether the endpoint still receives
+// it; those it refuses stay failed and are counted as skipped. withBody
+// reads the events' bodies for receives (filters need them).
+func (s *Store) DeliveryRecover(ctx context.Context, endpoint uuid.UUID, since time.Time, limit int, withBody bool,
+	receives func(*RoutedEvent) bool, enqueue func(tx pgx.Tx, ds []DeliveryKey) error) (RecoverResult, error) {
+	var res RecoverResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE deliveries d SET status = 'pending', retry_base = attempts, next_attempt_at = now(),
-				updated_at = now()
-			FROM (SELECT id, created_at FROM deliveries WHERE endpoint_id = $1 AND status = 'failed' AND created_at >= $2
-				ORDER BY created_at, id LIMIT $3 FOR UPDATE) x
-			WHERE d.id = x.id AND d.created_at = x.created_at
-			RETURNING d.id, d.created_at, d.job_gen`, raw(endpoint), since, limit)
-		if err != nil {
-			return fmt.Errorf("recover deliveries: %w", err)
-		}
-		var keys []DeliveryKey
-		for rows.Next() {
-			var k DeliveryKey
-			if err := rows.Scan(&k.ID, &k.CreatedAt, &k.Gen); err != nil {
-				rows.Close()
-				return fmt.Errorf("recover deliveries: %w", err)
+		res = RecoverResult{}
+		var after DeliveryKey
+		for res.Recovered < limit {
+			page, err := recoverCandidates(ctx, tx, endpoint, since, after, withBody)
+			if err != nil {
+				return err
 			}
-			keys = append(keys, k)
+			var keys []DeliveryKey
+			for _, c := range page {
+				after = c.key
+				if res.Recovered+len(keys) == limit {
+					res.More = true
+					break
+				}
+				if !receives(c.event) {
+					res.Skipped++
+					continue
+				}
+				keys = append(keys, c.key)
+			}
+			if len(keys) > 0 {
+				if err := recoverDeliveries(ctx, tx, keys); err != nil {
+					return err
+				}
+				if err := enqueue(tx, keys); err != nil {
+					return err
+				}
+				res.Recovered += len(keys)
+			}
+			if res.More || len(page) < recoverPage {
+				return nil
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("recover deliveries: %w", err)
-		}
-		n = len(keys)
-		if n == 0 {
-			return nil
-		}
-		return enqueue(tx, keys)
+		res.More = true
+		return nil
 	})
-	return n, err
+	if err != nil {
+		return RecoverResult{}, err
+	}
+	return res, nil
+}
+
+type recoverCandidate struct {
+	key   DeliveryKey
+	event *RoutedEvent
+}
+
+// recoverCandidates locks the next page of the endpoint's failed
+// deliveries after a key, with their events.
+func recoverCandidates(ctx context.Context, tx pgx.Tx, endpoint uuid.UUID, since time.Time, after DeliveryKey, withBody bool) ([]recoverCandidate, error) {
+	rows, err := tx.Query(ctx, `SELECT d.id, d.created_at, d.job_gen, `+routedEventColumns+`, CASE WHEN $5 THEN e.body END
+		FROM deliveries d JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
+		WHERE d.endpoint_id = $1 AND d.status = 'failed' AND d.created_at >= $2 AND (d.created_at, d.id) > ($3, $4)
+		ORDER BY d.created_at, d.id LIMIT $6
+		FOR UPDATE OF d`, raw(endpoint), since, after.CreatedAt, raw(after.ID), withBody, recoverPage)
+	if err != nil {
+		return nil, fmt.Errorf("recover deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []recoverCandidate
+	for rows.Next() {
+		var c recoverCandidate
+		var err error
+		if c.event, err = scanRoutedEvent(rows, &c.key.ID, &c.key.CreatedAt, &c.key.Gen); err != nil {
+			return nil, fmt.Errorf("recover deliveries: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("recover deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// recoverDeliveries puts failed deliveries back to pending with a fresh
+// retry cycle.
+func recoverDeliveries(ctx context.Context, tx pgx.Tx, keys []DeliveryKey) error {
+	ids := make([][16]byte, len(keys))
+	created := make([]time.Time, len(keys))
+	for i, k := range keys {
+		ids[i], created[i] = k.ID, k.CreatedAt
+	}
+	if _, err := tx.Exec(ctx, `UPDATE deliveries d SET status = 'pending', retry_base = attempts, next_attempt_at = now(),
+			updated_at = now()
+		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+		WHERE d.id = k.id AND d.created_at = k.created_at`, ids, created); err != nil {
+		return fmt.Errorf("recover deliveries: %w", err)
+	}
+	return nil
 }
 
 // DeliverySetExhausted records (exhausted true) or forgets that the

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
@@ -69,6 +70,62 @@ func (s *Store) EventGet(ctx context.Context, id uuid.UUID) (*herald.Event, erro
 	return &e, nil
 }
 
+// RoutedEvent is what routing reads of a stored event (see
+// catalog.StoredEvent), with what its callers need to place deliveries.
+type RoutedEvent struct {
+	ID         uuid.UUID
+	ReceivedAt time.Time
+	Seq        int64
+	TenantID   uuid.UUID
+	Type       string
+	// PartitionKey orders deliveries to ordered endpoints.
+	PartitionKey string
+	// To is the endpoint a test send was addressed to (uuid.Nil: none).
+	To uuid.UUID
+	// Body is the stored CloudEvents JSON, for filters (nil when the
+	// caller did not ask for it).
+	Body []byte
+}
+
+// routedEventColumns reads a RoutedEvent from events e, all but the body,
+// which queries add (or NULL) as the last column.
+const routedEventColumns = `e.id, e.received_at, e.seq, e.tenant_id, e.type, e.partition_key, e.addressed_to`
+
+// scanRoutedEvent scans a row of routedEventColumns and the body, after
+// the columns that fill before (if any).
+func scanRoutedEvent(row pgx.Row, before ...any) (*RoutedEvent, error) {
+	var e RoutedEvent
+	var to *uuid.UUID
+	if err := row.Scan(append(before, &e.ID, &e.ReceivedAt, &e.Seq, &e.TenantID, &e.Type, &e.PartitionKey, &to,
+		&e.Body)...); err != nil {
+		return nil, err
+	}
+	if to != nil {
+		e.To = *to
+	}
+	return &e, nil
+}
+
+// EventRouted returns the routing view of one stored event, body included.
+func (s *Store) EventRouted(ctx context.Context, db DBTX, id uuid.UUID, receivedAt time.Time) (*RoutedEvent, error) {
+	e, err := scanRoutedEvent(db.QueryRow(ctx, `SELECT `+routedEventColumns+`, e.body FROM events e
+		WHERE e.id = $1 AND e.received_at = $2`, raw(id), receivedAt))
+	if err != nil {
+		return nil, translate(err, "event "+id.String())
+	}
+	return e, nil
+}
+
+// EventAddress marks a stored test send as addressed to one endpoint, in
+// the transaction that stores it, so that no path routes it elsewhere.
+func (s *Store) EventAddress(ctx context.Context, db DBTX, id uuid.UUID, receivedAt time.Time, endpoint uuid.UUID) error {
+	if _, err := db.Exec(ctx, `UPDATE events SET addressed_to = $3 WHERE id = $1 AND received_at = $2`,
+		raw(id), receivedAt, raw(endpoint)); err != nil {
+		return fmt.Errorf("address event %s: %w", id, err)
+	}
+	return nil
+}
+
 // EventCount counts stored events (used by tests and the benchmark).
 func (s *Store) EventCount(ctx context.Context) (int64, error) {
 	var n int64
@@ -120,11 +177,20 @@ func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uu
 	for i, d := range r.Deliveries {
 		dIDs[i], dEvents[i], dEndpoints[i], dTenants[i] = d.ID, d.EventID, d.EndpointID, d.TenantID
 	}
-	rows, err := db.Query(ctx, `WITH k AS (
-			INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
-			SELECT u.tenant_id, u.source, u.ce_id, u.id, $1
-			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS u(id, tenant_id, source, ce_id)
-			ORDER BY u.tenant_id, u.source, u.ce_id
+	// Sequence numbers follow the order of r.Events (the order the events
+	// were accepted in, which ordered delivery follows too), so that
+	// readers of the log by seq (replays) see each key's events in order;
+	// the claims are then made in key order, so that concurrent commits
+	// lock keys in one order. The materialised CTE fixes the numbers
+	// before the sort.
+	rows, err := db.Query(ctx, `WITH s AS MATERIALIZED (
+			SELECT u.id, u.tenant_id, u.source, u.ce_id, nextval('event_seq') AS seq
+			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, tenant_id, source, ce_id, ord)
+			ORDER BY u.ord
+		), k AS (
+			INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at, seq)
+			SELECT s.tenant_id, s.source, s.ce_id, s.id, $1, s.seq FROM s
+			ORDER BY s.tenant_id, s.source, s.ce_id
 			ON CONFLICT DO NOTHING
 			RETURNING event_id, seq
 		), e AS (

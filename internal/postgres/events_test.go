@@ -203,6 +203,30 @@ func TestIngestWriteSeqsIncrease(t *testing.T) {
 	}
 }
 
+// TestIngestWriteSeqsFollowOrder: within one write, seq follows the order
+// of the events (the order they were accepted in, which ordered delivery
+// follows), not the order of their keys, so that replays reading by seq
+// keep each partition key's order.
+func TestIngestWriteSeqsFollowOrder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	at := herald.Now()
+	var events []*herald.Event
+	for _, id := range []string{"k-9", "k-10", "a-2", "z-1", "k-1", "m-5"} { // not in key order
+		events = append(events, newEvent(t, f.tenant.ID, f.client.ID, at, "/seq", id))
+	}
+	seqs, _, err := f.store.IngestWrite(ctxT(t), f.pool, ingestRows(at, events, f.endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(events); i++ {
+		if prev, cur := seqs[events[i-1].ID], seqs[events[i].ID]; cur <= prev {
+			t.Errorf("event %d (%s) has seq %d, not above event %d (%s) at %d", i, events[i].CEID, cur, i-1,
+				events[i-1].CEID, prev)
+		}
+	}
+}
+
 func TestIngestWriteEmpty(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

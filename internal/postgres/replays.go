@@ -11,6 +11,16 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
+// Replay statuses: running until the cursor is at the end of the range and
+// none of the replay's deliveries is pending; then done when all were
+// delivered, failed when some exhausted their attempts (or the replay
+// could not go on).
+const (
+	ReplayRunning = "running"
+	ReplayDone    = "done"
+	ReplayFailed  = "failed"
+)
+
 // Replay is a resend of stored events to one endpoint, with its progress.
 type Replay struct {
 	ID         uuid.UUID
@@ -19,26 +29,37 @@ type Replay struct {
 	Types      []string
 	From, To   time.Time
 	Status     string
-	Cursor     uuid.UUID
-	Scanned    int64
-	Queued     int64
-	Error      string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// CursorSeq is the seq of the last event examined.
+	CursorSeq int64
+	// ScannedAt is when the cursor reached the end (zero before).
+	ScannedAt time.Time
+	Scanned   int64
+	Queued    int64
+	// Counts are the replay's deliveries by status, as last seen.
+	Counts    ReplayCounts
+	Error     string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const replayColumns = `id, tenant_id, endpoint_id, types, from_time, to_time, status, cursor_id, scanned, queued, error,
-	created_at, updated_at`
+// ReplayCounts counts a replay's deliveries by status.
+type ReplayCounts struct {
+	Delivered, Failed, Pending int64
+}
+
+const replayColumns = `id, tenant_id, endpoint_id, types, from_time, to_time, status, cursor_seq, scanned_at, scanned,
+	queued, delivered, failed, pending, error, created_at, updated_at`
 
 func scanReplay(row pgx.Row) (*Replay, error) {
 	var r Replay
-	var cursor *uuid.UUID
-	if err := row.Scan(&r.ID, &r.TenantID, &r.EndpointID, &r.Types, &r.From, &r.To, &r.Status, &cursor, &r.Scanned,
-		&r.Queued, &r.Error, &r.CreatedAt, &r.UpdatedAt); err != nil {
+	var scannedAt *time.Time
+	if err := row.Scan(&r.ID, &r.TenantID, &r.EndpointID, &r.Types, &r.From, &r.To, &r.Status, &r.CursorSeq, &scannedAt,
+		&r.Scanned, &r.Queued, &r.Counts.Delivered, &r.Counts.Failed, &r.Counts.Pending, &r.Error, &r.CreatedAt,
+		&r.UpdatedAt); err != nil {
 		return nil, err
 	}
-	if cursor != nil {
-		r.Cursor = *cursor
+	if scannedAt != nil {
+		r.ScannedAt = *scannedAt
 	}
 	return &r, nil
 }
@@ -57,44 +78,54 @@ func (s *Store) ReplayGet(ctx context.Context, id uuid.UUID) (*Replay, error) {
 	return r, translate(err, "replay "+id.String())
 }
 
-// ReplayEvent is what a replay needs of a stored event to route it.
-type ReplayEvent struct {
-	ID         uuid.UUID
-	ReceivedAt time.Time
-	Type       string
+// ReplayScope narrows a replay's pages to the events its endpoint can
+// receive (see catalog.Reach): types received from any tenant, types
+// received from the endpoint's own tenant only, and test sends addressed
+// to the endpoint itself. WithBody reads the events' bodies, for filters.
+type ReplayScope struct {
+	Types, OwnTypes []string
+	TenantID        uuid.UUID
+	EndpointID      uuid.UUID
+	WithBody        bool
 }
 
-// ReplayPage returns up to limit events of the replay's time range after
-// its cursor, in id (= time) order. UUIDv7 ids let the primary key serve
-// the range and the order.
-func (s *Store) ReplayPage(ctx context.Context, r *Replay, limit int) ([]ReplayEvent, error) {
-	lo := herald.NewID(r.From)
-	lo[6], lo[7], lo[8], lo[9], lo[10], lo[11], lo[12], lo[13], lo[14], lo[15] = 0, 0, 0, 0, 0, 0, 0, 0, 0, 0
-	if r.Cursor != uuid.Nil {
-		lo = r.Cursor
+// ReplayPage returns up to limit events of the replay's time range and
+// scope after its cursor, in seq order: the order events were accepted in,
+// which keeps each partition key's order. Partitions outside the range are
+// pruned, and each remaining one is read along its seq index.
+func (s *Store) ReplayPage(ctx context.Context, r *Replay, scope ReplayScope, limit int) ([]*RoutedEvent, error) {
+	if len(scope.Types) == 0 && len(scope.OwnTypes) == 0 {
+		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, received_at, type FROM events
-		WHERE id > $1 AND received_at >= $2 AND received_at < $3
-		ORDER BY id LIMIT $4`, raw(lo), r.From, r.To, limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+routedEventColumns+`, CASE WHEN $8 THEN e.body END FROM events e
+		WHERE e.seq > $1 AND e.received_at >= $2 AND e.received_at < $3
+			AND (e.type = ANY($4) OR (e.type = ANY($5) AND e.tenant_id = $6))
+			AND (e.addressed_to IS NULL OR e.addressed_to = $7)
+		ORDER BY e.seq LIMIT $9`,
+		r.CursorSeq, r.From, r.To, scope.Types, scope.OwnTypes, raw(scope.TenantID), raw(scope.EndpointID), scope.WithBody,
+		limit)
 	if err != nil {
 		return nil, fmt.Errorf("replay %s: page: %w", r.ID, err)
 	}
 	defer rows.Close()
-	var out []ReplayEvent
+	var out []*RoutedEvent
 	for rows.Next() {
-		var e ReplayEvent
-		if err := rows.Scan(&e.ID, &e.ReceivedAt, &e.Type); err != nil {
+		e, err := scanRoutedEvent(rows)
+		if err != nil {
 			return nil, fmt.Errorf("replay %s: page: %w", r.ID, err)
 		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("replay %s: page: %w", r.ID, err)
+	}
+	return out, nil
 }
 
-// ReplayAdvance records a page in tx: new deliveries (whose jobs the caller
-// enqueues in the same tx), the cursor and the counts; done marks the
-// replay finished.
-func (s *Store) ReplayAdvance(ctx context.Context, tx pgx.Tx, r *Replay, ds []*herald.Delivery, scanned int, done bool) error {
+// ReplayAdvance records a page in tx: the new deliveries (linked to the
+// replay; the caller queues them in the same tx), the cursor and the
+// counts; scannedAll says the cursor reached the end of the range.
+func (s *Store) ReplayAdvance(ctx context.Context, tx pgx.Tx, r *Replay, ds []*herald.Delivery, scanned int, scannedAll bool) error {
 	if len(ds) > 0 {
 		ids := make([][16]byte, len(ds))
 		created := make([]time.Time, len(ds))
@@ -112,34 +143,54 @@ func (s *Store) ReplayAdvance(ctx context.Context, tx pgx.Tx, r *Replay, ds []*h
 					AND o.status = 'failed' AND o.exhausted_at IS NOT NULL
 				RETURNING o.event_id
 			)
-			INSERT INTO deliveries (id, created_at, event_id, endpoint_id, tenant_id, status, next_attempt_at, exhausted_at)
+			INSERT INTO deliveries (id, created_at, event_id, endpoint_id, tenant_id, status, next_attempt_at, exhausted_at,
+				replay_id)
 			SELECT u.id, u.created_at, u.event_id, $4, $5, 'pending', now(),
-				CASE WHEN u.event_id IN (SELECT event_id FROM moved) THEN now() END
+				CASE WHEN u.event_id IN (SELECT event_id FROM moved) THEN now() END, $6
 			FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) AS u(id, created_at, event_id)`,
-			ids, created, events, raw(r.EndpointID), raw(r.TenantID)); err != nil {
+			ids, created, events, raw(r.EndpointID), raw(r.TenantID), raw(r.ID)); err != nil {
 			return fmt.Errorf("replay %s: deliveries: %w", r.ID, err)
 		}
 	}
-	status := "running"
-	if done {
-		status = "done"
-	}
-	var cursor *[16]byte
-	if r.Cursor != uuid.Nil {
-		c := raw(r.Cursor)
-		cursor = &c
-	}
-	_, err := tx.Exec(ctx, `UPDATE replays SET cursor_id = $2, scanned = scanned + $3, queued = queued + $4, status = $5,
-		updated_at = now() WHERE id = $1`, raw(r.ID), cursor, scanned, len(ds), status)
+	_, err := tx.Exec(ctx, `UPDATE replays SET cursor_seq = $2, scanned = scanned + $3, queued = queued + $4,
+		scanned_at = CASE WHEN $5 THEN now() END, updated_at = now() WHERE id = $1`,
+		raw(r.ID), r.CursorSeq, scanned, len(ds), scannedAll)
 	if err != nil {
 		return fmt.Errorf("replay %s: progress: %w", r.ID, err)
 	}
 	return nil
 }
 
-// ReplayFail marks a replay failed with a reason.
+// ReplayCount counts the replay's deliveries by status. Its deliveries
+// share the days of its events, so only the range's partitions are read.
+func (s *Store) ReplayCount(ctx context.Context, r *Replay) (ReplayCounts, error) {
+	var c ReplayCounts
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'succeeded'),
+			count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'pending')
+		FROM deliveries WHERE replay_id = $1 AND created_at >= $2 AND created_at < $3`, raw(r.ID), r.From, r.To).
+		Scan(&c.Delivered, &c.Failed, &c.Pending)
+	if err != nil {
+		return c, fmt.Errorf("replay %s: count deliveries: %w", r.ID, err)
+	}
+	return c, nil
+}
+
+// ReplaySettle records the counts of a running replay and its status
+// (running, done or failed, with the reason when failed). A replay that
+// has ended already is left as it is.
+func (s *Store) ReplaySettle(ctx context.Context, id uuid.UUID, c ReplayCounts, status, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE replays SET delivered = $2, failed = $3, pending = $4, status = $5, error = $6,
+		updated_at = now() WHERE id = $1 AND status = 'running'`, raw(id), c.Delivered, c.Failed, c.Pending, status, reason)
+	if err != nil {
+		return fmt.Errorf("replay %s: settle: %w", id, err)
+	}
+	return nil
+}
+
+// ReplayFail ends a running replay as failed with a reason.
 func (s *Store) ReplayFail(ctx context.Context, id uuid.UUID, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE replays SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, raw(id), reason)
+	_, err := s.pool.Exec(ctx, `UPDATE replays SET status = 'failed', error = $2, updated_at = now()
+		WHERE id = $1 AND status = 'running'`, raw(id), reason)
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", id, err)
 	}

@@ -1,0 +1,9 @@
+DROP INDEX IF EXISTS deliveries_replay_idx;
+ALTER TABLE deliveries DROP COLUMN IF EXISTS replay_id;
+ALTER TABLE replays DROP COLUMN IF EXISTS pending;
+ALTER TABLE replays DROP COLUMN IF EXISTS failed;
+ALTER TABLE replays DROP COLUMN IF EXISTS delivered;
+ALTER TABLE replays DROP COLUMN IF EXISTS scanned_at;
+ALTER TABLE replays ADD COLUMN IF NOT EXISTS cursor_id uuid;
+ALTER TABLE replays DROP COLUMN IF EXISTS cursor_seq;
+ALTER TABLE events DROP COLUMN IF EXISTS addressed_to;
