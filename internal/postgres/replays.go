@@ -139,7 +139,8 @@ func (s *Store) ReplayAdvance(ctx context.Context, tx pgx.Tx, r *Replay, ds []*h
 
 // ReplayFail marks a replay failed with a reason.
 func (s *Store) ReplayFail(ctx context.Context, id uuid.UUID, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE replays SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, raw(id), reason)
+	_, err := s.pool.Exec(ctx, `UPDATE replays SET status = 'failed', error = $2, updated_at = now() WHERE id = $1`, raw(id),
+		herald.LogText(reason))
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", id, err)
 	}
