@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/connectors"
 	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/ingest"
@@ -110,6 +111,29 @@ func checkConfig(ve *herald.ValidationError, raw json.RawMessage) []byte {
 	return buf.Bytes()
 }
 
+// checkTarget applies the SSRF target policy to a place a client tells
+// Herald to send to, whatever names it: an endpoint's url, its OAuth2
+// token_url, a connector's config.url or config.host. It adds a problem for
+// t.Field: rule ssrf when the policy forbids the target (private, loopback,
+// metadata addresses...), url (format, for a host) when it is not a valid
+// target at all.
+func (s *Server) checkTarget(ve *herald.ValidationError, t connectors.Target) {
+	var err error
+	invalid := "url"
+	if t.Host != "" {
+		err, invalid = s.targets.CheckHost(t.Host), "format"
+	} else {
+		err = s.targets.CheckURL(t.URL)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, webhook.ErrForbiddenTarget):
+		ve.Add(t.Field, "ssrf", "%s", err.Error())
+	default:
+		ve.Add(t.Field, invalid, "%s", err.Error())
+	}
+}
+
 // checkEndpointFields validates url and types for a consumer, adding field
 // errors to ve. It returns a forbidden error when the consumer subscribes to
 // an exact type it may not consume.
@@ -119,12 +143,8 @@ func (s *Server) checkEndpointFields(r *http.Request, ve *herald.ValidationError
 			ve.Add("url", "required", "give the URL Herald should POST events to")
 		} else if len(*url) > 2048 {
 			ve.Add("url", "max-length", "must be at most 2048 characters")
-		} else if err := s.targets.CheckURL(*url); err != nil {
-			rule := "url"
-			if errors.Is(err, webhook.ErrForbiddenTarget) {
-				rule = "ssrf"
-			}
-			ve.Add("url", rule, "%s", err.Error())
+		} else {
+			s.checkTarget(ve, connectors.Target{Field: "url", URL: *url})
 		}
 	}
 	if types == nil {
@@ -779,8 +799,8 @@ func (s *Server) checkAuth(ve *herald.ValidationError, in *authInJSON, prev *her
 		}
 		if a.TokenURL == "" {
 			ve.Add("auth.token_url", "required", "give the partner's OAuth2 token URL")
-		} else if err := s.targets.CheckURL(a.TokenURL); err != nil {
-			ve.Add("auth.token_url", "url", "%s", err.Error())
+		} else {
+			s.checkTarget(ve, connectors.Target{Field: "auth.token_url", URL: a.TokenURL})
 		}
 		if a.ClientID == "" {
 			ve.Add("auth.client_id", "required", "give the OAuth2 client id")
