@@ -1,3 +1,5 @@
+DROP TABLE IF EXISTS endpoint_verifications;
+
 CREATE OR REPLACE FUNCTION herald_events_noted() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE

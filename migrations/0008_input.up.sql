@@ -49,3 +49,20 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- endpoint_verifications records the latest verification handshake
+-- (OPTIONS) of an endpoint, so its owner can see why it is still pending:
+-- when it was tried, what the receiver answered (or why nothing arrived)
+-- and when the next try is due. Apart from endpoints, whose writes every
+-- node's routing follows.
+CREATE TABLE endpoint_verifications (
+    endpoint_id     uuid PRIMARY KEY REFERENCES endpoints (id) ON DELETE CASCADE,
+    attempts        integer NOT NULL,
+    last_attempt_at timestamptz NOT NULL,
+    -- status_code is NULL when no response arrived.
+    status_code     integer,
+    -- error says why there is no consent ('' once granted).
+    error           text NOT NULL DEFAULT '',
+    -- next_attempt_at is NULL when no further handshake is scheduled.
+    next_attempt_at timestamptz
+);

@@ -48,6 +48,9 @@ type endpointJSON struct {
 	// VerifiedAt and VerifiedBy tell when and how the receiver consented.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	VerifiedBy string     `json:"verified_by,omitempty"`
+	// Verification is the latest verification handshake: why a pending
+	// endpoint is still pending, and when it is tried again.
+	Verification *verificationJSON `json:"verification,omitempty"`
 	// Signing is v1 (HMAC) or v1a (ed25519); PublicKey verifies v1a.
 	Signing   string `json:"signing"`
 	PublicKey string `json:"public_key,omitempty"`
@@ -70,12 +73,35 @@ type endpointJSON struct {
 	Secret string `json:"secret,omitempty"`
 }
 
+// verificationJSON is an endpoint's latest verification handshake.
+type verificationJSON struct {
+	Attempts      int        `json:"attempts"`
+	LastAttemptAt time.Time  `json:"last_attempt_at"`
+	StatusCode    *int       `json:"status_code"` // null: no response arrived
+	Error         string     `json:"error"`       // "" once the receiver consented
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+}
+
+func toVerificationJSON(v *herald.Verification) *verificationJSON {
+	if v == nil {
+		return nil
+	}
+	out := &verificationJSON{Attempts: v.Attempts, LastAttemptAt: v.LastAttemptAt.UTC(), Error: v.Error,
+		NextAttemptAt: timePtr(v.NextAttemptAt)}
+	if v.StatusCode != 0 {
+		code := v.StatusCode
+		out.StatusCode = &code
+	}
+	return out
+}
+
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
 		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
-		Ordered: e.Ordered, ContentMode: e.ContentMode, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS)}
+		Ordered: e.Ordered, ContentMode: e.ContentMode, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS),
+		Verification: toVerificationJSON(e.Verification)}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
 		for k := range e.Headers {

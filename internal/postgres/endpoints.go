@@ -146,7 +146,10 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 // EndpointGet returns one endpoint, without its secret.
 func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint, error) {
 	e, err := s.scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = $1`, id))
-	return e, translate(err, "endpoint "+id.String())
+	if err != nil {
+		return nil, translate(err, "endpoint "+id.String())
+	}
+	return e, endpointVerificationsFill(ctx, s.pool, e)
 }
 
 // EndpointList returns the endpoints of a tenant (all tenants when tenant is
@@ -159,7 +162,11 @@ func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID) ([]*
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
 	defer rows.Close()
-	return s.collectEndpoints(rows)
+	eps, err := s.collectEndpoints(rows)
+	if err != nil {
+		return nil, err
+	}
+	return eps, endpointVerificationsFill(ctx, s.pool, eps...)
 }
 
 func (s *Store) collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
@@ -409,12 +416,15 @@ func verifyAD(id uuid.UUID) []byte { return append(id[:], "verify-token"...) }
 // EndpointSetPending marks an endpoint as waiting for verification, with the
 // one-time callback token the handshake offers (stored encrypted).
 func (s *Store) EndpointSetPending(ctx context.Context, id uuid.UUID, token string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'pending', verify_token_enc = $2, verified_at = NULL,
-		verified_by = '', disabled_reason = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
-	if err != nil {
-		return fmt.Errorf("endpoint %s: set pending: %w", id, err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE endpoints SET status = 'pending', verify_token_enc = $2, verified_at = NULL,
+			verified_by = '', disabled_reason = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
+		if err != nil {
+			return fmt.Errorf("endpoint %s: set pending: %w", id, err)
+		}
+		// The handshakes of an earlier verification say nothing of this one.
+		return endpointVerificationClear(ctx, tx, id)
+	})
 }
 
 // EndpointVerifyToken returns a pending endpoint's callback token.
