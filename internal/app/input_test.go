@@ -20,12 +20,12 @@ import (
 
 // wantProblem asserts an RFC 9457 answer with status that lists field
 // broken by rule (field "" checks only the status and media type).
-func (e *env) wantProblem(r response, status int, field, rule string) map[string]any {
-	e.t.Helper()
+func wantProblem(t *testing.T, r response, status int, field, rule string) map[string]any {
+	t.Helper()
 	if r.status != status || r.header.Get("Content-Type") != "application/problem+json" {
-		e.t.Fatalf("answer %d %s: %s; want %d application/problem+json", r.status, r.header.Get("Content-Type"), r.body, status)
+		t.Fatalf("answer %d %s: %s; want %d application/problem+json", r.status, r.header.Get("Content-Type"), r.body, status)
 	}
-	m := r.json(e.t)
+	m := r.json(t)
 	if field == "" && rule == "" {
 		return m
 	}
@@ -35,7 +35,7 @@ func (e *env) wantProblem(r response, status int, field, rule string) map[string
 			return it
 		}
 	}
-	e.t.Fatalf("no %s/%s in %s", field, rule, r.body)
+	t.Fatalf("no %s/%s in %s", field, rule, r.body)
 	return nil
 }
 
@@ -130,7 +130,7 @@ func TestSDKBytesDataIsJSON(t *testing.T) {
 	if !bytes.Contains(body, []byte(`"data_base64"`)) {
 		t.Fatalf("the SDK encodes %s without data_base64", body)
 	}
-	e.wantProblem(e.do(w.producer, "POST", "/v1/events", body, "Content-Type", "application/cloudevents+json"),
+	wantProblem(t, e.do(w.producer, "POST", "/v1/events", body, "Content-Type", "application/cloudevents+json"),
 		422, "data.qty", "minimum")
 
 	// Batch mode, as the SDK builds it.
@@ -156,7 +156,7 @@ func TestSDKBytesDataIsJSON(t *testing.T) {
 		}
 	}
 	// Data that is not the JSON its content type declares names data_base64.
-	e.wantProblem(e.send(w.producer, map[string]any{"specversion": "1.0", "id": "sdk-bytes-5", "source": "/shop",
+	wantProblem(t, e.send(w.producer, map[string]any{"specversion": "1.0", "id": "sdk-bytes-5", "source": "/shop",
 		"type": w.typ, "datacontenttype": "application/json", "data_base64": "bm90IGpzb24="}), 400, "data_base64", "json")
 }
 
@@ -174,35 +174,35 @@ func TestDuplicateMembersRefused(t *testing.T) {
 	}
 	// Without the check the schema validator saw qty 2, a receiver taking
 	// the first value would see 0.
-	p := e.wantProblem(e.do(w.producer, "POST", "/v1/events", ev(`{"order":"A","qty":0,"qty":2}`), "Content-Type", ce),
+	p := wantProblem(t, e.do(w.producer, "POST", "/v1/events", ev(`{"order":"A","qty":0,"qty":2}`), "Content-Type", ce),
 		400, "data.qty", "duplicate-key")
 	if !strings.Contains(p["detail"].(string), `"qty"`) {
 		t.Fatalf("detail does not name the member: %v", p)
 	}
-	e.wantProblem(e.do(w.producer, "POST", "/v1/events", ev(`{"order":"A","qty":1,"lines":[{"sku":"x","sku":"y"}]}`),
+	wantProblem(t, e.do(w.producer, "POST", "/v1/events", ev(`{"order":"A","qty":1,"lines":[{"sku":"x","sku":"y"}]}`),
 		"Content-Type", ce), 400, "data.lines[0].sku", "duplicate-key")
-	e.wantProblem(e.do(w.producer, "POST", "/v1/events",
+	wantProblem(t, e.do(w.producer, "POST", "/v1/events",
 		`{"specversion":"1.0","id":"dup-2","id":"dup-3","source":"/shop","type":"`+w.typ+`","data":{"order":"A","qty":1}}`,
 		"Content-Type", ce), 400, "id", "duplicate-key")
 	batch := `[` + ev(`{"order":"A","qty":1}`) + `,` + strings.Replace(ev(`{"order":"A","order":"B","qty":1}`), "dup-1", "dup-4", 1) + `]`
-	bp := e.wantProblem(e.do(w.producer, "POST", "/v1/events", batch, "Content-Type", "application/cloudevents-batch+json"),
+	bp := wantProblem(t, e.do(w.producer, "POST", "/v1/events", batch, "Content-Type", "application/cloudevents-batch+json"),
 		400, "data.order", "duplicate-key")
 	if bp["index"] != float64(1) || bp["id"] != "dup-4" {
 		t.Fatalf("batch problem %v; want index 1, id dup-4", bp)
 	}
-	e.wantProblem(e.do(w.producer, "POST", "/v1/events", `{"order":"A","qty":1,"qty":2}`, "Content-Type", "application/json",
+	wantProblem(t, e.do(w.producer, "POST", "/v1/events", `{"order":"A","qty":1,"qty":2}`, "Content-Type", "application/json",
 		"ce-specversion", "1.0", "ce-id", "dup-5", "ce-source", "/shop", "ce-type", w.typ), 400, "data.qty", "duplicate-key")
 	// Nothing was stored or delivered: a fresh endpoint would see none.
 	e.must(202, e.send(w.producer, orderEvent("dup-ok", 1)))
 
 	// The management API: schemas, filters and any other body.
-	e.wantProblem(e.do(w.ownerAdmin, "PUT", "/v1/event-types/com.example.dup",
+	wantProblem(t, e.do(w.ownerAdmin, "PUT", "/v1/event-types/com.example.dup",
 		`{"schema":{"type":"object","properties":{"a":{"type":"string"},"a":{"type":"integer"}}}}`), 422, "schema.properties.a", "duplicate-key")
-	e.wantProblem(e.do(w.consumer, "POST", "/v1/endpoints",
+	wantProblem(t, e.do(w.consumer, "POST", "/v1/endpoints",
 		`{"url":"http://127.0.0.1:9/hook","types":["`+w.typ+`"],"filter":{"data":"$.qty","gte":1,"gte":5}}`), 422, "filter.gte", "duplicate-key")
-	e.wantProblem(e.do(w.consumer, "POST", "/v1/endpoints",
+	wantProblem(t, e.do(w.consumer, "POST", "/v1/endpoints",
 		`{"url":"http://127.0.0.1:9/hook","url":"http://127.0.0.1:10/hook","types":["`+w.typ+`"]}`), 422, "url", "duplicate-key")
-	e.wantProblem(e.do(w.consumer, "POST", "/v1/connectors",
+	wantProblem(t, e.do(w.consumer, "POST", "/v1/connectors",
 		`{"name":"c","kind":"function","types":["`+w.typ+`"],"code":"() => \"success\"","config":{"a":1,"a":2}}`), 422, "config.a", "duplicate-key")
 }
 
@@ -369,7 +369,7 @@ func TestNULInputNeverFails500(t *testing.T) {
 				t.Fatalf("answered %d, want %d: %s", r.status, tc.status, r.body)
 			}
 			if tc.status >= 400 {
-				e.wantProblem(r, tc.status, tc.field, tc.rule)
+				wantProblem(t, r, tc.status, tc.field, tc.rule)
 			} else if tc.acceptedCheck != nil {
 				tc.acceptedCheck(t, r.json(t))
 			}
@@ -411,7 +411,7 @@ func TestNULDataRoundTrips(t *testing.T) {
 	if f["event_id"] == nil {
 		t.Fatalf("the event's attachment was not attached: %v", f)
 	}
-	e.wantProblem(e.do(w.producer, "POST", "/v1/events", `{"specversion":"1.0","id":"nul-2","source":"/shop","type":"`+typ+
+	wantProblem(t, e.do(w.producer, "POST", "/v1/events", `{"specversion":"1.0","id":"nul-2","source":"/shop","type":"`+typ+
 		`","data":{"marker":"hello there"}}`, "Content-Type", "application/cloudevents+json"), 422, "data.marker", "const")
 }
 
@@ -421,11 +421,11 @@ func TestEmptyUploadRefused(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	w := e.world()
-	e.wantProblem(e.do(w.producer, "POST", "/v1/files?name=invoice.pdf", []byte{}, "Content-Type", "application/pdf"),
+	wantProblem(t, e.do(w.producer, "POST", "/v1/files?name=invoice.pdf", []byte{}, "Content-Type", "application/pdf"),
 		422, "file", "empty")
 	var mp bytes.Buffer
 	mp.WriteString("--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\nContent-Type: application/pdf\r\n\r\n\r\n--b--\r\n")
-	e.wantProblem(e.do(w.producer, "POST", "/v1/files", mp.Bytes(), "Content-Type", "multipart/form-data; boundary=b"),
+	wantProblem(t, e.do(w.producer, "POST", "/v1/files", mp.Bytes(), "Content-Type", "multipart/form-data; boundary=b"),
 		422, "file", "empty")
 	e.must(201, e.do(w.producer, "POST", "/v1/files?name=invoice.pdf", []byte("%PDF-1.4"), "Content-Type", "application/pdf"))
 }
@@ -477,26 +477,26 @@ func TestConnectorTargetsPassSSRFPolicy(t *testing.T) {
 	}
 	for _, url := range []string{"http://127.0.0.1:8080/in", "http://169.254.169.254/latest/meta-data", "http://[::1]/in",
 		"http://10.0.0.1/in", "http://localhost/in"} {
-		e.wantProblem(post(map[string]any{"name": "fwd", "kind": "http", "types": []string{w.typ},
+		wantProblem(t, post(map[string]any{"name": "fwd", "kind": "http", "types": []string{w.typ},
 			"config": map[string]any{"url": url}}), 422, "config.url", "ssrf")
 		// The endpoint path decides the same.
-		e.wantProblem(e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{"url": url, "types": []string{w.typ}}), 422, "url", "ssrf")
+		wantProblem(t, e.do(w.consumer, "POST", "/v1/endpoints", map[string]any{"url": url, "types": []string{w.typ}}), 422, "url", "ssrf")
 	}
-	e.wantProblem(post(map[string]any{"name": "fwd", "kind": "http", "types": []string{w.typ},
+	wantProblem(t, post(map[string]any{"name": "fwd", "kind": "http", "types": []string{w.typ},
 		"config": map[string]any{"url": "http://2130706433/in"}}), 422, "config.url", "url")
 	for _, host := range []string{"127.0.0.1", "169.254.169.254", "localhost", "mail.localhost", "10.1.2.3", "100.64.0.1", "0.0.0.0"} {
-		e.wantProblem(post(email(host)), 422, "config.host", "ssrf")
+		wantProblem(t, post(email(host)), 422, "config.host", "ssrf")
 	}
-	e.wantProblem(post(email("0x7f.1")), 422, "config.host", "format")
+	wantProblem(t, post(email("0x7f.1")), 422, "config.host", "format")
 
 	// Public targets are accepted; changing one to an internal one is not.
 	fwd := e.must(201, post(map[string]any{"name": "fwd", "kind": "http", "types": []string{w.typ},
 		"config": map[string]any{"url": "https://partner.example.com/in"}}))["id"].(string)
-	e.wantProblem(e.do(w.consumer, "PATCH", "/v1/connectors/"+fwd, map[string]any{
+	wantProblem(t, e.do(w.consumer, "PATCH", "/v1/connectors/"+fwd, map[string]any{
 		"config": map[string]any{"url": "http://169.254.169.254/"}}), 422, "config.url", "ssrf")
 	mail := e.must(201, post(email("smtp.example.com")))["id"].(string)
 	cfg := email("127.0.0.1")["config"]
-	e.wantProblem(e.do(w.consumer, "PATCH", "/v1/connectors/"+mail, map[string]any{"config": cfg}), 422, "config.host", "ssrf")
+	wantProblem(t, e.do(w.consumer, "PATCH", "/v1/connectors/"+mail, map[string]any{"config": cfg}), 422, "config.host", "ssrf")
 }
 
 // TestPendingEndpointShowsWhy: a pending endpoint's owner sees its latest
