@@ -309,7 +309,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &lineBuffer{}
 	served := make(chan error, 1)
-	go func() { served <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs) }()
+	go func() {
+		served <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-served; err != nil {
