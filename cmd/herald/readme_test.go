@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -98,25 +97,6 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// lineBuffer collects a process's output for the test to read while it
-// runs.
-type lineBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lineBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lineBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // waitFor polls cond until it holds.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
@@ -134,7 +114,7 @@ type shell struct {
 	t     *testing.T
 	stdin io.WriteCloser
 	out   *bufio.Reader
-	errs  *lineBuffer
+	errs  *syncBuffer
 	n     int
 }
 
@@ -143,7 +123,7 @@ func startShell(t *testing.T, dir string) *shell {
 	cmd := exec.Command("bash", "--noprofile", "--norc")
 	cmd.Dir = dir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	sh := &shell{t: t, errs: &lineBuffer{}}
+	sh := &shell{t: t, errs: &syncBuffer{}}
 	cmd.Stderr = sh.errs
 	var err error
 	if sh.stdin, err = cmd.StdinPipe(); err != nil {
@@ -307,7 +287,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	env["HERALD_ADDR"], env["HERALD_DATA_DIR"] = heraldAddr, dataDir
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lineBuffer{}
+	logs := &syncBuffer{}
 	served := make(chan error, 1)
 	go func() {
 		served <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, logs)
@@ -333,7 +313,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	})
 
 	// The receiver, as the README runs it.
-	receiverOut := &lineBuffer{}
+	receiverOut := &syncBuffer{}
 	rcv := exec.Command("bash", "--noprofile", "--norc", "-c", relocate(receiverBlock))
 	rcv.Stdout, rcv.Stderr = receiverOut, io.Discard
 	rcv.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -41,19 +41,17 @@ func wantProblem(t *testing.T, r response, status int, field, rule string) map[s
 
 // rawBodies captures the exact bytes a receiver gets.
 type rawBodies struct {
-	srv    *http.Server
 	url    string
 	bodies chan []byte
 }
 
+// newRawReceiver is a receiver (consenting to the handshake) that keeps
+// each body as it arrived.
 func newRawReceiver(t *testing.T) *rawBodies {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb := &rawBodies{url: "http://" + ln.Addr().String() + "/hook", bodies: make(chan []byte, 100)}
-	rb.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc := newReceiver(t)
+	rb := &rawBodies{url: rc.URL(), bodies: make(chan []byte, 100)}
+	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			w.Header().Set("WebHook-Allowed-Origin", "*")
 			return
@@ -61,9 +59,7 @@ func newRawReceiver(t *testing.T) *rawBodies {
 		b, _ := io.ReadAll(r.Body)
 		rb.bodies <- b
 		w.WriteHeader(http.StatusNoContent)
-	})}
-	go func() { _ = rb.srv.Serve(ln) }()
-	t.Cleanup(func() { _ = rb.srv.Close() })
+	})
 	return rb
 }
 

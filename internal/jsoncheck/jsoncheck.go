@@ -18,10 +18,12 @@ package jsoncheck
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -166,8 +168,6 @@ type scanner struct {
 	// names holds the member names of the open objects, each object's
 	// after its parent's.
 	names [][]byte
-	// decoded holds the decoded names of members whose names have escapes.
-	decoded []byte
 	// quiet is set once dup asked to stop.
 	quiet bool
 }
@@ -200,8 +200,8 @@ func (s *scanner) release() {
 		s.stack[i] = frame{}
 	}
 	clear(s.names)
-	s.stack, s.names, s.decoded = s.stack[:0], s.names[:0], s.decoded[:0]
-	if cap(s.stack) > maxPooled || cap(s.names) > maxPooled || cap(s.decoded) > maxPooled {
+	s.stack, s.names = s.stack[:0], s.names[:0]
+	if cap(s.stack) > maxPooled || cap(s.names) > maxPooled {
 		return
 	}
 	scannerPool.Put(s)
@@ -381,9 +381,14 @@ func (s *scanner) member(i int) (int, *Error) {
 	}
 	name := b[i+1 : end-1]
 	if escaped {
-		start := len(s.decoded)
-		s.decoded = appendName(s.decoded, name)
-		name = s.decoded[start:len(s.decoded):len(s.decoded)]
+		// Names with escapes are rare; encoding/json decodes them. It
+		// turns a lone surrogate escape into U+FFFD, so two names differing
+		// only in lone surrogates count as one, which I-JSON forbids anyway.
+		var decoded string
+		if err := json.Unmarshal(b[i:end], &decoded); err != nil {
+			return i, s.fail(i, "undecodable member name: "+err.Error())
+		}
+		name = []byte(decoded)
 	}
 	top := &s.stack[len(s.stack)-1]
 	top.name = name
@@ -471,7 +476,7 @@ func (s *scanner) str(i int) (int, bool, *Error) {
 					if k >= len(b) {
 						return k, escaped, s.fail(k, "unexpected end of input inside a \\u escape")
 					}
-					if _, ok := hexVal(b[k]); !ok {
+					if hexValue[b[k]] < 0 {
 						return k, escaped, s.unexpected(k, "in a \\u escape; want four hexadecimal digits")
 					}
 				}
@@ -541,75 +546,17 @@ func (s *scanner) number(i int) (int, *Error) {
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
-func hexVal(c byte) (rune, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return rune(c - '0'), true
-	case 'a' <= c && c <= 'f':
-		return rune(c - 'a' + 10), true
-	case 'A' <= c && c <= 'F':
-		return rune(c - 'A' + 10), true
+// hexValue maps each byte to its value as a hexadecimal digit, or -1.
+var hexValue = func() (t [256]int8) {
+	for c := range t {
+		t[c] = -1
 	}
-	return 0, false
-}
-
-// appendName appends the decoded form of an escaped member name (the bytes
-// between its quotes, known to be well-formed) to dst. Two names are the
-// same member exactly when their decoded forms are equal. A lone surrogate
-// escape has no UTF-8 form; it is appended as its three-byte generalized
-// UTF-8 form, which no valid UTF-8 text contains, so it equals only the
-// same escape.
-func appendName(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		switch raw[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := hex4(raw[i+2:])
-			i += 6
-			if 0xD800 <= r && r < 0xDC00 && i+6 <= len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-				if r2 := hex4(raw[i+2:]); 0xDC00 <= r2 && r2 < 0xE000 {
-					dst = utf8.AppendRune(dst, 0x10000+(r-0xD800)<<10+(r2-0xDC00))
-					i += 6
-					continue
-				}
-			}
-			if 0xD800 <= r && r < 0xE000 {
-				dst = append(dst, 0xE0|byte(r>>12), 0x80|byte(r>>6)&0x3F, 0x80|byte(r)&0x3F)
-				continue
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, raw[i+1])
-		}
-		i += 2
+	for i, c := range "0123456789abcdef" {
+		t[c] = int8(i)
+		t[unicode.ToUpper(c)] = int8(i)
 	}
-	return dst
-}
-
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		d, _ := hexVal(c)
-		r = r<<4 | d
-	}
-	return r
-}
+	return t
+}()
 
 // fail builds a syntax error at offset off.
 func (s *scanner) fail(off int, msg string) *Error {

@@ -19,7 +19,6 @@ func TestCheckAccepts(t *testing.T) {
 		`{"a":{"b":1},"b":{"a":1}}`,           // and in parent and child
 		`{"A":1,"a":2}`,                       // names are case-sensitive
 		`{"\u00e9":1,"e\u0301":2}`,            // and not normalised
-		`{"\ud800":1,"\ud801":2}`,             // distinct lone surrogates
 		`{"a\u0000":1,"a":2,"":3}`,            // NUL is a character like any other
 		`"caf\u00e9 \ud83d\ude00 \u0000 é 😀"`, // escapes and raw UTF-8
 	} {
@@ -236,7 +235,8 @@ func refDuplicate(b []byte) bool {
 
 // FuzzScan holds the scanner to encoding/json: it accepts exactly the texts
 // json.Valid accepts (for UTF-8 input), and finds a duplicate exactly when a
-// tokenizer-based reference does.
+// tokenizer-based reference does (both read names the way encoding/json
+// decodes them).
 func FuzzScan(f *testing.F) {
 	for _, s := range []string{`{"a":1,"a":2}`, `[{"a":[1,{"b":2,"b":3}]}]`, `{"\u0061":1,"a":2}`, `1e5`, `"\ud800"`,
 		`{"a":{"b":1},"b":2}`, ` {"x" : [ true , false , null ] } `, `{"😀":1,"\ud83d\ude00":2}`} {
@@ -249,8 +249,8 @@ func FuzzScan(f *testing.F) {
 		if (err == nil) != valid {
 			t.Fatalf("Scan(%q) = %v; json.Valid = %t", b, err, valid)
 		}
-		if err != nil || bytes.Contains(b, []byte(`\u`)) {
-			return // the reference folds lone surrogates into U+FFFD
+		if err != nil {
+			return
 		}
 		if ref := refDuplicate(b); ref != (dups > 0) {
 			t.Fatalf("Scan(%q) found %d duplicates; reference says %t", b, dups, ref)
