@@ -549,4 +549,16 @@ func TestPendingEndpointShowsWhy(t *testing.T) {
 	if m["status"] != "pending" || m["verification"] != nil {
 		t.Fatalf("after a URL change: %v", m)
 	}
+	eventually(t, 10*time.Second, "the new receiver's refusal on record", func() bool {
+		v, _ = e.must(200, e.do(w.consumer, "GET", "/v1/endpoints/"+epID, nil))["verification"].(map[string]any)
+		return v != nil && v["status_code"] == float64(403)
+	})
+	if v["next_attempt_at"] == nil || v["attempts"] != float64(1) {
+		t.Fatalf("verification of the new URL %v", v)
+	}
+	// Verified by hand: the refusal stays on record, no handshake is due.
+	m = e.must(200, e.do(admin, "POST", "/v1/endpoints/"+epID+"/verify", nil))
+	if v, _ = m["verification"].(map[string]any); m["status"] != "active" || v["status_code"] != float64(403) || v["next_attempt_at"] != nil {
+		t.Fatalf("after verifying by hand: %v", m)
+	}
 }

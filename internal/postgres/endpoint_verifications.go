@@ -43,6 +43,15 @@ func endpointVerificationClear(ctx context.Context, db DBTX, id uuid.UUID) error
 	return nil
 }
 
+// endpointVerificationSettle marks an endpoint's verification as over: its
+// latest handshake stays on record, with no next one due.
+func endpointVerificationSettle(ctx context.Context, db DBTX, id uuid.UUID) error {
+	if _, err := db.Exec(ctx, `UPDATE endpoint_verifications SET next_attempt_at = NULL WHERE endpoint_id = $1`, raw(id)); err != nil {
+		return fmt.Errorf("endpoint %s: settle verification: %w", id, err)
+	}
+	return nil
+}
+
 // endpointVerificationsFill adds each endpoint's latest handshake.
 func endpointVerificationsFill(ctx context.Context, db DBTX, eps ...*herald.Endpoint) error {
 	if len(eps) == 0 {

@@ -445,12 +445,20 @@ func (s *Store) EndpointVerifyToken(ctx context.Context, id uuid.UUID) (string, 
 // EndpointVerify activates a pending endpoint, recording how consent was
 // given. It reports false when the endpoint was not pending.
 func (s *Store) EndpointVerify(ctx context.Context, id uuid.UUID, by string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'active', verify_token_enc = NULL, verified_at = now(),
-		verified_by = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`, raw(id), by)
-	if err != nil {
-		return false, fmt.Errorf("endpoint %s: verify: %w", id, err)
-	}
-	return tag.RowsAffected() == 1, nil
+	var verified bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE endpoints SET status = 'active', verify_token_enc = NULL, verified_at = now(),
+			verified_by = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`, raw(id), by)
+		if err != nil {
+			return fmt.Errorf("endpoint %s: verify: %w", id, err)
+		}
+		if verified = tag.RowsAffected() == 1; !verified {
+			return nil
+		}
+		// However consent came, no further handshake is due.
+		return endpointVerificationSettle(ctx, tx, id)
+	})
+	return verified, err
 }
 
 func nullInt(n int) *int32 {
