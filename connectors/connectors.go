@@ -90,6 +90,26 @@ type Kind interface {
 	Build(spec Spec) (Runnable, error)
 }
 
+// Target is a place a connector's configuration says it sends to, which
+// must pass the same SSRF target policy as a webhook endpoint's URL when
+// the connector is saved. Exactly one of URL and Host is set.
+type Target struct {
+	// Field names where the target is configured ("config.url").
+	Field string
+	// URL is an http or https URL.
+	URL string
+	// Host is a host name or IP address (an SMTP server).
+	Host string
+}
+
+// Targeter is implemented by kinds whose configuration names fixed
+// targets. A function's requests are decided at run time and are checked
+// then, at dial time, like every connection.
+type Targeter interface {
+	// Targets lists the targets spec names; it may assume Validate passed.
+	Targets(spec Spec) []Target
+}
+
 // Limits bound what one run may use.
 type Limits struct {
 	// Timeout caps a run's wall time, JavaScript CPU time included.
@@ -181,6 +201,15 @@ func (r *Registry) Validate(kind string, spec Spec) error {
 		return herald.Invalid("kind", "enum", "must be one of %s", strings.Join(r.Names(), ", "))
 	}
 	return k.Validate(spec)
+}
+
+// Targets lists the targets a connector of the named kind sends to, for
+// the target policy to check (none for kinds that are not Targeters).
+func (r *Registry) Targets(kind string, spec Spec) []Target {
+	if t, ok := r.kinds[kind].(Targeter); ok {
+		return t.Targets(spec)
+	}
+	return nil
 }
 
 // Build prepares a connector of the named kind.

@@ -44,6 +44,7 @@ func toFileJSON(f *herald.File) fileJSON {
 // cleanName keeps the base name of an uploaded file, without control
 // characters, at most 255 bytes of valid UTF-8.
 func cleanName(name string) string {
+	name = strings.ToValidUTF8(name, "\uFFFD")
 	name = path.Base(strings.ReplaceAll(name, "\\", "/"))
 	if name == "." || name == "/" {
 		return ""
@@ -96,7 +97,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if contentType == "" {
 		contentType = "application/octet-stream"
 	}
-	if _, _, err := mime.ParseMediaType(contentType); err != nil || len(contentType) > 255 {
+	if _, _, err := mime.ParseMediaType(contentType); err != nil || len(contentType) > 255 || !herald.StorableText(contentType) {
 		h.WriteError(w, r, herald.Invalid("Content-Type", "format", "must be a media type such as application/pdf"))
 		return
 	}
@@ -110,6 +111,13 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.WriteError(w, r, err)
+		return
+	}
+	if size == 0 {
+		// Nothing to attach: almost always a client that lost the file
+		// (curl's --data-binary @ of a missing path sends nothing).
+		_ = h.Files.Delete(r.Context(), f.ID)
+		h.WriteError(w, r, herald.Invalid("file", "empty", "the file is empty (0 bytes); send its content as the body or as the multipart part named \"file\""))
 		return
 	}
 	f.Size, f.SHA256 = size, sum

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -27,11 +28,21 @@ type VerifyArgs struct {
 // Kind names the job for River.
 func (VerifyArgs) Kind() string { return "herald.verify" }
 
-// InsertOpts retries a refused handshake with River's growing backoff
-// (seconds, then minutes, then hours) for about a day and a half; the
-// receiver can also grant later through the callback, or an admin by hand.
+// verifyMaxAttempts bounds the handshakes of one verification.
+const verifyMaxAttempts = 12
+
+// InsertOpts retries a refused handshake on verifyBackoff (seconds, then
+// minutes, then hours: about 11 hours in all); the receiver can also grant
+// later through the callback, or an admin by hand.
 func (VerifyArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: 12}
+	return river.InsertOpts{Queue: QueueMaintenance, MaxAttempts: verifyMaxAttempts}
+}
+
+// verifyBackoff is the wait after failed handshake number attempt: River's
+// default curve (attempt⁴ seconds) without its jitter, so that the time
+// shown to the endpoint's owner is the time of the next try.
+func verifyBackoff(attempt int) time.Duration {
+	return time.Duration(attempt*attempt*attempt*attempt) * time.Second
 }
 
 // CallbackPath is where a receiver grants consent asynchronously:
@@ -68,11 +79,24 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 	if u, err := url.Parse(w.publicURL); err == nil && u.Hostname() != "" {
 		origin = u.Hostname()
 	}
+	now := time.Now()
 	res, err := w.hs.Handshake(ctx, webhook.HandshakeRequest{
 		URL: ep.URL, Origin: origin, CallbackURL: w.publicURL + CallbackPath + id.String() + "/" + token,
 		RequestRate: ep.RateLimit * 60, // the spec's rates are per minute
 		ClientCert:  toClientCertificate(ep.MTLS),
 	})
+	// The outcome is recorded on the endpoint whatever it is, so its
+	// owner can see why it is still pending.
+	v := herald.Verification{Attempts: job.Attempt, LastAttemptAt: now, StatusCode: res.StatusCode, Error: res.Reason}
+	if err != nil {
+		v.Error = err.Error()
+	}
+	if !res.Granted && job.Attempt < job.MaxAttempts {
+		v.NextAttemptAt = now.Add(verifyBackoff(job.Attempt))
+	}
+	if rerr := w.q.store.EndpointVerificationRecord(ctx, id, v); rerr != nil {
+		w.logger.Warn("record endpoint verification", "endpoint", id, "error", rerr)
+	}
 	if err != nil {
 		return fmt.Errorf("verify endpoint %s: %w", id, err)
 	}
@@ -93,6 +117,12 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 	w.q.publish(ctx, ep.TenantID, herald.OpEndpointVerified, "endpoints/"+id.String(), map[string]any{
 		"endpoint_id": id, "verified_by": "handshake"})
 	return nil
+}
+
+// NextRetry schedules the next handshake at the time recorded for the
+// endpoint's owner (see verifyBackoff).
+func (w *verifyWorker) NextRetry(job *river.Job[VerifyArgs]) time.Time {
+	return time.Now().Add(verifyBackoff(job.Attempt))
 }
 
 // StartVerification queues the handshake of a pending endpoint.

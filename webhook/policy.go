@@ -280,6 +280,20 @@ func (p TargetPolicy) CheckURL(raw string) error {
 	return p.checkHost(host)
 }
 
+// CheckHost applies the host rules of [TargetPolicy.CheckURL] to a bare
+// host name or IP address (no scheme or port; an IPv6 address may be
+// bracketed), for targets that are not URLs, such as an SMTP server. Errors
+// wrap [ErrInvalidURL] or [ErrForbiddenTarget].
+func (p TargetPolicy) CheckHost(host string) error {
+	if host == "" || strings.TrimSpace(host) != host {
+		return fmt.Errorf("%w: host is empty or has surrounding whitespace", ErrInvalidURL)
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	return p.checkHost(host)
+}
+
 // checkHost applies the host rules of CheckURL to a host without brackets or
 // port.
 func (p TargetPolicy) checkHost(host string) error {

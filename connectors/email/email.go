@@ -163,6 +163,14 @@ func (k *Kind) Validate(spec connectors.Spec) error {
 	return err
 }
 
+// Targets implements connectors.Targeter: config.host, the SMTP server.
+func (k *Kind) Targets(spec connectors.Spec) []connectors.Target {
+	if h, ok, _ := connectors.ConfigString(spec.Config, "host"); ok && h != "" {
+		return []connectors.Target{{Field: "config.host", Host: h}}
+	}
+	return nil
+}
+
 // Build implements connectors.Kind.
 func (k *Kind) Build(spec connectors.Spec) (connectors.Runnable, error) {
 	s, err := k.parse(spec)

@@ -107,6 +107,14 @@ func (k *Kind) Validate(spec connectors.Spec) error {
 	return function.ValidateCode("code", spec.Code, false)
 }
 
+// Targets implements connectors.Targeter: config.url.
+func (k *Kind) Targets(spec connectors.Spec) []connectors.Target {
+	if u, ok, _ := connectors.ConfigString(spec.Config, "url"); ok && u != "" {
+		return []connectors.Target{{Field: "config.url", URL: u}}
+	}
+	return nil
+}
+
 // Build implements connectors.Kind.
 func (k *Kind) Build(spec connectors.Spec) (connectors.Runnable, error) {
 	s, err := parse(spec.Config)

@@ -284,7 +284,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
 	go func() {
-		if err := a.server.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		// The listener turns the errors net/http answers by itself into
+		// problems like every other error.
+		if err := a.server.Serve(httpapi.ProblemListener(a.listener)); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.serveErr <- err
 		}
 		close(a.serveErr)

@@ -112,17 +112,11 @@ func (p *eventParser) dataFromBody(body []byte, ct string) {
 		if !isJSONMediaType(ct) {
 			return // the Content-Type was rejected as malformed already
 		}
-		data := trimSpace(body)
-		if detail := checkJSON(data); detail != "" {
-			msg := "the body is not valid JSON as its Content-Type declares: " + detail
-			if mediaTypeOnly(ct) == "" {
-				msg = "without a Content-Type the body must be JSON (application/json is implied): " + detail
-			}
-			p.add("data", RuleJSON, msg)
-			return
+		prefix := "the body is not valid JSON as its Content-Type declares: "
+		if mediaTypeOnly(ct) == "" {
+			prefix = "without a Content-Type the body must be JSON (application/json is implied): "
 		}
-		ev.Data = data
-		ev.verified = data
+		p.jsonData("data", prefix, " (in the body)", body)
 		return
 	}
 	if isTextMediaType(ct) && utf8.Valid(body) {

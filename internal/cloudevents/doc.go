@@ -38,4 +38,16 @@
 //     whose time is exactly 0001-01-01T00:00:00Z loses it.
 //   - Integer extension values must be integral JSON numbers within the
 //     signed 32-bit range; they are stored as int32.
+//   - data_base64 under a JSON datacontenttype (application/json, text/json,
+//     */*+json) is decoded and held as JSON data, exactly as if it had been
+//     sent in data: sdk-go and other SDKs send data set from bytes that
+//     way. It must then decode to JSON (rule [RuleJSON], field data_base64).
+//     Without a datacontenttype data_base64 stays binary: the JSON default
+//     applies to data only.
+//   - A JSON object anywhere in an event (the envelope, data, data decoded
+//     from data_base64 or a binary-mode body) that names a member twice is
+//     refused (rule [RuleDuplicateKey], the field is the member's path such
+//     as data.order), as I-JSON (RFC 7493) requires: readers disagree on
+//     which value counts, so schema validation and a receiver could act on
+//     different data. Package jsoncheck makes that check for all of Herald.
 package cloudevents

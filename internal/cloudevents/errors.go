@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // ErrUnsupportedMediaType is returned (wrapped, test with errors.Is) when the
@@ -45,8 +47,8 @@ func (e *TooLargeError) Error() string {
 // Rules are the short machine-readable tokens in Problem.Rule. Callers may
 // branch on them or pass them on to API clients, so they never change.
 const (
-	// RuleJSON: the body (or binary-mode JSON data) is not well-formed JSON,
-	// or not UTF-8.
+	// RuleJSON: the body (or data declared JSON: a binary-mode body, decoded
+	// data_base64) is not well-formed JSON, or not UTF-8.
 	RuleJSON = "json"
 	// RuleRequired: a required attribute is missing (or null).
 	RuleRequired = "required"
@@ -74,8 +76,13 @@ const (
 	RuleRange = "range"
 	// RuleExclusive: data and data_base64 are both present.
 	RuleExclusive = "exclusive"
-	// RuleDuplicate: an attribute appears more than once.
+	// RuleDuplicate: a binary-mode attribute header appears more than once.
 	RuleDuplicate = "duplicate"
+	// RuleDuplicateKey: a JSON object (the event, its data, a batch
+	// element) names a member more than once (I-JSON, RFC 7493 §2.3).
+	// Problem.Field is the member's path: "id", "data.order",
+	// "extensions.team".
+	RuleDuplicateKey = jsoncheck.RuleDuplicateKey
 	// RuleForbidden: an attribute appears where the binding forbids it
 	// (ce-datacontenttype in binary mode).
 	RuleForbidden = "forbidden"

@@ -2,19 +2,20 @@ package cloudevents
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // This file holds a minimal JSON scanner. The document is first checked by
-// encoding/json (checkJSON), which is where syntax errors and their offsets
-// come from; after that, walking members and elements ourselves lets us keep
-// every value as raw bytes (data must reach delivery untouched), see member
-// order and duplicates, measure each batch element exactly, and avoid
+// package jsoncheck (scanJSON), which is where syntax errors, their offsets
+// and repeated member names come from; after that, walking members and
+// elements ourselves lets us keep every value as raw bytes (data must reach
+// delivery untouched), measure each batch element exactly, and avoid
 // decoding into map[string]any. The walkers never index out of range even on
 // malformed input, so a bug upstream cannot turn into a panic.
 
@@ -335,51 +336,47 @@ func appendJSONString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// noopUnmarshaler lets json.Unmarshal run its validator, which reports
-// syntax errors with an offset, without building anything.
-type noopUnmarshaler struct{}
-
-func (*noopUnmarshaler) UnmarshalJSON([]byte) error { return nil }
-
-// checkJSON reports why b is not a single well-formed UTF-8 JSON value, or ""
-// when it is. The detail carries a byte offset, line and column so producers
-// can find the fault in large batches.
-func checkJSON(b []byte) string {
-	if len(trimSpace(b)) == 0 {
-		return "body is empty; expected a JSON value"
-	}
-	if !utf8.Valid(b) {
-		off := 0
-		for off < len(b) {
-			r, size := utf8.DecodeRune(b[off:])
-			if r == utf8.RuneError && size == 1 {
-				break
-			}
-			off += size
-		}
-		return "invalid UTF-8 " + position(b, off)
-	}
-	if json.Valid(b) {
-		return ""
-	}
-	var v noopUnmarshaler
-	err := json.Unmarshal(b, &v)
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("malformed JSON %s: %s", position(b, int(se.Offset)), se.Error())
-	}
-	if err != nil {
-		return "malformed JSON: " + err.Error()
-	}
-	return "malformed JSON"
+// scanned is what the JSON check found in a document.
+type scanned struct {
+	// syntax says why the document is not one well-formed UTF-8 JSON
+	// value, with its position; "" when it is.
+	syntax string
+	// dups lists repeated member names (at most the cap given to scanJSON)
+	// and omitted counts the others.
+	dups    []jsoncheck.Duplicate
+	omitted int
 }
 
-// position describes byte offset off in b for humans.
-func position(b []byte, off int) string {
-	if off > len(b) {
-		off = len(b)
+// scanJSON checks b with the one JSON check every document entering Herald
+// goes through (package jsoncheck): syntax, UTF-8 and unique member names.
+func scanJSON(b []byte, maxDups int) scanned {
+	var out scanned
+	err := jsoncheck.Scan(b, func(d jsoncheck.Duplicate) bool {
+		if len(out.dups) < maxDups {
+			out.dups = append(out.dups, d)
+		} else {
+			out.omitted++
+		}
+		return true
+	})
+	if err != nil {
+		return scanned{syntax: err.Detail}
 	}
-	line := 1 + bytes.Count(b[:off], []byte{'\n'})
-	col := off - bytes.LastIndexByte(b[:off], '\n')
-	return fmt.Sprintf("at byte offset %d (line %d, column %d)", off, line, col)
+	return out
+}
+
+// dupField names a repeated member for Problem.Field, given its path from
+// the event object: attributes and data by their name ("id",
+// "data.order"), extensions as "extensions.<name>".
+func dupField(p jsoncheck.Path) string {
+	if len(p) > 0 && !p[0].IsIndex && attrBit(p[0].Name) == 0 {
+		return p.Field("extensions")
+	}
+	return p.Field("")
+}
+
+// dupDetail describes a repeated member for a producer.
+func dupDetail(d jsoncheck.Duplicate, where string) string {
+	return fmt.Sprintf("member %s appears more than once in its object%s; JSON member names must be unique (RFC 7493 §2.3), "+
+		"because readers disagree on which value counts", quoteExcerpt(d.Name), where)
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // Default limits. The spec asks consumers to accept events of at least 64 KB
@@ -182,8 +184,9 @@ func readBody(r *http.Request, limit int) ([]byte, error) {
 // parseStructured parses a body in the JSON event format.
 func parseStructured(body []byte, lim Limits) ([]*Event, error) {
 	c := &collector{max: lim.MaxProblems}
-	if detail := checkJSON(body); detail != "" {
-		c.add(Problem{Index: 0, Rule: RuleJSON, Detail: detail})
+	sc := scanJSON(body, lim.MaxProblems)
+	if sc.syntax != "" {
+		c.add(Problem{Index: 0, Rule: RuleJSON, Detail: sc.syntax})
 		return nil, c.err()
 	}
 	obj := trimSpace(body)
@@ -194,7 +197,8 @@ func parseStructured(body []byte, lim Limits) ([]*Event, error) {
 	if len(obj) > lim.MaxEventBytes {
 		return nil, &TooLargeError{Which: WhichEvent, Index: 0, Limit: lim.MaxEventBytes, Size: len(obj)}
 	}
-	ev := parseObject(c, 0, obj)
+	c.omitted += sc.omitted
+	ev := parseObject(c, 0, obj, sc.dups)
 	if err := c.err(); err != nil {
 		return nil, err
 	}
@@ -204,8 +208,9 @@ func parseStructured(body []byte, lim Limits) ([]*Event, error) {
 // parseBatch parses a body in the JSON batch format.
 func parseBatch(body []byte, lim Limits) ([]*Event, error) {
 	c := &collector{max: lim.MaxProblems}
-	if detail := checkJSON(body); detail != "" {
-		c.add(Problem{Index: -1, Rule: RuleJSON, Detail: detail})
+	sc := scanJSON(body, lim.MaxProblems)
+	if sc.syntax != "" {
+		c.add(Problem{Index: -1, Rule: RuleJSON, Detail: sc.syntax})
 		return nil, c.err()
 	}
 	arr := trimSpace(body)
@@ -223,11 +228,24 @@ func parseBatch(body []byte, lim Limits) ([]*Event, error) {
 		n++
 	}
 	events := make([]*Event, 0, n)
+	c.omitted += sc.omitted
+	dups := sc.dups // in document order, so in element order
 	i := 0
 	for elem := range elements(arr) {
+		// The repeated names inside this element, with paths from it.
+		var mine []jsoncheck.Duplicate
+		for len(dups) > 0 && dups[0].Path[0].Index == i {
+			d := dups[0]
+			d.Path = d.Path[1:]
+			mine = append(mine, d)
+			dups = dups[1:]
+		}
 		if elem[0] != '{' {
 			c.add(Problem{Index: i, Rule: RuleType, Detail: fmt.Sprintf("batch element %d must be a JSON object (an event), not %s", i, jsonKind(elem))})
-		} else if ev := parseObject(c, i, elem); ev != nil && !c.failed() {
+			for _, d := range mine {
+				c.add(Problem{Index: i, Field: "", Rule: RuleDuplicateKey, Detail: dupDetail(d, " (at "+d.Path.String()+")")})
+			}
+		} else if ev := parseObject(c, i, elem, mine); ev != nil && !c.failed() {
 			// Once the request has failed, valid events are dropped: they
 			// will not be returned and keeping them only costs memory.
 			events = append(events, ev)
@@ -241,10 +259,13 @@ func parseBatch(body []byte, lim Limits) ([]*Event, error) {
 }
 
 // parseObject validates one event in the JSON event format (json-format.md
-// §2-3). obj is a syntactically valid JSON object. It returns nil if the
-// event had problems.
-func parseObject(c *collector, index int, obj []byte) *Event {
+// §2-3). obj is a syntactically valid JSON object and dups its repeated
+// member names (paths from obj). It returns nil if the event had problems.
+func parseObject(c *collector, index int, obj []byte, dups []jsoncheck.Duplicate) *Event {
 	p := newEventParser(c, index, false, len(obj))
+	for _, d := range dups {
+		p.add(dupField(d.Path), RuleDuplicateKey, dupDetail(d, ""))
+	}
 	var data, dataB64 []byte
 	for rawKey, val := range members(obj) {
 		var bit uint16
@@ -266,8 +287,7 @@ func parseObject(c *collector, index int, obj []byte) *Event {
 			name = attrName(bit)
 		}
 		if p.seen&bit != 0 {
-			p.add(name, RuleDuplicate, fmt.Sprintf("member %q appears more than once", name))
-			continue
+			continue // a repeated name, reported with the others above
 		}
 		// JSON null means an optional attribute is unset (json-format.md §3).
 		// For data it is an explicit null payload, so it counts as present.
@@ -349,6 +369,14 @@ func (p *eventParser) dataFromJSON(data, dataB64 []byte) {
 			p.add("data_base64", RuleEncoding, fmt.Sprintf("data_base64 is not valid base64 (RFC 4648 §4): %v", err))
 			return
 		}
+		if p.ev.DataContentType != "" && p.ev.DataIsJSON() {
+			// What sdk-go and others send for data set from bytes under a
+			// JSON content type: the data is JSON, so it is held (checked,
+			// validated, stored and delivered) as JSON data.
+			p.jsonData("data_base64", "data_base64 decodes to bytes that are not JSON as datacontenttype "+
+				quoteExcerpt(p.ev.DataContentType)+" declares: ", " (in the JSON decoded from data_base64)", b)
+			return
+		}
 		p.ev.DataBase64 = b
 	case data != nil:
 		if p.ev.DataIsJSON() {
@@ -383,4 +411,26 @@ func decodeBase64(s string) ([]byte, error) {
 		return nil, err
 	}
 	return b[:n], nil
+}
+
+// jsonData checks data declared to be JSON that did not arrive as a JSON
+// value of the event (a binary-mode body, decoded data_base64) with the one
+// JSON check, and holds it as the event's JSON data. field and prefix name
+// the source in a syntax problem, where in a repeated name's.
+func (p *eventParser) jsonData(field, prefix, where string, b []byte) {
+	data := trimSpace(b)
+	sc := scanJSON(data, p.c.max)
+	if sc.syntax != "" {
+		p.add(field, RuleJSON, prefix+sc.syntax)
+		return
+	}
+	p.c.omitted += sc.omitted
+	for _, d := range sc.dups {
+		p.add(d.Path.Field("data"), RuleDuplicateKey, dupDetail(d, where))
+	}
+	if len(sc.dups) > 0 {
+		return
+	}
+	p.ev.Data = data
+	p.ev.verified = data
 }

@@ -87,6 +87,24 @@ func validCases(t testing.TB) []parseCase {
 		{name: "structured data_base64 without padding", ct: MediaTypeStructured,
 			body: with(`"data_base64":"AAEC/w"`),
 			want: []*Event{ev(func(e *Event) { e.DataBase64 = []byte{0, 1, 2, 255} })}},
+		{name: "structured data_base64 declared JSON is JSON data", ct: MediaTypeStructured,
+			body: with(`"datacontenttype":"application/json","data_base64":"IHsib3JkZXIiOiJBLTEiLCJxdHkiOjJ9Cg=="`), // ` {"order":"A-1","qty":2}\n`
+			want: []*Event{ev(func(e *Event) {
+				e.DataContentType = "application/json"
+				e.Data = json.RawMessage(`{"order":"A-1","qty":2}`)
+			})}},
+		{name: "structured data_base64 declared +json is JSON data", ct: MediaTypeStructured,
+			body: with(`"datacontenttype":"application/vnd.acme+json; charset=utf-8","data_base64":"WzEsMl0="`), // [1,2]
+			want: []*Event{ev(func(e *Event) {
+				e.DataContentType = "application/vnd.acme+json; charset=utf-8"
+				e.Data = json.RawMessage(`[1,2]`)
+			})}},
+		{name: "structured data_base64 without datacontenttype stays binary", ct: MediaTypeStructured,
+			body: with(`"data_base64":"WzEsMl0="`),
+			want: []*Event{ev(func(e *Event) { e.DataBase64 = []byte(`[1,2]`) })}},
+		{name: "structured data_base64 of text stays binary", ct: MediaTypeStructured,
+			body: with(`"datacontenttype":"text/plain","data_base64":"WzEsMl0="`),
+			want: []*Event{ev(func(e *Event) { e.DataContentType = "text/plain"; e.DataBase64 = []byte(`[1,2]`) })}},
 		{name: "structured empty data_base64", ct: MediaTypeStructured,
 			body: with(`"data_base64":""`),
 			want: []*Event{ev(func(e *Event) { e.DataBase64 = []byte{} })}},
@@ -252,8 +270,32 @@ func invalidCases() []parseCase {
 		{name: "text data that is not a string", ct: st, body: with(`"datacontenttype":"text/plain","data":{"a":1}`), problems: one("data", RuleType)},
 		{name: "text data null", ct: st, body: with(`"datacontenttype":"text/plain","data":null`), problems: one("data", RuleType)},
 		// Structure.
-		{name: "duplicate member", ct: st, body: with(`"id":"e2"`), problems: one("id", RuleDuplicate)},
-		{name: "duplicate extension", ct: st, body: with(`"ext":"a","ext":"b"`), problems: one("extensions.ext", RuleDuplicate)},
+		{name: "duplicate member", ct: st, body: with(`"id":"e2"`), problems: one("id", RuleDuplicateKey)},
+		{name: "duplicate extension", ct: st, body: with(`"ext":"a","ext":"b"`), problems: one("extensions.ext", RuleDuplicateKey)},
+		{name: "duplicate null extension", ct: st, body: with(`"ext":null,"ext":"b"`), problems: one("extensions.ext", RuleDuplicateKey)},
+		{name: "duplicate data", ct: st, body: with(`"data":{"a":1},"data":{"a":2}`), problems: one("data", RuleDuplicateKey)},
+		{name: "duplicate member in data", ct: st, body: with(`"data":{"order":"A-1","qty":2,"order":"A-2"}`),
+			problems: one("data.order", RuleDuplicateKey)},
+		{name: "duplicate member deep in data", ct: st, body: with(`"data":{"lines":[{"sku":"a"},{"sku":"b","odd key":1,"odd key":2}]}`),
+			problems: one("data.lines[1]['odd key']", RuleDuplicateKey)},
+		{name: "duplicate member spelled with escapes", ct: st, body: with(`"data":{"order":1,"\u006frder":2}`),
+			problems: one("data.order", RuleDuplicateKey)},
+		{name: "every duplicate member", ct: st, body: with(`"data":{"a":{"x":1,"x":2},"b":1,"b":2}`),
+			problems: []Problem{p(0, "e1", "data.a.x", RuleDuplicateKey), p(0, "e1", "data.b", RuleDuplicateKey)}},
+		{name: "batch duplicate members", ct: MediaTypeBatch,
+			body: `[` + minimal + `,` + `{"specversion":"1.0","id":"e2","source":"/s","type":"t","data":{"n":1,"n":2}},` +
+				`[{"a":1,"a":2}],` + with(`"subject":"x","subject":"y"`) + `]`,
+			problems: []Problem{p(1, "e2", "data.n", RuleDuplicateKey), p(2, "", "", RuleType), p(2, "", "", RuleDuplicateKey),
+				p(3, "e1", "subject", RuleDuplicateKey)}},
+		{name: "data_base64 JSON with a duplicate member", ct: st,
+			body:     with(`"datacontenttype":"application/json","data_base64":"eyJvcmRlciI6MSwib3JkZXIiOjJ9"`), // {"order":1,"order":2}
+			problems: one("data.order", RuleDuplicateKey)},
+		{name: "data_base64 declared JSON is not JSON", ct: st,
+			body: with(`"datacontenttype":"application/json","data_base64":"bm90IGpzb24="`), problems: one("data_base64", RuleJSON)},
+		{name: "data_base64 declared JSON is empty", ct: st,
+			body: with(`"datacontenttype":"text/json","data_base64":""`), problems: one("data_base64", RuleJSON)},
+		{name: "data_base64 declared JSON is not UTF-8", ct: st,
+			body: with(`"datacontenttype":"application/json","data_base64":"Iv8i"`), problems: one("data_base64", RuleJSON)},
 		{name: "malformed JSON", ct: st, body: `{"id":"e1",`, problems: []Problem{p(0, "", "", RuleJSON)}},
 		{name: "trailing garbage", ct: st, body: minimal + ` {}`, problems: []Problem{p(0, "", "", RuleJSON)}},
 		{name: "invalid UTF-8", ct: st, body: with("\"ext\":\"\xff\""), problems: []Problem{p(0, "", "", RuleJSON)}},
@@ -284,6 +326,8 @@ func invalidCases() []parseCase {
 		{name: "binary specversion", headers: []string{"ce-id", "e1", "ce-source", "/s", "ce-specversion", "0.3", "ce-type", "t"}, problems: one("specversion", RuleVersion)},
 		{name: "binary empty partitionkey", headers: binHeaders("ce-partitionkey", ""), problems: one("extensions.partitionkey", RuleEmpty)},
 		{name: "binary invalid JSON body", ct: "application/json", headers: binHeaders(), body: `{"a":`, problems: one("data", RuleJSON)},
+		{name: "binary JSON body with a duplicate member", ct: "application/json", headers: binHeaders(),
+			body: `{"a":{"b":1,"b":2}}`, problems: one("data.a.b", RuleDuplicateKey)},
 		{name: "binary non-JSON body without content type", headers: binHeaders(), body: `hello`, problems: one("data", RuleJSON)},
 		{name: "binary malformed content type", ct: "text/", headers: binHeaders(), body: `hello`, problems: one("datacontenttype", RuleFormat)},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -14,18 +15,22 @@ import (
 )
 
 // recorder is an ingest endpoint stand-in: it runs Parse on each request and
-// keeps what it got.
+// keeps what it got, the raw bodies included.
 type recorder struct {
 	mu     sync.Mutex
 	events []*Event
 	errs   []error
 	ctypes []string
+	bodies [][]byte
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	events, err := Parse(r, Limits{})
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
+	rec.bodies = append(rec.bodies, body)
 	rec.ctypes = append(rec.ctypes, r.Header.Get("Content-Type"))
 	if err != nil {
 		rec.errs = append(rec.errs, err)
@@ -153,18 +158,7 @@ func TestSDKInterop(t *testing.T) {
 
 	t.Run("batch", func(t *testing.T) {
 		sent := sdkEvents(t)
-		req, err := cloudevents.NewHTTPRequestFromEvents(context.Background(), srv.URL, sent)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("status %d", resp.StatusCode)
-		}
+		postBatch(t, srv, sent)
 		got, ct := rec.take(t)
 		if mediaTypeOnly(ct) != MediaTypeBatch {
 			t.Errorf("Content-Type %q", ct)
@@ -176,6 +170,24 @@ func TestSDKInterop(t *testing.T) {
 			checkAgainstSDK(t, got[i], sent[i])
 		}
 	})
+}
+
+// postBatch sends events in batch mode as sdk-go encodes them and expects
+// them accepted.
+func postBatch(t *testing.T, srv *httptest.Server, events []cloudevents.Event) {
+	t.Helper()
+	req, err := cloudevents.NewHTTPRequestFromEvents(context.Background(), srv.URL, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("batch: status %d", resp.StatusCode)
+	}
 }
 
 // TestSDKDecodesMarshalStructured checks the delivery direction: what
@@ -223,5 +235,63 @@ func TestSDKDecodesMarshalStructured(t *testing.T) {
 				t.Errorf("data = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestSDKJSONBytesBecomeJSONData covers the common sdk-go case: data set from
+// bytes under a JSON content type, which sdk-go sends in structured and
+// batch mode as data_base64. Parse must hold it as JSON data, so it can be
+// validated against a schema and delivered as JSON.
+func TestSDKJSONBytesBecomeJSONData(t *testing.T) {
+	t.Parallel()
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+
+	mk := func(id, data string) cloudevents.Event {
+		e := cloudevents.NewEvent()
+		e.SetID(id)
+		e.SetSource("/orders")
+		e.SetType("com.example.order.created")
+		if err := e.SetData(cloudevents.ApplicationJSON, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	client, err := cloudevents.NewClientHTTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cloudevents.WithEncodingStructured(cloudevents.ContextWithTarget(context.Background(), srv.URL))
+	if res := client.Send(ctx, mk("one", `{"order":"A-1","qty":2}`)); !cloudevents.IsACK(res) {
+		t.Fatalf("Send: %v", res)
+	}
+	postBatch(t, srv, []cloudevents.Event{mk("two", `{"order":"A-2","qty":1}`), mk("three", `[1, 2]`)})
+
+	events, _ := rec.take(t)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, b := range rec.bodies {
+		// The premise: without it this test would prove nothing.
+		if !bytes.Contains(b, []byte(`"data_base64"`)) {
+			t.Fatalf("sdk-go sent %s, without data_base64", b)
+		}
+	}
+	want := map[string]string{"one": `{"order":"A-1","qty":2}`, "two": `{"order":"A-2","qty":1}`, "three": `[1, 2]`}
+	if len(events) != len(want) {
+		t.Fatalf("got %d events, want %d", len(events), len(want))
+	}
+	for _, ev := range events {
+		if ev.DataBase64 != nil || string(ev.Data) != want[ev.ID] || ev.DataContentType != cloudevents.ApplicationJSON {
+			t.Errorf("event %s: Data %s, DataBase64 %q, datacontenttype %q; want JSON data %s",
+				ev.ID, ev.Data, ev.DataBase64, ev.DataContentType, want[ev.ID])
+		}
+		out, err := ev.MarshalStructured()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(out, []byte(`"data":`+want[ev.ID])) {
+			t.Errorf("event %s is delivered as %s, not with JSON data", ev.ID, out)
+		}
 	}
 }

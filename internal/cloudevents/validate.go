@@ -190,8 +190,7 @@ func (p *eventParser) setExtension(name string, v any) {
 		}
 	}
 	if _, dup := p.ev.Extensions[name]; dup {
-		p.add(extField(name), RuleDuplicate, fmt.Sprintf("extension %q appears more than once", name))
-		return
+		return // a repeated JSON member name, reported by the JSON check
 	}
 	if p.ev.Extensions == nil {
 		p.ev.Extensions = make(map[string]any, 4)

@@ -207,6 +207,10 @@ type Endpoint struct {
 	// VerifyToken is the one-time callback token of a pending endpoint,
 	// only filled when it is created or its URL changes.
 	VerifyToken string
+	// Verification is the latest verification handshake, which tells a
+	// pending endpoint's owner why it is still pending (nil: none tried
+	// since the endpoint last became pending).
+	Verification *Verification
 	// Auth is how Herald authenticates to the endpoint (nil: only the
 	// signature and any static headers).
 	Auth *EndpointAuth
@@ -225,6 +229,22 @@ type Endpoint struct {
 	Headers   map[string]string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+}
+
+// Verification is the outcome of an endpoint's latest verification
+// handshake (the CloudEvents webhook OPTIONS request).
+type Verification struct {
+	// Attempts counts the handshakes of the current verification.
+	Attempts      int
+	LastAttemptAt time.Time
+	// StatusCode is the receiver's answer (0: no response arrived).
+	StatusCode int
+	// Error says why there was no consent: the answer lacked it, or no
+	// answer came ("" once granted).
+	Error string
+	// NextAttemptAt is when the handshake is tried again (zero: it is not;
+	// the receiver's callback or an admin can still verify).
+	NextAttemptAt time.Time
 }
 
 // Outbound authentication modes of an endpoint.

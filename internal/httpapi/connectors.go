@@ -194,7 +194,15 @@ func (s *Server) applyConnector(r *http.Request, ve *herald.ValidationError, in 
 	if len(ve.Errors) > 0 {
 		return nil
 	}
-	return s.connectors.Validate(c.Kind, connectors.Spec{Code: c.Code, Config: c.MergedConfig()})
+	spec := connectors.Spec{Code: c.Code, Config: c.MergedConfig()}
+	if err := s.connectors.Validate(c.Kind, spec); err != nil {
+		return err
+	}
+	// Where the connector sends must pass the same policy as an endpoint.
+	for _, t := range s.connectors.Targets(c.Kind, spec) {
+		s.checkTarget(ve, t)
+	}
+	return nil
 }
 
 func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) {

@@ -19,6 +19,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/connectors"
 	"github.com/heraldhq/herald/internal/filter"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/ingest"
@@ -47,6 +48,9 @@ type endpointJSON struct {
 	// VerifiedAt and VerifiedBy tell when and how the receiver consented.
 	VerifiedAt *time.Time `json:"verified_at,omitempty"`
 	VerifiedBy string     `json:"verified_by,omitempty"`
+	// Verification is the latest verification handshake: why a pending
+	// endpoint is still pending, and when it is tried again.
+	Verification *verificationJSON `json:"verification,omitempty"`
 	// Signing is v1 (HMAC) or v1a (ed25519); PublicKey verifies v1a.
 	Signing   string `json:"signing"`
 	PublicKey string `json:"public_key,omitempty"`
@@ -69,12 +73,35 @@ type endpointJSON struct {
 	Secret string `json:"secret,omitempty"`
 }
 
+// verificationJSON is an endpoint's latest verification handshake.
+type verificationJSON struct {
+	Attempts      int        `json:"attempts"`
+	LastAttemptAt time.Time  `json:"last_attempt_at"`
+	StatusCode    *int       `json:"status_code"` // null: no response arrived
+	Error         string     `json:"error"`       // "" once the receiver consented
+	NextAttemptAt *time.Time `json:"next_attempt_at"`
+}
+
+func toVerificationJSON(v *herald.Verification) *verificationJSON {
+	if v == nil {
+		return nil
+	}
+	out := &verificationJSON{Attempts: v.Attempts, LastAttemptAt: v.LastAttemptAt.UTC(), Error: v.Error,
+		NextAttemptAt: timePtr(v.NextAttemptAt)}
+	if v.StatusCode != 0 {
+		code := v.StatusCode
+		out.StatusCode = &code
+	}
+	return out
+}
+
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
 		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
-		Ordered: e.Ordered, ContentMode: e.ContentMode, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS)}
+		Ordered: e.Ordered, ContentMode: e.ContentMode, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS),
+		Verification: toVerificationJSON(e.Verification)}
 	if len(e.Headers) > 0 {
 		out.Headers = make(map[string]string, len(e.Headers))
 		for k := range e.Headers {
@@ -110,6 +137,29 @@ func checkConfig(ve *herald.ValidationError, raw json.RawMessage) []byte {
 	return buf.Bytes()
 }
 
+// checkTarget applies the SSRF target policy to a place a client tells
+// Herald to send to, whatever names it: an endpoint's url, its OAuth2
+// token_url, a connector's config.url or config.host. It adds a problem for
+// t.Field: rule ssrf when the policy forbids the target (private, loopback,
+// metadata addresses...), url (format, for a host) when it is not a valid
+// target at all.
+func (s *Server) checkTarget(ve *herald.ValidationError, t connectors.Target) {
+	var err error
+	invalid := "url"
+	if t.Host != "" {
+		err, invalid = s.targets.CheckHost(t.Host), "format"
+	} else {
+		err = s.targets.CheckURL(t.URL)
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, webhook.ErrForbiddenTarget):
+		ve.Add(t.Field, "ssrf", "%s", err.Error())
+	default:
+		ve.Add(t.Field, invalid, "%s", err.Error())
+	}
+}
+
 // checkEndpointFields validates url and types for a consumer, adding field
 // errors to ve. It returns a forbidden error when the consumer subscribes to
 // an exact type it may not consume.
@@ -119,12 +169,8 @@ func (s *Server) checkEndpointFields(r *http.Request, ve *herald.ValidationError
 			ve.Add("url", "required", "give the URL Herald should POST events to")
 		} else if len(*url) > 2048 {
 			ve.Add("url", "max-length", "must be at most 2048 characters")
-		} else if err := s.targets.CheckURL(*url); err != nil {
-			rule := "url"
-			if errors.Is(err, webhook.ErrForbiddenTarget) {
-				rule = "ssrf"
-			}
-			ve.Add("url", rule, "%s", err.Error())
+		} else {
+			s.checkTarget(ve, connectors.Target{Field: "url", URL: *url})
 		}
 	}
 	if types == nil {
@@ -779,8 +825,8 @@ func (s *Server) checkAuth(ve *herald.ValidationError, in *authInJSON, prev *her
 		}
 		if a.TokenURL == "" {
 			ve.Add("auth.token_url", "required", "give the partner's OAuth2 token URL")
-		} else if err := s.targets.CheckURL(a.TokenURL); err != nil {
-			ve.Add("auth.token_url", "url", "%s", err.Error())
+		} else {
+			s.checkTarget(ve, connectors.Target{Field: "auth.token_url", URL: a.TokenURL})
 		}
 		if a.ClientID == "" {
 			ve.Add("auth.client_id", "required", "give the OAuth2 client id")

@@ -1,15 +1,21 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/ingest"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -43,6 +49,17 @@ func writeProblem(w http.ResponseWriter, p *Problem) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(p.Status)
 	_ = json.NewEncoder(w).Encode(p)
+}
+
+// problemResponse is a whole HTTP/1.1 response carrying p, for the answers
+// written to the connection rather than through a handler (see wire.go).
+// The connection is closed after it, as net/http does after those errors.
+func problemResponse(p *Problem) []byte {
+	body, _ := json.Marshal(p)
+	body = append(body, '\n')
+	head := fmt.Sprintf("HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nCache-Control: no-store\r\n"+
+		"Connection: close\r\nContent-Length: %d\r\n\r\n", p.Status, http.StatusText(p.Status), len(body))
+	return append([]byte(head), body...)
 }
 
 func problem(status int, kind, title, detail string) *Problem {
@@ -130,6 +147,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", databaseRetryAfter)
 		writeProblem(w, problem(http.StatusServiceUnavailable, "database-unavailable", "Database unavailable",
 			"Herald cannot reach its database right now; retry shortly (events of this request that were stored after all are answered as duplicates)"))
+	case postgres.IsUnstorableText(err):
+		// A safety net: every input field refuses such text itself, naming
+		// the field; reaching this is a field that forgot to.
+		s.logger.Error("unstorable text reached the database", "method", r.Method, "path", r.URL.Path, "error", err)
+		writeProblem(w, problem(http.StatusUnprocessableEntity, "unstorable-text", "Unstorable text",
+			"the request holds text that cannot be stored: U+0000 or bytes that are not UTF-8"))
 	default:
 		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		writeProblem(w, problem(http.StatusInternalServerError, "internal", "Internal server error",
@@ -150,27 +173,109 @@ func indexPtr(i int) *int {
 
 var errBadJSON = errors.New("malformed JSON body")
 
+// maxJSONBody bounds the JSON request bodies of the management API.
+const maxJSONBody = 1 << 20
+
 // decodeJSON reads a JSON request body into v, refusing unknown fields so
-// typos in field names are reported instead of silently ignored.
+// typos in field names are reported instead of silently ignored. The body
+// must pass the one JSON check (package jsoncheck: well-formed UTF-8, no
+// member named twice in an object, anywhere: a schema, a filter or a
+// config object included), and no string decoded into v may hold U+0000,
+// which no name, URL or other text value can store; JSON kept as JSON
+// (json.RawMessage fields: schemas, configs, filters, sample data) may.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return &cloudevents.TooLargeError{Which: cloudevents.WhichRequest, Index: -1, Limit: int(mbe.Limit)}
 		}
+		return fmt.Errorf("%w: reading the body: %s", errBadJSON, err.Error())
+	}
+	if jerr := jsoncheck.Check(body); jerr != nil {
+		if jerr.Rule == jsoncheck.RuleDuplicateKey {
+			return herald.Invalid(jerr.Path.Field(""), jerr.Rule, "%s", jerr.Detail)
+		}
+		return fmt.Errorf("%w: %s", errBadJSON, jerr.Detail)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		var ute *json.UnmarshalTypeError
 		if errors.As(err, &ute) {
 			return herald.Invalid(ute.Field, "type", "must be %s, not %s", ute.Type.String(), ute.Value)
 		}
 		return fmt.Errorf("%w: %s", errBadJSON, err.Error())
 	}
-	if dec.More() {
-		return fmt.Errorf("%w: unexpected data after the JSON value", errBadJSON)
+	if field, ok := unstorableString(reflect.ValueOf(v), ""); ok {
+		return herald.Invalid(field, "chars", "must not contain U+0000 (NUL): no text value in Herald can hold it")
 	}
 	return nil
+}
+
+// unstorableString finds the first string in v (walking structs by their
+// JSON names, slices, arrays, maps and pointers) that PostgreSQL text
+// cannot hold, and returns its JSON path. Byte slices (json.RawMessage) are
+// JSON or binary kept as bytes, so they are not looked into.
+func unstorableString(v reflect.Value, path string) (string, bool) {
+	join := func(name string) string {
+		if path == "" {
+			return name
+		}
+		return path + "." + name
+	}
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			return unstorableString(v.Elem(), path)
+		}
+	case reflect.String:
+		if !herald.StorableText(v.String()) {
+			return path, true
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			p := path
+			if !f.Anonymous || name != "" {
+				if name == "" {
+					name = f.Name
+				}
+				p = join(name)
+			}
+			if field, bad := unstorableString(v.Field(i), p); bad {
+				return field, true
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return "", false
+		}
+		for i := range v.Len() {
+			if field, bad := unstorableString(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); bad {
+				return field, true
+			}
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+		for _, k := range keys {
+			name := fmt.Sprint(k.Interface())
+			if k.Kind() == reflect.String && !herald.StorableText(k.String()) {
+				return join(strings.ToValidUTF8(strings.ReplaceAll(name, "\x00", "\\u0000"), "\ufffd")), true
+			}
+			if field, bad := unstorableString(v.MapIndex(k), join(name)); bad {
+				return field, true
+			}
+		}
+	}
+	return "", false
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -13,7 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const connectorColumns = `id, tenant_id, client_id, name, description, kind, types, filter::text, code, config::text,
+const connectorColumns = `id, tenant_id, client_id, name, description, kind, types, filter, code, config,
 	secrets_enc, enabled, created_at, updated_at`
 
 // secretsAD binds a connector's sealed secrets to its row.
@@ -48,20 +48,15 @@ func (s *Store) openConnectorSecrets(id uuid.UUID, sealed []byte) (map[string]an
 func (s *Store) scanConnector(row pgx.Row) (*herald.Connector, error) {
 	var c herald.Connector
 	var client *uuid.UUID
-	var filter *string
-	var config string
-	var secrets []byte
-	if err := row.Scan(&c.ID, &c.TenantID, &client, &c.Name, &c.Description, &c.Kind, &c.Types, &filter, &c.Code,
+	var config, secrets []byte
+	if err := row.Scan(&c.ID, &c.TenantID, &client, &c.Name, &c.Description, &c.Kind, &c.Types, &c.Filter, &c.Code,
 		&config, &secrets, &c.Enabled, &c.CreatedAt, &c.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if client != nil {
 		c.ClientID = *client
 	}
-	if filter != nil {
-		c.Filter = []byte(*filter)
-	}
-	if err := json.Unmarshal([]byte(config), &c.Config); err != nil {
+	if err := json.Unmarshal(config, &c.Config); err != nil {
 		return nil, fmt.Errorf("connector %s config: %w", c.ID, err)
 	}
 	var err error
@@ -71,12 +66,13 @@ func (s *Store) scanConnector(row pgx.Row) (*herald.Connector, error) {
 	return &c, nil
 }
 
-func configJSON(m map[string]any) (string, error) {
+// configJSON is how a connector's configuration is kept: JSON bytes
+// (bytea, which unlike jsonb holds any string, "\u0000" included).
+func configJSON(m map[string]any) ([]byte, error) {
 	if m == nil {
-		return "{}", nil
+		return []byte("{}"), nil
 	}
-	b, err := json.Marshal(m)
-	return string(b), err
+	return json.Marshal(m)
 }
 
 // ConnectorCreate inserts a connector; its secrets are stored encrypted.
@@ -91,7 +87,7 @@ func (s *Store) ConnectorCreate(ctx context.Context, c *herald.Connector) error 
 	}
 	err = s.pool.QueryRow(ctx, `INSERT INTO connectors (id, tenant_id, client_id, name, description, kind, types, filter,
 			code, config, secrets_enc, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11, $12)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		RETURNING created_at, updated_at`,
 		c.ID, c.TenantID, nullUUID(c.ClientID), c.Name, c.Description, c.Kind, c.Types, nullJSON(c.Filter),
 		c.Code, config, secrets, c.Enabled).Scan(&c.CreatedAt, &c.UpdatedAt)
@@ -135,8 +131,8 @@ func (s *Store) ConnectorUpdate(ctx context.Context, c *herald.Connector) error 
 	if err != nil {
 		return fmt.Errorf("connector %s config: %w", c.ID, err)
 	}
-	err = s.pool.QueryRow(ctx, `UPDATE connectors SET name = $2, description = $3, types = $4, filter = $5::jsonb,
-			code = $6, config = $7::jsonb, secrets_enc = $8, enabled = $9, updated_at = now()
+	err = s.pool.QueryRow(ctx, `UPDATE connectors SET name = $2, description = $3, types = $4, filter = $5,
+			code = $6, config = $7, secrets_enc = $8, enabled = $9, updated_at = now()
 		WHERE id = $1 RETURNING updated_at`,
 		c.ID, c.Name, c.Description, c.Types, nullJSON(c.Filter), c.Code, config, secrets, c.Enabled).Scan(&c.UpdatedAt)
 	return translate(err, fmt.Sprintf("connector named %q", c.Name))
@@ -162,7 +158,7 @@ func (s *Store) ConnectorDelete(ctx context.Context, id uuid.UUID) error {
 // connectorsForCatalog loads what routing needs of the enabled connectors:
 // no code, no configuration, no secrets.
 func connectorsForCatalog(ctx context.Context, tx pgx.Tx) ([]*herald.Connector, error) {
-	rows, err := tx.Query(ctx, `SELECT id, tenant_id, client_id, name, kind, types, filter::text FROM connectors WHERE enabled`)
+	rows, err := tx.Query(ctx, `SELECT id, tenant_id, client_id, name, kind, types, filter FROM connectors WHERE enabled`)
 	if err != nil {
 		return nil, fmt.Errorf("load connectors: %w", err)
 	}
@@ -171,15 +167,11 @@ func connectorsForCatalog(ctx context.Context, tx pgx.Tx) ([]*herald.Connector, 
 	for rows.Next() {
 		c := &herald.Connector{Enabled: true}
 		var client *uuid.UUID
-		var filter *string
-		if err := rows.Scan(&c.ID, &c.TenantID, &client, &c.Name, &c.Kind, &c.Types, &filter); err != nil {
+		if err := rows.Scan(&c.ID, &c.TenantID, &client, &c.Name, &c.Kind, &c.Types, &c.Filter); err != nil {
 			return nil, fmt.Errorf("load connectors: %w", err)
 		}
 		if client != nil {
 			c.ClientID = *client
-		}
-		if filter != nil {
-			c.Filter = []byte(*filter)
 		}
 		out = append(out, c)
 	}
@@ -300,10 +292,10 @@ func (s *Store) ConnectorRunLoad(ctx context.Context, id uuid.UUID) (*ConnectorR
 	var body []byte
 	var c herald.Connector
 	var client *uuid.UUID
-	var kind, code, config *string
-	var secrets []byte
+	var kind, code *string
+	var config, secrets []byte
 	var enabled *bool
-	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+`, c.id, c.client_id, c.kind, c.code, c.config::text,
+	r, err := scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+`, c.id, c.client_id, c.kind, c.code, c.config,
 			c.secrets_enc, c.enabled, e.body
 		FROM connector_runs r
 		LEFT JOIN connectors c ON c.id = r.connector_id
@@ -318,7 +310,7 @@ func (s *Store) ConnectorRunLoad(ctx context.Context, id uuid.UUID) (*ConnectorR
 		if client != nil {
 			c.ClientID = *client
 		}
-		if err := json.Unmarshal([]byte(*config), &c.Config); err != nil {
+		if err := json.Unmarshal(config, &c.Config); err != nil {
 			return nil, fmt.Errorf("connector %s config: %w", c.ID, err)
 		}
 		if c.Secrets, err = s.openConnectorSecrets(c.ID, secrets); err != nil {
@@ -336,7 +328,14 @@ const maxHistory = 20
 // applies only if the run is still pending at attempt a-1, so a duplicate
 // job cannot record twice; ok reports whether it applied.
 func (s *Store) ConnectorRunRecord(ctx context.Context, id uuid.UUID, a herald.ConnectorAttempt, status herald.ConnectorRunStatus, next time.Time) (bool, error) {
-	h, err := json.Marshal([]attemptJSON{{Attempt: a.Attempt, At: a.At, Status: a.Status, Error: a.Error, Logs: a.Logs,
+	// A function's output may hold anything, U+0000 included, which
+	// neither text nor jsonb can store; an attempt must still be recorded.
+	a.Error = herald.LogText(a.Error)
+	logs := make([]string, len(a.Logs))
+	for i, l := range a.Logs {
+		logs[i] = herald.LogText(l)
+	}
+	h, err := json.Marshal([]attemptJSON{{Attempt: a.Attempt, At: a.At, Status: a.Status, Error: a.Error, Logs: logs,
 		Requests: a.Requests, DurationUS: a.Duration.Microseconds()}})
 	if err != nil {
 		return false, fmt.Errorf("record connector run %s: %w", id, err)
@@ -360,7 +359,7 @@ func (s *Store) ConnectorRunRecord(ctx context.Context, id uuid.UUID, a herald.C
 // event is gone).
 func (s *Store) ConnectorRunFail(ctx context.Context, id uuid.UUID, reason string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE connector_runs SET status = 'failed', last_error = $2, next_attempt_at = NULL,
-		updated_at = now() WHERE id = $1 AND status = 'pending'`, id, reason)
+		updated_at = now() WHERE id = $1 AND status = 'pending'`, id, herald.LogText(reason))
 	if err != nil {
 		return fmt.Errorf("fail connector run %s: %w", id, err)
 	}

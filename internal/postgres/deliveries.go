@@ -63,7 +63,7 @@ type AttemptRecord struct {
 // delivery already settled is left as it is.
 func (s *Store) DeliveryFail(ctx context.Context, id uuid.UUID, createdAt time.Time, reason string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE deliveries SET status = 'failed', last_error = $3, next_attempt_at = NULL,
-		updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'pending'`, id, createdAt, reason)
+		updated_at = now() WHERE id = $1 AND created_at = $2 AND status = 'pending'`, id, createdAt, herald.LogText(reason))
 	if err != nil {
 		return fmt.Errorf("fail delivery %s: %w", id, err)
 	}
@@ -304,7 +304,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		ids[i], times[i] = k.ID, k.CreatedAt
 	}
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
-			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config::text, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
+			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
 			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode,
 			d.job_gen
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
@@ -320,16 +320,12 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 	for rows.Next() {
 		var t SendTarget
 		var status, epStatus string
-		var config *string
 		var slot, openUntil *time.Time
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
-			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil,
+			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &t.Config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil,
 			&t.MTLSSealed, &t.Exhausted, &t.ContentMode, &t.JobGen); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
-		}
-		if config != nil {
-			t.Config = []byte(*config)
 		}
 		if slot != nil {
 			t.SlotAt = *slot
@@ -368,7 +364,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 			c := int32(a.StatusCode)
 			codes[i] = &c
 		}
-		lat[i], errs[i], bodies[i], statuses[i] = a.Latency.Microseconds(), a.Error, a.ResponseBody, string(r.Status)
+		// An error may quote what a receiver sent; one unstorable character
+		// must not fail the record of a whole batch.
+		lat[i], errs[i], bodies[i], statuses[i] = a.Latency.Microseconds(), herald.LogText(a.Error), a.ResponseBody, string(r.Status)
 		if !r.NextAttemptAt.IsZero() {
 			t := r.NextAttemptAt
 			next[i] = &t

@@ -13,30 +13,23 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config::text,
-	headers_enc, signing, public_key, filter::text, auth_enc, verified_at, verified_by, coalesce(rate_limit, 0),
+const endpointColumns = `id, tenant_id, client_id, url, description, types, status, disabled_reason, config,
+	headers_enc, signing, public_key, filter, auth_enc, verified_at, verified_by, coalesce(rate_limit, 0),
 	ordered, created_at, updated_at, mtls_enc, content_mode`
 
 func (s *Store) scanEndpoint(row pgx.Row) (*herald.Endpoint, error) {
 	var e herald.Endpoint
 	var client *uuid.UUID
 	var status string
-	var config, filter *string
 	var headers, auth, mtls []byte
 	var verifiedAt *time.Time
 	if err := row.Scan(&e.ID, &e.TenantID, &client, &e.URL, &e.Description, &e.Types, &status, &e.DisabledReason,
-		&config, &headers, &e.Signing, &e.PublicKey, &filter, &auth, &verifiedAt, &e.VerifiedBy, &e.RateLimit,
+		&e.Config, &headers, &e.Signing, &e.PublicKey, &e.Filter, &auth, &verifiedAt, &e.VerifiedBy, &e.RateLimit,
 		&e.Ordered, &e.CreatedAt, &e.UpdatedAt, &mtls, &e.ContentMode); err != nil {
 		return nil, err
 	}
 	if client != nil {
 		e.ClientID = *client
-	}
-	if config != nil {
-		e.Config = []byte(*config)
-	}
-	if filter != nil {
-		e.Filter = []byte(*filter)
 	}
 	if verifiedAt != nil {
 		e.VerifiedAt = *verifiedAt
@@ -86,12 +79,12 @@ func (s *Store) OpenHeaders(id uuid.UUID, sealed []byte) (map[string]string, err
 	return h, nil
 }
 
-func nullJSON(b []byte) *string {
+// nullJSON passes a JSON document kept as bytes (bytea), or NULL for none.
+func nullJSON(b []byte) []byte {
 	if len(b) == 0 {
 		return nil
 	}
-	s := string(b)
-	return &s
+	return b
 }
 
 // sealSecret encrypts an endpoint's signing secret bound to the endpoint's
@@ -141,7 +134,7 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 	err = s.pool.QueryRow(ctx, `INSERT INTO endpoints (id, tenant_id, client_id, url, description, types, status, secret_enc,
 			config, headers_enc, signing, public_key, filter, auth_type, auth_enc, verify_token_enc, rate_limit, ordered, mtls_enc,
 			content_mode)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12, $13::jsonb, $14, $15, $16, $17, $18, $19, $20)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		RETURNING created_at, updated_at`,
 		e.ID, e.TenantID, nullUUID(e.ClientID), e.URL, e.Description, e.Types, string(e.Status),
 		s.sealSecret(e.ID, e.Secret), nullJSON(e.Config), headers, e.Signing, e.PublicKey, nullJSON(e.Filter), authType, auth, verifyToken, nullInt(e.RateLimit),
@@ -153,7 +146,10 @@ func (s *Store) EndpointCreate(ctx context.Context, e *herald.Endpoint) error {
 // EndpointGet returns one endpoint, without its secret.
 func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint, error) {
 	e, err := s.scanEndpoint(s.pool.QueryRow(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE id = $1`, id))
-	return e, translate(err, "endpoint "+id.String())
+	if err != nil {
+		return nil, translate(err, "endpoint "+id.String())
+	}
+	return e, endpointVerificationsFill(ctx, s.pool, e)
 }
 
 // EndpointList returns the endpoints of a tenant (all tenants when tenant is
@@ -166,7 +162,11 @@ func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID) ([]*
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
 	defer rows.Close()
-	return s.collectEndpoints(rows)
+	eps, err := s.collectEndpoints(rows)
+	if err != nil {
+		return nil, err
+	}
+	return eps, endpointVerificationsFill(ctx, s.pool, eps...)
 }
 
 func (s *Store) collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
@@ -190,7 +190,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *herald.Endpoint) error {
 		return err
 	}
 	err = s.pool.QueryRow(ctx, `UPDATE endpoints SET url = $2, description = $3, types = $4, status = $5,
-		disabled_reason = $6, config = $7::jsonb, headers_enc = $8, filter = $9::jsonb, auth_type = $10, auth_enc = $11,
+		disabled_reason = $6, config = $7, headers_enc = $8, filter = $9, auth_type = $10, auth_enc = $11,
 		rate_limit = $12, ordered = $13, mtls_enc = $14, content_mode = $15,
 		-- a new URL is a new receiver: its consent is not the old one's
 		verified_at = CASE WHEN url = $2 THEN verified_at END,
@@ -416,12 +416,15 @@ func verifyAD(id uuid.UUID) []byte { return append(id[:], "verify-token"...) }
 // EndpointSetPending marks an endpoint as waiting for verification, with the
 // one-time callback token the handshake offers (stored encrypted).
 func (s *Store) EndpointSetPending(ctx context.Context, id uuid.UUID, token string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'pending', verify_token_enc = $2, verified_at = NULL,
-		verified_by = '', disabled_reason = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
-	if err != nil {
-		return fmt.Errorf("endpoint %s: set pending: %w", id, err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE endpoints SET status = 'pending', verify_token_enc = $2, verified_at = NULL,
+			verified_by = '', disabled_reason = '', updated_at = now() WHERE id = $1`, raw(id), s.box.Seal([]byte(token), verifyAD(id)))
+		if err != nil {
+			return fmt.Errorf("endpoint %s: set pending: %w", id, err)
+		}
+		// The handshakes of an earlier verification say nothing of this one.
+		return endpointVerificationClear(ctx, tx, id)
+	})
 }
 
 // EndpointVerifyToken returns a pending endpoint's callback token.
@@ -442,12 +445,20 @@ func (s *Store) EndpointVerifyToken(ctx context.Context, id uuid.UUID) (string, 
 // EndpointVerify activates a pending endpoint, recording how consent was
 // given. It reports false when the endpoint was not pending.
 func (s *Store) EndpointVerify(ctx context.Context, id uuid.UUID, by string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE endpoints SET status = 'active', verify_token_enc = NULL, verified_at = now(),
-		verified_by = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`, raw(id), by)
-	if err != nil {
-		return false, fmt.Errorf("endpoint %s: verify: %w", id, err)
-	}
-	return tag.RowsAffected() == 1, nil
+	var verified bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE endpoints SET status = 'active', verify_token_enc = NULL, verified_at = now(),
+			verified_by = $2, updated_at = now() WHERE id = $1 AND status = 'pending'`, raw(id), by)
+		if err != nil {
+			return fmt.Errorf("endpoint %s: verify: %w", id, err)
+		}
+		if verified = tag.RowsAffected() == 1; !verified {
+			return nil
+		}
+		// However consent came, no further handshake is due.
+		return endpointVerificationSettle(ctx, tx, id)
+	})
+	return verified, err
 }
 
 func nullInt(n int) *int32 {

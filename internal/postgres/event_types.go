@@ -1,8 +1,12 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -11,24 +15,24 @@ import (
 )
 
 const eventTypeColumns = `t.name, t.tenant_id, t.description, t.public, t.producers, t.consumers, t.version,
-	v.schema::text, t.created_at, t.updated_at`
+	v.schema, t.created_at, t.updated_at`
 
 const eventTypeFrom = ` FROM event_types t JOIN event_type_versions v ON v.type_name = t.name AND v.version = t.version`
 
 func scanEventType(row pgx.Row) (*herald.EventType, error) {
 	var t herald.EventType
-	var schema string
 	if err := row.Scan(&t.Name, &t.TenantID, &t.Description, &t.Public, &t.Producers, &t.Consumers, &t.Version,
-		&schema, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		&t.Schema, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
-	t.Schema = []byte(schema)
 	return &t, nil
 }
 
 // EventTypePut creates or updates an event type. When the schema differs
-// (as JSON, not byte for byte) from the current one, it becomes a new
-// version; older versions stay readable. allowed decides, under the row lock,
+// (as JSON, not byte for byte: see sameJSON) from the current one, it
+// becomes a new version; older versions stay readable. Schemas are stored
+// as the bytes given (checked JSON), not as jsonb, which cannot hold a
+// "\u0000" escape. allowed decides, under the row lock,
 // whether the caller may change an existing type (it receives the stored
 // row). created reports whether the type is new.
 func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed func(existing *herald.EventType) error) (created bool, err error) {
@@ -56,24 +60,19 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 				VALUES ($1, $2, $3, $4, $5, $6, 1)`, t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers); err != nil {
 				return translate(err, "event type "+t.Name)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, 1, $2::jsonb)`,
-				t.Name, string(t.Schema)); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, 1, $2)`,
+				t.Name, []byte(t.Schema)); err != nil {
 				return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
 			}
 		} else {
 			if err := allowed(existing); err != nil {
 				return err
 			}
-			var same bool
-			if err := tx.QueryRow(ctx, `SELECT schema = $2::jsonb FROM event_type_versions WHERE type_name = $1 AND version = $3`,
-				t.Name, string(t.Schema), existing.Version).Scan(&same); err != nil {
-				return fmt.Errorf("put event type %s: compare schema: %w", t.Name, err)
-			}
 			t.Version = existing.Version
-			if !same {
+			if !sameJSON(existing.Schema, t.Schema) {
 				t.Version++
-				if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, $2, $3::jsonb)`,
-					t.Name, t.Version, string(t.Schema)); err != nil {
+				if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, $2, $3)`,
+					t.Name, t.Version, []byte(t.Schema)); err != nil {
 					return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
 				}
 			}
@@ -136,7 +135,7 @@ func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType
 
 // EventTypeVersions returns every schema version of a type, oldest first.
 func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.SchemaVersion, error) {
-	rows, err := s.pool.Query(ctx, `SELECT version, schema::text, created_at FROM event_type_versions
+	rows, err := s.pool.Query(ctx, `SELECT version, schema, created_at FROM event_type_versions
 		WHERE type_name = $1 ORDER BY version`, name)
 	if err != nil {
 		return nil, fmt.Errorf("event type %s versions: %w", name, err)
@@ -145,11 +144,9 @@ func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.Sc
 	var out []herald.SchemaVersion
 	for rows.Next() {
 		var v herald.SchemaVersion
-		var schema string
-		if err := rows.Scan(&v.Version, &schema, &v.CreatedAt); err != nil {
+		if err := rows.Scan(&v.Version, &v.Schema, &v.CreatedAt); err != nil {
 			return nil, fmt.Errorf("event type %s versions: %w", name, err)
 		}
-		v.Schema = []byte(schema)
 		out = append(out, v)
 	}
 	if err := rows.Err(); err != nil {
@@ -159,4 +156,85 @@ func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.Sc
 		return nil, herald.NotFound("event type %q", name)
 	}
 	return out, nil
+}
+
+// sameJSON reports whether two JSON documents hold the same value, as jsonb
+// equality did: member order, whitespace, string escapes and the spelling
+// of numbers (1, 1.0, 10e-1) aside. Documents that do not decode are never
+// the same.
+func sameJSON(a, b []byte) bool {
+	va, errA := decodeNumbers(a)
+	vb, errB := decodeNumbers(b)
+	return errA == nil && errB == nil && equalJSON(va, vb)
+}
+
+func decodeNumbers(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+func equalJSON(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, xv := range x {
+			yv, ok := y[k]
+			if !ok || !equalJSON(xv, yv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !equalJSON(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		y, ok := b.(json.Number)
+		return ok && canonicalNumber(string(x)) == canonicalNumber(string(y))
+	default: // string, bool, nil
+		return a == b
+	}
+}
+
+// canonicalNumber spells a JSON number exactly, in one way: sign, digits
+// without leading or trailing zeros, and a decimal exponent ("-15e-1" for
+// -1.50). Every spelling of one value gets the same form.
+func canonicalNumber(lit string) string {
+	neg := strings.HasPrefix(lit, "-")
+	lit = strings.TrimPrefix(lit, "-")
+	mant, expPart, hasExp := strings.Cut(strings.ToLower(lit), "e")
+	exp := 0
+	if hasExp {
+		n, err := strconv.Atoi(expPart)
+		if err != nil {
+			return lit // an exponent past int range: compared as written
+		}
+		exp = n
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(intPart+frac, "0")
+	exp -= len(frac)
+	if digits == "" {
+		return "0"
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	exp += len(digits) - len(trimmed)
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	return sign + trimmed + "e" + strconv.Itoa(exp)
 }

@@ -57,6 +57,10 @@ func (s *Store) IntegrationGet(ctx context.Context, id uuid.UUID) (*herald.Integ
 // reads it on every Integration API request, so a revocation takes effect
 // at once on every node).
 func (s *Store) IntegrationGetByKey(ctx context.Context, key string) (*herald.Integration, error) {
+	if !herald.StorableText(key) {
+		// No key holds such text, and PostgreSQL could not compare it.
+		return nil, herald.NotFound("integration key")
+	}
 	i, err := scanIntegration(s.pool.QueryRow(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE key = $1`, key))
 	return i, translate(err, "integration key")
 }
@@ -112,7 +116,7 @@ func (s *Store) AccessLogInsert(ctx context.Context, e *herald.AccessEntry) erro
 		)
 		UPDATE integrations SET last_used_at = $3
 		WHERE id = $1 AND $9 < 300 AND (last_used_at IS NULL OR last_used_at < $3 - interval '1 minute')`,
-		e.IntegrationID, e.TenantID, e.At, e.RemoteAddr, e.Method, e.Path, nullUUID(e.EventID), nullUUID(e.FileID),
+		e.IntegrationID, e.TenantID, e.At, e.RemoteAddr, e.Method, herald.LogText(e.Path), nullUUID(e.EventID), nullUUID(e.FileID),
 		e.Status, e.Outcome)
 	if err != nil {
 		return fmt.Errorf("record integration access: %w", err)

@@ -190,7 +190,7 @@ func (s *Store) ReplaySettle(ctx context.Context, id uuid.UUID, c ReplayCounts, 
 // ReplayFail ends a running replay as failed with a reason.
 func (s *Store) ReplayFail(ctx context.Context, id uuid.UUID, reason string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE replays SET status = 'failed', error = $2, updated_at = now()
-		WHERE id = $1 AND status = 'running'`, raw(id), reason)
+		WHERE id = $1 AND status = 'running'`, raw(id), herald.LogText(reason))
 	if err != nil {
 		return fmt.Errorf("replay %s: %w", id, err)
 	}

@@ -91,6 +91,15 @@ func translate(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// IsUnstorableText reports whether err is PostgreSQL refusing text it
+// cannot store: U+0000, in text or as a \u0000 escape in jsonb (SQLSTATE
+// 22P05), or bytes that are not UTF-8 (22021). The HTTP layer answers it
+// as bad input rather than a server error.
+func IsUnstorableText(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "22P05" || pgErr.Code == "22021")
+}
+
 // raw passes a UUID to pgx as the 16 bytes its uuid codec encodes directly;
 // a uuid.UUID would go through its driver.Valuer (a string) on every row,
 // which dominated COPY's CPU time on the ingest path.

@@ -10,6 +10,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // RuleInvalidJSON is the Rule of the single violation reported when the
@@ -202,65 +204,35 @@ func escapePointer(tok string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
 }
 
-// jsonPath renders tokens as a JSON path. The library's instance location does
-// not say whether "2" is an array index or an object key, so walk the
-// instance alongside the tokens.
+// jsonPath renders tokens as a JSON path, the way every JSON path in a
+// problem is written (jsoncheck.Path, which also names repeated members).
+// The library's instance location does not say whether "2" is an array
+// index or an object key, so walk the instance alongside the tokens.
 func jsonPath(instance any, toks []string) string {
-	var b strings.Builder
-	b.WriteByte('$')
+	p := make(jsoncheck.Path, 0, len(toks))
 	cur := instance
 	for _, tok := range toks {
 		switch c := cur.(type) {
 		case []any:
-			b.WriteByte('[')
-			b.WriteString(tok)
-			b.WriteByte(']')
 			cur = nil
-			if i, ok := arrayIndex(tok); ok && i < len(c) {
+			i, ok := arrayIndex(tok)
+			if !ok {
+				p = append(p, jsoncheck.Step{Name: tok})
+				continue
+			}
+			p = append(p, jsoncheck.Step{Index: i, IsIndex: true})
+			if i < len(c) {
 				cur = c[i]
 			}
 		case map[string]any:
-			writeMember(&b, tok)
+			p = append(p, jsoncheck.Step{Name: tok})
 			cur = c[tok]
 		default:
-			writeMember(&b, tok)
+			p = append(p, jsoncheck.Step{Name: tok})
 			cur = nil
 		}
 	}
-	return b.String()
-}
-
-func writeMember(b *strings.Builder, name string) {
-	if isIdentifier(name) {
-		b.WriteByte('.')
-		b.WriteString(name)
-		return
-	}
-	b.WriteString("['")
-	for _, r := range name {
-		if r == '\'' || r == '\\' {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	b.WriteString("']")
-}
-
-// isIdentifier reports whether name can use dot notation unambiguously.
-func isIdentifier(name string) bool {
-	if name == "" {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		switch {
-		case c == '_' || c == '$' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'):
-		case c >= '0' && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
+	return p.String()
 }
 
 func arrayIndex(tok string) (int, bool) {
