@@ -11,7 +11,7 @@ import (
 )
 
 const eventTypeColumns = `t.name, t.tenant_id, t.description, t.public, t.producers, t.consumers, t.version,
-	v.schema::text, t.created_at, t.updated_at`
+	v.schema::text, v.schema_draft, v.format_assertion, t.created_at, t.updated_at`
 
 const eventTypeFrom = ` FROM event_types t JOIN event_type_versions v ON v.type_name = t.name AND v.version = t.version`
 
@@ -19,7 +19,7 @@ func scanEventType(row pgx.Row) (*herald.EventType, error) {
 	var t herald.EventType
 	var schema string
 	if err := row.Scan(&t.Name, &t.TenantID, &t.Description, &t.Public, &t.Producers, &t.Consumers, &t.Version,
-		&schema, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		&schema, &t.SchemaDraft, &t.FormatAssertion, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
 	t.Schema = []byte(schema)
@@ -27,8 +27,9 @@ func scanEventType(row pgx.Row) (*herald.EventType, error) {
 }
 
 // EventTypePut creates or updates an event type. When the schema differs
-// (as JSON, not byte for byte) from the current one, it becomes a new
-// version; older versions stay readable. allowed decides, under the row lock,
+// (as JSON, not byte for byte) from the current one, or is to be read
+// another way (SchemaDraft, FormatAssertion), it becomes a new version;
+// older versions stay readable. allowed decides, under the row lock,
 // whether the caller may change an existing type (it receives the stored
 // row). created reports whether the type is new.
 func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed func(existing *herald.EventType) error) (created bool, err error) {
@@ -56,25 +57,24 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 				VALUES ($1, $2, $3, $4, $5, $6, 1)`, t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers); err != nil {
 				return translate(err, "event type "+t.Name)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, 1, $2::jsonb)`,
-				t.Name, string(t.Schema)); err != nil {
-				return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+			if err := eventTypeVersionInsert(ctx, tx, t); err != nil {
+				return err
 			}
 		} else {
 			if err := allowed(existing); err != nil {
 				return err
 			}
 			var same bool
-			if err := tx.QueryRow(ctx, `SELECT schema = $2::jsonb FROM event_type_versions WHERE type_name = $1 AND version = $3`,
-				t.Name, string(t.Schema), existing.Version).Scan(&same); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT schema = $2::jsonb AND schema_draft = $3 AND format_assertion = $4
+				FROM event_type_versions WHERE type_name = $1 AND version = $5`,
+				t.Name, string(t.Schema), t.SchemaDraft, t.FormatAssertion, existing.Version).Scan(&same); err != nil {
 				return fmt.Errorf("put event type %s: compare schema: %w", t.Name, err)
 			}
 			t.Version = existing.Version
 			if !same {
 				t.Version++
-				if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, $2, $3::jsonb)`,
-					t.Name, t.Version, string(t.Schema)); err != nil {
-					return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+				if err := eventTypeVersionInsert(ctx, tx, t); err != nil {
+					return err
 				}
 			}
 			if _, err := tx.Exec(ctx, `UPDATE event_types SET tenant_id = $2, description = $3, public = $4, producers = $5,
@@ -97,6 +97,15 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 		return nil
 	})
 	return created, err
+}
+
+// eventTypeVersionInsert stores t's schema as its version t.Version.
+func eventTypeVersionInsert(ctx context.Context, db DBTX, t *herald.EventType) error {
+	if _, err := db.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema, schema_draft, format_assertion)
+		VALUES ($1, $2, $3::jsonb, $4, $5)`, t.Name, t.Version, string(t.Schema), t.SchemaDraft, t.FormatAssertion); err != nil {
+		return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+	}
+	return nil
 }
 
 // EventTypeGet returns a type with its current schema.
@@ -136,8 +145,8 @@ func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType
 
 // EventTypeVersions returns every schema version of a type, oldest first.
 func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.SchemaVersion, error) {
-	rows, err := s.pool.Query(ctx, `SELECT version, schema::text, created_at FROM event_type_versions
-		WHERE type_name = $1 ORDER BY version`, name)
+	rows, err := s.pool.Query(ctx, `SELECT version, schema::text, schema_draft, format_assertion, created_at
+		FROM event_type_versions WHERE type_name = $1 ORDER BY version`, name)
 	if err != nil {
 		return nil, fmt.Errorf("event type %s versions: %w", name, err)
 	}
@@ -146,7 +155,7 @@ func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.Sc
 	for rows.Next() {
 		var v herald.SchemaVersion
 		var schema string
-		if err := rows.Scan(&v.Version, &schema, &v.CreatedAt); err != nil {
+		if err := rows.Scan(&v.Version, &schema, &v.SchemaDraft, &v.FormatAssertion, &v.CreatedAt); err != nil {
 			return nil, fmt.Errorf("event type %s versions: %w", name, err)
 		}
 		v.Schema = []byte(schema)
