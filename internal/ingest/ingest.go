@@ -26,6 +26,7 @@ import (
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/queue"
 )
 
@@ -137,12 +138,17 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "producer",
 				Detail: fmt.Sprintf("client %s may not produce events of type %q", p.Client.Key, ev.Type)})
 			continue
-		case te.SchemaErr != nil:
-			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "schema",
-				Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
-			continue
 		}
 		if !te.AnyData {
+			sch, err := te.Schema(ctx)
+			if errors.Is(err, catalog.ErrSchemaBroken) {
+				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "schema",
+					Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
 			data := ev.Data
 			if data == nil {
 				if ev.DataBase64 != nil || !ev.DataIsJSON() {
@@ -152,7 +158,7 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 				}
 				data = []byte("null") // no data: the schema decides whether that is allowed
 			}
-			for _, v := range te.Schema.Validate(data) {
+			for _, v := range sch.Validate(data) {
 				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data" + trimDollar(v.Path),
 					Rule: v.Rule, Detail: v.Message})
 			}
@@ -598,15 +604,20 @@ func (s *Service) testType(ctx context.Context, ep *herald.Endpoint, sample Test
 		return nil, herald.Invalid("type", "not-received",
 			"endpoint %s does not receive %q: its types do not match it, or its client may not consume it", ep.ID, sample.Type)
 	}
-	if te.SchemaErr != nil {
-		return nil, herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", sample.Type)
+	var sch *schema.Schema // nil: any data
+	if !te.AnyData {
+		if sch, err = te.Schema(ctx); errors.Is(err, catalog.ErrSchemaBroken) {
+			return nil, herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", sample.Type)
+		} else if err != nil {
+			return nil, fmt.Errorf("test event: %w", err)
+		}
 	}
 	if !json.Valid(sample.Data) {
 		return nil, herald.Invalid("data", "json", "must be a JSON value")
 	}
-	if !te.AnyData {
+	if sch != nil {
 		ve := &herald.ValidationError{}
-		for _, v := range te.Schema.Validate(sample.Data) {
+		for _, v := range sch.Validate(sample.Data) {
 			ve.Add("data"+trimDollar(v.Path), v.Rule, "%s", v.Message)
 		}
 		if err := ve.Err(); err != nil {
