@@ -154,12 +154,17 @@ func TestLookupWaitsOnlyForItsOwnType(t *testing.T) {
 	e.putType("com.acme.b", acme.ID, `{"type":"object","required":["x"]}`)
 
 	started, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	releaseA := func() { releaseOnce.Do(func() { close(release) }) }
 	cat, n := e.restart(func(typeName string) {
 		if typeName == "com.acme.a" {
 			close(started)
 			<-release
 		}
 	})
+	// Before the catalog's Stop (cleanups run last first): a failing test
+	// must not leave the warm-up blocked.
+	t.Cleanup(releaseA)
 	cat.Start(e.ctx)
 	select {
 	case <-started:
@@ -167,18 +172,33 @@ func TestLookupWaitsOnlyForItsOwnType(t *testing.T) {
 		t.Fatal("the warm-up did not start compiling")
 	}
 
-	// The warm-up holds com.acme.a's compilation. Reloads do not wait...
-	cat.Invalidate()
-	snap, err := cat.Get(e.ctx)
-	if err != nil {
-		t.Fatal(err)
+	// The warm-up holds com.acme.a's compilation. Reloads do not wait, nor
+	// do lookups of other types.
+	type lookup struct {
+		snap *catalog.Snapshot
+		b    *schema.Schema
+		err  error
 	}
-	// ...nor do lookups of other types.
-	b, err := snap.Type("com.acme.b").Schema(e.ctx)
-	if err != nil {
-		t.Fatal(err)
+	done := make(chan lookup, 1)
+	go func() {
+		var l lookup
+		cat.Invalidate()
+		if l.snap, l.err = cat.Get(e.ctx); l.err == nil {
+			l.b, l.err = l.snap.Type("com.acme.b").Schema(e.ctx)
+		}
+		done <- l
+	}()
+	var l lookup
+	select {
+	case l = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a reload and a lookup of com.acme.b waited for com.acme.a's compilation")
 	}
-	if vs := b.Validate([]byte(`{}`)); len(vs) != 1 {
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	snap := l.snap
+	if vs := l.b.Validate([]byte(`{}`)); len(vs) != 1 {
 		t.Errorf("violations = %v, want one", vs)
 	}
 	// A lookup of com.acme.a waits for that compilation, until its
@@ -197,7 +217,7 @@ func TestLookupWaitsOnlyForItsOwnType(t *testing.T) {
 		_, err := a.Schema(e.ctx)
 		waiting <- err
 	}()
-	close(release)
+	releaseA()
 	if err := <-waiting; err != nil {
 		t.Fatal(err)
 	}
