@@ -312,12 +312,16 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 		s.clientsID[cl.ID] = cl
 		s.clientsK[cl.Key] = cl
 	}
+	current := make(map[string]bool, len(d.EventTypes))
 	for _, t := range d.EventTypes { // by name
-		e := &TypeEntry{Type: t, AnyData: acceptsAnything(t.Schema),
-			schema: c.schemas.Entry(schemaKey(t.Name, t.Version), t.Schema, dialectOf(t))}
+		key := schemaKey(t.Name, t.Version)
+		current[key] = true
+		e := &TypeEntry{Type: t, AnyData: acceptsAnything(t.Schema), schema: c.schemas.Entry(key, t.Schema, dialectOf(t))}
 		s.types[t.Name] = e
 		s.typeList = append(s.typeList, e)
 	}
+	// Older versions' schemas are no longer looked up; let them go.
+	c.schemas.Retain(func(key string) bool { return current[key] })
 	b := route.NewIndex[*herald.Endpoint]()
 	s.filters = map[uuid.UUID]*filter.Filter{}
 	for _, ep := range d.Endpoints {

@@ -95,6 +95,18 @@ func (c *Cache) Delete(key string) {
 	c.entries.Delete(key)
 }
 
+// Retain drops the entries whose key keep refuses, for example the
+// versions no longer current, so that their compiled schemas can be
+// collected. Holders of a dropped Entry may go on using it.
+func (c *Cache) Retain(keep func(key string) bool) {
+	c.entries.Range(func(k, _ any) bool {
+		if !keep(k.(string)) {
+			c.entries.Delete(k)
+		}
+		return true
+	})
+}
+
 func (c *Cache) newEntry(key string, doc []byte, d Dialect) *Entry {
 	// Copy: the caller may reuse its buffer after Entry returns.
 	return &Entry{cache: c, key: key, doc: bytes.Clone(doc), dialect: d, done: make(chan struct{})}

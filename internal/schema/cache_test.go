@@ -158,3 +158,23 @@ func TestCacheConcurrentMixedKeys(t *testing.T) {
 		t.Errorf("compiled %d times, want %d", got, len(docs))
 	}
 }
+
+func TestCacheRetain(t *testing.T) {
+	t.Parallel()
+	c, n := countingCache()
+	for _, k := range []string{"a@1", "a@2", "b@1"} {
+		if _, err := c.Get(t.Context(), k, []byte(`{}`), Dialect{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Retain(func(key string) bool { return key != "a@1" })
+	for _, k := range []string{"a@2", "b@1", "a@1"} {
+		if _, err := c.Get(t.Context(), k, []byte(`{}`), Dialect{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the dropped entry compiles again.
+	if got := n.Load(); got != 4 {
+		t.Errorf("compiled %d times, want 4", got)
+	}
+}
