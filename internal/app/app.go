@@ -34,6 +34,7 @@ import (
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/pglocal"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/webhook"
@@ -143,6 +144,7 @@ type App struct {
 	sender   *webhook.Sender
 	ring     *outbound.KeyRing
 	integ    *integrationapi.Handler
+	catalog  *catalog.Catalog
 	stopKeys context.CancelFunc
 	server   *http.Server
 	listener net.Listener
@@ -218,6 +220,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	go a.followKeys(keysCtx)
 
 	cat := catalog.New(a.store, a.pool, 500*time.Millisecond, a.logger)
+	// Compile the stored schemas in the background, so that the first
+	// requests after a restart do not wait for them.
+	a.catalog = cat
+	cat.Start(ctx)
 	policy := webhook.TargetPolicy{AllowPrivate: cfg.AllowPrivateTargets, Allow: cfg.AllowTargetPrefixes, RequireHTTPS: cfg.RequireHTTPS}
 	roots, err := rootCAs(cfg.TLSCAFile)
 	if err != nil {
@@ -307,6 +313,9 @@ func (a *App) Store() *postgres.Store { return a.store }
 // Queue exposes the delivery queue (the benchmark pauses it).
 func (a *App) Queue() *queue.Queue { return a.queue }
 
+// Catalog exposes the catalog (tests watch its schema warm-up).
+func (a *App) Catalog() *catalog.Catalog { return a.catalog }
+
 // Pool exposes the database pool (the benchmark measures its COPY floor
 // through it).
 func (a *App) Pool() *pgxpool.Pool { return a.pool }
@@ -346,7 +355,7 @@ func (a *App) bootstrap(ctx context.Context) error {
 		return err
 	}
 	for _, typ := range ingest.OperationalTypes {
-		et := &herald.EventType{Name: typ, TenantID: t.ID, Public: true, Schema: []byte("true"),
+		et := &herald.EventType{Name: typ, TenantID: t.ID, Public: true, Schema: []byte("true"), SchemaDraft: schema.Draft2020,
 			Description: "Herald's own operational event; each tenant receives those about itself."}
 		if _, err := a.store.EventTypePut(ctx, et, func(*herald.EventType) error { return nil }); err != nil {
 			return fmt.Errorf("register %s: %w", typ, err)
@@ -514,6 +523,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	var errs []error
 	if a.stopKeys != nil {
 		a.stopKeys()
+	}
+	if a.catalog != nil {
+		a.catalog.Stop() // the schema warm-up; requests compile what they need
 	}
 	// The listener and the job queue wind down side by side, each within
 	// the same deadline: slow HTTP clients must not eat the time running

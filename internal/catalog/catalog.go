@@ -10,8 +10,11 @@ package catalog
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +35,11 @@ type Loader interface {
 
 // Catalog hands out snapshots and refreshes them when the stored version
 // moves.
+//
+// Building a snapshot compiles no schema: each type's schema is compiled on
+// its own, by the warm-up (see Start) or by the first request that needs
+// it, whichever comes first, so a reload never waits for compilations and
+// a request waits at most for its own type's.
 type Catalog struct {
 	loader  Loader
 	db      postgres.DBTX
@@ -44,6 +52,19 @@ type Catalog struct {
 	cur       atomic.Pointer[Snapshot]
 	checkedAt atomic.Int64 // unix nanos of the last version check
 	mu        sync.Mutex   // serialises reloads
+
+	// compileHook, when set, is called before each schema compilation.
+	compileHook atomic.Pointer[func(typeName string, version int)]
+	// built wakes the warm-up after a new snapshot (capacity 1: a pending
+	// wake-up covers any number of builds).
+	built chan struct{}
+	// warmed is closed when the first warm-up pass has compiled every
+	// schema of the snapshot it found.
+	warmed    chan struct{}
+	startOnce sync.Once
+	stopOnce  sync.Once
+	stop      context.CancelFunc
+	stopped   chan struct{}
 }
 
 // New returns a Catalog. db is used for the cheap version checks.
@@ -51,7 +72,116 @@ func New(loader Loader, db postgres.DBTX, maxAge time.Duration, logger *slog.Log
 	if maxAge <= 0 {
 		maxAge = 500 * time.Millisecond
 	}
-	return &Catalog{loader: loader, db: db, schemas: schema.NewCache(), logger: logger, maxAge: maxAge}
+	c := &Catalog{loader: loader, db: db, logger: logger, maxAge: maxAge,
+		built: make(chan struct{}, 1), warmed: make(chan struct{}), stopped: make(chan struct{})}
+	c.schemas = schema.NewCache(c.compile)
+	return c
+}
+
+// Start begins the schema warm-up in the background: it loads the catalog,
+// compiles the schema of every type's current version, one at a time, and
+// then, after every reload, those of new versions. Requests arriving
+// meanwhile are served at once; one that needs a schema not compiled yet
+// compiles it (or waits for the warm-up's compilation of that one schema).
+// Start returns at once; Stop ends the warm-up.
+func (c *Catalog) Start(ctx context.Context) {
+	c.startOnce.Do(func() {
+		ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+		go c.warm(ctx)
+	})
+}
+
+// Stop ends the warm-up started by Start and waits for it; a compilation in
+// progress finishes first. Stop may be called more than once, and without
+// Start.
+func (c *Catalog) Stop() {
+	c.stopOnce.Do(func() {
+		c.startOnce.Do(func() { close(c.stopped) }) // never started
+		if c.stop != nil {
+			c.stop()
+		}
+	})
+	<-c.stopped
+}
+
+// Warmed is closed once the warm-up has compiled every schema of the first
+// snapshot it loaded.
+func (c *Catalog) Warmed() <-chan struct{} { return c.warmed }
+
+// SetCompileHook makes h run before each schema compilation, with the type
+// and version compiled (nil removes it). Tests use it to count or hold
+// compilations.
+func (c *Catalog) SetCompileHook(h func(typeName string, version int)) {
+	if h == nil {
+		c.compileHook.Store(nil)
+		return
+	}
+	c.compileHook.Store(&h)
+}
+
+// warm is the warm-up loop; see Start.
+func (c *Catalog) warm(ctx context.Context) {
+	defer close(c.stopped)
+	first := true
+	for {
+		s, err := c.Get(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.logger.Warn("schema warm-up: cannot load the catalog; retrying", "error", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		for _, e := range s.typeList {
+			if ctx.Err() != nil {
+				return
+			}
+			// Errors are logged where they happen (compile) and reported
+			// to producers by ingest.
+			_, _ = e.schema.Get(ctx)
+		}
+		if first {
+			close(c.warmed)
+			first = false
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.built:
+		}
+	}
+}
+
+// compile is the schema cache's CompileFunc: it compiles a stored version
+// under the dialect recorded with it, and logs the outcome.
+func (c *Catalog) compile(key string, doc []byte, d schema.Dialect) (*schema.Schema, error) {
+	name, version := splitKey(key)
+	if h := c.compileHook.Load(); h != nil {
+		(*h)(name, version)
+	}
+	start := time.Now()
+	sch, err := schema.Compile(doc, d)
+	if err != nil {
+		c.logger.Error("stored schema does not compile", "type", name, "version", version, "error", err)
+		return nil, err
+	}
+	c.logger.Debug("compiled schema", "type", name, "version", version, "draft", sch.Draft(), "took", time.Since(start))
+	return sch, nil
+}
+
+// schemaKey names a type version in the schema cache; splitKey reverses it.
+// Type names hold no "@" (route.ValidateTypeName).
+func schemaKey(name string, version int) string { return name + "@" + strconv.Itoa(version) }
+
+func splitKey(key string) (string, int) {
+	i := strings.LastIndexByte(key, '@')
+	v, _ := strconv.Atoi(key[i+1:])
+	return key[:i], v
 }
 
 // Get returns a snapshot no older than MaxAge (as far as the database's
@@ -95,25 +225,61 @@ func (c *Catalog) Fresh(ctx context.Context, db postgres.DBTX) (*Snapshot, error
 	s := c.build(data)
 	c.cur.Store(s)
 	c.checkedAt.Store(now)
+	select {
+	case c.built <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 	return s, nil
+}
+
+// Prime hands the catalog a schema compiled for the version of t just
+// stored (registration compiles it to validate it), so that neither the
+// warm-up nor the first event compiles it again. t.Schema must be the
+// document as stored, and sch compiled from the same JSON.
+func (c *Catalog) Prime(t *herald.EventType, sch *schema.Schema) {
+	c.schemas.Put(schemaKey(t.Name, t.Version), t.Schema, dialectOf(t), sch)
+}
+
+// dialectOf is the dialect recorded with t's current version.
+func dialectOf(t *herald.EventType) schema.Dialect {
+	return schema.Dialect{Draft: t.SchemaDraft, FormatAssertion: t.FormatAssertion}
 }
 
 // Invalidate makes the next Get consult the database; call it after a local
 // write so this node sees its own changes at once.
 func (c *Catalog) Invalidate() { c.checkedAt.Store(0) }
 
-// TypeEntry is an event type with its compiled schema.
+// ErrSchemaBroken means a stored schema no longer compiles (it compiled
+// when saved, so this means a library change); ingest rejects the type's
+// events rather than accepting them unchecked.
+var ErrSchemaBroken = errors.New("stored schema does not compile")
+
+// TypeEntry is an event type with its schema.
 type TypeEntry struct {
-	Type   *herald.EventType
-	Schema *schema.Schema
+	Type *herald.EventType
 	// AnyData is true when the schema accepts every instance (true or {}),
 	// so validation can be skipped and non-JSON data is allowed.
 	AnyData bool
-	// SchemaErr is set when the stored schema does not compile (it was valid
-	// when saved, so this means a library change); ingest rejects the type's
-	// events rather than accepting them unchecked.
-	SchemaErr error
+	schema  *schema.Entry
 }
+
+// Schema returns the type's compiled schema. If it is not compiled yet, the
+// call compiles it, or waits for the compilation under way (the warm-up's or
+// another request's) until ctx ends. A schema that does not compile is an
+// error wrapping ErrSchemaBroken and the *schema.CompileError.
+func (e *TypeEntry) Schema(ctx context.Context) (*schema.Schema, error) {
+	sch, err := e.schema.Get(ctx)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+			return nil, fmt.Errorf("schema of %s: %w", e.Type.Name, err)
+		}
+		return nil, fmt.Errorf("%w: %s version %d: %w", ErrSchemaBroken, e.Type.Name, e.Type.Version, err)
+	}
+	return sch, nil
+}
+
+// Compiled reports whether Schema returns without compiling or waiting.
+func (e *TypeEntry) Compiled() bool { return e.schema.Ready() }
 
 // Snapshot is an immutable view of the catalog at one version.
 type Snapshot struct {
@@ -122,6 +288,7 @@ type Snapshot struct {
 	clientsID map[uuid.UUID]*herald.Client
 	clientsK  map[string]*herald.Client
 	types     map[string]*TypeEntry
+	typeList  []*TypeEntry // types by name, for the warm-up
 	endpoints *route.Index[*herald.Endpoint]
 	filters   map[uuid.UUID]*filter.Filter
 	// endpointsID holds the routable endpoints by id.
@@ -147,14 +314,16 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 		s.clientsID[cl.ID] = cl
 		s.clientsK[cl.Key] = cl
 	}
-	for _, t := range d.EventTypes {
-		e := &TypeEntry{Type: t, AnyData: acceptsAnything(t.Schema)}
-		e.Schema, e.SchemaErr = c.schemas.Get(fmt.Sprintf("%s@%d", t.Name, t.Version), t.Schema)
-		if e.SchemaErr != nil {
-			c.logger.Error("stored schema does not compile", "type", t.Name, "version", t.Version, "error", e.SchemaErr)
-		}
+	current := make(map[string]bool, len(d.EventTypes))
+	for _, t := range d.EventTypes { // by name
+		key := schemaKey(t.Name, t.Version)
+		current[key] = true
+		e := &TypeEntry{Type: t, AnyData: acceptsAnything(t.Schema), schema: c.schemas.Entry(key, t.Schema, dialectOf(t))}
 		s.types[t.Name] = e
+		s.typeList = append(s.typeList, e)
 	}
+	// Older versions' schemas are no longer looked up; let them go.
+	c.schemas.Retain(func(key string) bool { return current[key] })
 	b := route.NewIndex[*herald.Endpoint]()
 	s.filters = map[uuid.UUID]*filter.Filter{}
 	s.endpointsID = make(map[uuid.UUID]*herald.Endpoint, len(d.Endpoints))

@@ -74,7 +74,7 @@ func (e *env) client(tenant uuid.UUID, name string, roles ...herald.Role) cred {
 func (e *env) eventType(name string, owner uuid.UUID, public bool, consumers ...uuid.UUID) {
 	e.t.Helper()
 	et := &herald.EventType{
-		Name: name, TenantID: owner, Public: public, Schema: []byte(`{"type": "object"}`),
+		Name: name, TenantID: owner, Public: public, Schema: []byte(`{"type": "object"}`), SchemaDraft: "2020-12",
 		Producers: []uuid.UUID{}, Consumers: append([]uuid.UUID{}, consumers...),
 	}
 	if _, err := e.store.EventTypePut(e.ctx, et, func(*herald.EventType) error { return nil }); err != nil {
@@ -379,8 +379,10 @@ func TestFreshGetInvalidate(t *testing.T) {
 	// Types and tenants are in the snapshot too.
 	e.eventType("com.acme.thing.done", acme.ID, true)
 	s4 := e.fresh()
-	if te := s4.Type("com.acme.thing.done"); te == nil || te.Type.Version != 1 || te.Schema == nil || te.SchemaErr != nil {
+	if te := s4.Type("com.acme.thing.done"); te == nil || te.Type.Version != 1 {
 		t.Errorf("Type = %+v", te)
+	} else if sch, err := te.Schema(e.ctx); sch == nil || err != nil {
+		t.Errorf("Type.Schema = %v, %v", sch, err)
 	}
 	if s4.Type("com.acme.missing") != nil {
 		t.Error("Type of an unknown name is not nil")

@@ -19,7 +19,7 @@ func TestTenantMayConsume(t *testing.T) {
 	consumer := e.client(listed.ID, "consumer", herald.RoleConsumer)
 	e.eventType("com.example.private", owner.ID, false, consumer.ID)
 	e.eventType("com.example.public", owner.ID, true)
-	et := &herald.EventType{Name: "com.example.thin", TenantID: owner.ID, Schema: []byte("true"),
+	et := &herald.EventType{Name: "com.example.thin", TenantID: owner.ID, Schema: []byte("true"), SchemaDraft: "2020-12",
 		Thin: &herald.ThinDelivery{Fields: []string{"$.team"}, Keep: 48 * time.Hour, AfterFirstRead: time.Hour}}
 	if _, err := e.store.EventTypePut(e.ctx, et, func(*herald.EventType) error { return nil }); err != nil {
 		t.Fatal(err)

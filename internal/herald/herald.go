@@ -117,6 +117,12 @@ type EventType struct {
 	Consumers   []uuid.UUID
 	Version     int
 	Schema      []byte
+	// SchemaDraft and FormatAssertion say how the current version's Schema
+	// is read: the JSON Schema draft ("draft-06", "draft-07", "2019-09" or
+	// "2020-12") and whether "format" is asserted. They belong to the
+	// version: changing them makes a new one.
+	SchemaDraft     string
+	FormatAssertion bool
 	// Thin makes the type's push channels carry a notification only (nil:
 	// full delivery).
 	Thin      *ThinDelivery
@@ -143,9 +149,11 @@ func (t *EventType) MayConsume(c *Client, platformAdmin bool) bool {
 
 // SchemaVersion is one historical schema of an event type.
 type SchemaVersion struct {
-	Version   int
-	Schema    []byte
-	CreatedAt time.Time
+	Version         int
+	Schema          []byte
+	SchemaDraft     string
+	FormatAssertion bool
+	CreatedAt       time.Time
 }
 
 // EndpointStatus says whether an endpoint receives deliveries.

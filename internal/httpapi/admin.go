@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -298,6 +299,10 @@ type eventTypeJSON struct {
 	Public      bool            `json:"public"`
 	Version     int             `json:"version"`
 	Schema      json.RawMessage `json:"schema"`
+	// SchemaDraft and FormatAssertion say how the current version's schema
+	// is read (see schema.Dialect).
+	SchemaDraft     string `json:"schema_draft"`
+	FormatAssertion bool   `json:"format_assertion"`
 	// Delivery is "full" or "thin"; a thin type's push channels carry a
 	// notification with ThinFields kept from data (see thin.go).
 	Delivery      string             `json:"delivery"`
@@ -312,7 +317,8 @@ type eventTypeJSON struct {
 
 func toEventTypeJSON(t *herald.EventType, p herald.Principal) eventTypeJSON {
 	out := eventTypeJSON{Name: t.Name, Tenant: t.TenantID, Description: t.Description, Public: t.Public,
-		Version: t.Version, Schema: json.RawMessage(t.Schema), CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+		Version: t.Version, Schema: json.RawMessage(t.Schema), SchemaDraft: t.SchemaDraft, FormatAssertion: t.FormatAssertion,
+		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	thinJSON(&out, t)
 	if p.IsAdminOf(t.TenantID) {
 		out.Producers = nonNil(t.Producers)
@@ -336,15 +342,19 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in struct {
-		Tenant      *uuid.UUID         `json:"tenant"`
-		Description string             `json:"description"`
-		Schema      json.RawMessage    `json:"schema"`
-		Producers   []uuid.UUID        `json:"producers"`
-		Consumers   []uuid.UUID        `json:"consumers"`
-		Public      bool               `json:"public"`
-		Delivery    string             `json:"delivery"`
-		ThinFields  []string           `json:"thin_fields"`
-		ThinRet     *thinRetentionJSON `json:"thin_retention"`
+		Tenant      *uuid.UUID      `json:"tenant"`
+		Description string          `json:"description"`
+		Schema      json.RawMessage `json:"schema"`
+		SchemaDraft string          `json:"schema_draft"`
+		// FormatAssert is a pointer to tell "false" from absent: drafts 6
+		// and 7 always assert, so an explicit false is refused for them.
+		FormatAssert *bool              `json:"format_assertion"`
+		Producers    []uuid.UUID        `json:"producers"`
+		Consumers    []uuid.UUID        `json:"consumers"`
+		Public       bool               `json:"public"`
+		Delivery     string             `json:"delivery"`
+		ThinFields   []string           `json:"thin_fields"`
+		ThinRet      *thinRetentionJSON `json:"thin_retention"`
 	}
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.writeError(w, r, err)
@@ -366,9 +376,7 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 	if len(doc) == 0 || string(doc) == "null" {
 		doc = []byte("true") // no schema given: any data is accepted
 	}
-	if _, err := schema.Compile(doc); err != nil {
-		ve.Add("schema", "schema", "%s", err.Error())
-	}
+	sch := checkSchema(ve, doc, in.SchemaDraft, in.FormatAssert)
 	snap, err := s.catalog.Get(r.Context())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -391,8 +399,10 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	d := sch.Dialect()
 	t := &herald.EventType{Name: name, TenantID: tenant, Description: in.Description, Public: in.Public,
-		Producers: dedupIDs(in.Producers), Consumers: dedupIDs(in.Consumers), Schema: doc, Thin: thinCfg}
+		Producers: dedupIDs(in.Producers), Consumers: dedupIDs(in.Consumers), Schema: doc,
+		SchemaDraft: d.Draft, FormatAssertion: d.FormatAssertion, Thin: thinCfg}
 	created, err := s.store.EventTypePut(r.Context(), t, func(existing *herald.EventType) error {
 		if !p.IsAdminOf(existing.TenantID) {
 			return herald.Forbidden("event type %q belongs to another tenant", name)
@@ -403,12 +413,44 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// The schema was compiled above; the first event need not compile it.
+	s.catalog.Prime(t, sch)
 	s.catalog.Invalidate()
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
 	}
 	writeJSON(w, status, toEventTypeJSON(t, p))
+}
+
+// checkSchema compiles a submitted schema document as a new version's,
+// with the draft and format assertion the request asks for, and adds what
+// is wrong to ve. It returns the compiled schema, or nil when ve has
+// errors.
+func checkSchema(ve *herald.ValidationError, doc []byte, draft string, formatAssertion *bool) *schema.Schema {
+	if draft != "" && !slices.Contains(schema.Drafts(), draft) {
+		ve.Add("schema_draft", "enum", "must be one of %s", strings.Join(schema.Drafts(), ", "))
+		return nil
+	}
+	sch, err := schema.CompileSubmitted(doc, schema.Dialect{Draft: draft, FormatAssertion: formatAssertion != nil && *formatAssertion})
+	if err != nil {
+		field, rule := "schema", "schema"
+		var ce *schema.CompileError
+		if errors.As(err, &ce) {
+			rule = ce.Rule()
+		}
+		if errors.Is(err, schema.ErrDraftConflict) {
+			field = "schema_draft"
+		}
+		ve.Add(field, rule, "%s", err.Error())
+		return nil
+	}
+	if formatAssertion != nil && *formatAssertion != sch.Dialect().FormatAssertion {
+		ve.Add("format_assertion", "format-assertion",
+			"the schema is read as %s, which always asserts \"format\"; leave format_assertion out or set it to true", sch.Draft())
+		return nil
+	}
+	return sch
 }
 
 func dedupIDs(ids []uuid.UUID) []uuid.UUID {
@@ -445,9 +487,16 @@ func (s *Server) handleEventTypeList(w http.ResponseWriter, r *http.Request) {
 }
 
 type schemaVersionJSON struct {
-	Version   int             `json:"version"`
-	Schema    json.RawMessage `json:"schema"`
-	CreatedAt time.Time       `json:"created_at"`
+	Version         int             `json:"version"`
+	Schema          json.RawMessage `json:"schema"`
+	SchemaDraft     string          `json:"schema_draft"`
+	FormatAssertion bool            `json:"format_assertion"`
+	CreatedAt       time.Time       `json:"created_at"`
+}
+
+func toSchemaVersionJSON(v herald.SchemaVersion) schemaVersionJSON {
+	return schemaVersionJSON{Version: v.Version, Schema: v.Schema, SchemaDraft: v.SchemaDraft,
+		FormatAssertion: v.FormatAssertion, CreatedAt: v.CreatedAt}
 }
 
 func (s *Server) handleEventTypeVersions(w http.ResponseWriter, r *http.Request) {
@@ -458,7 +507,7 @@ func (s *Server) handleEventTypeVersions(w http.ResponseWriter, r *http.Request)
 	}
 	out := listJSON[schemaVersionJSON]{Data: make([]schemaVersionJSON, 0, len(vs))}
 	for _, v := range vs {
-		out.Data = append(out.Data, schemaVersionJSON{Version: v.Version, Schema: v.Schema, CreatedAt: v.CreatedAt})
+		out.Data = append(out.Data, toSchemaVersionJSON(v))
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -477,7 +526,7 @@ func (s *Server) handleEventTypeVersion(w http.ResponseWriter, r *http.Request) 
 	}
 	for _, v := range vs {
 		if v.Version == n {
-			writeJSON(w, http.StatusOK, schemaVersionJSON{Version: v.Version, Schema: v.Schema, CreatedAt: v.CreatedAt})
+			writeJSON(w, http.StatusOK, toSchemaVersionJSON(v))
 			return
 		}
 	}

@@ -136,12 +136,17 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "producer",
 				Detail: fmt.Sprintf("client %s may not produce events of type %q", p.Client.Key, ev.Type)})
 			continue
-		case te.SchemaErr != nil:
-			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "schema",
-				Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
-			continue
 		}
 		if !te.AnyData {
+			sch, err := te.Schema(ctx)
+			if errors.Is(err, catalog.ErrSchemaBroken) {
+				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "schema",
+					Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
+				continue
+			}
+			if err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
 			data := ev.Data
 			if data == nil {
 				if ev.DataBase64 != nil || !ev.DataIsJSON() {
@@ -151,7 +156,7 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 				}
 				data = []byte("null") // no data: the schema decides whether that is allowed
 			}
-			for _, v := range te.Schema.Validate(data) {
+			for _, v := range sch.Validate(data) {
 				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data" + trimDollar(v.Path),
 					Rule: v.Rule, Detail: v.Message})
 			}
@@ -511,7 +516,7 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 			"endpoint %s does not receive %q: its types, filter or its client's consume rights exclude it", ep.ID, ce.Type)
 	}
 	if te != nil {
-		if err := checkSample(te, sample.Data); err != nil {
+		if err := checkSample(ctx, te, sample.Data); err != nil {
 			return uuid.Nil, err
 		}
 	}
@@ -541,15 +546,19 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 }
 
 // checkSample checks a test sample's data against its type's schema.
-func checkSample(te *catalog.TypeEntry, data json.RawMessage) error {
-	if te.SchemaErr != nil {
-		return herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", te.Type.Name)
-	}
+func checkSample(ctx context.Context, te *catalog.TypeEntry, data json.RawMessage) error {
 	if te.AnyData {
 		return nil
 	}
+	sch, err := te.Schema(ctx)
+	if errors.Is(err, catalog.ErrSchemaBroken) {
+		return herald.Invalid("type", "schema", "the schema of type %q cannot be used; ask its owner to fix it", te.Type.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("test event: %w", err)
+	}
 	ve := &herald.ValidationError{}
-	for _, v := range te.Schema.Validate(data) {
+	for _, v := range sch.Validate(data) {
 		ve.Add("data"+trimDollar(v.Path), v.Rule, "%s", v.Message)
 	}
 	return ve.Err()

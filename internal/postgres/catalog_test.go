@@ -40,7 +40,7 @@ func TestConfigVersionBumps(t *testing.T) {
 			}
 		}},
 		{"event type put", func(t *testing.T) {
-			et := &herald.EventType{Name: "com.example.v" + strings.ReplaceAll(uuid.NewString(), "-", ""), TenantID: f.tenant.ID, Schema: []byte(`true`), Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
+			et := &herald.EventType{Name: "com.example.v" + strings.ReplaceAll(uuid.NewString(), "-", ""), TenantID: f.tenant.ID, Schema: []byte(`true`), SchemaDraft: "2020-12", Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
 			if _, err := f.store.EventTypePut(ctx, et, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -103,7 +103,7 @@ func TestCatalogLoad(t *testing.T) {
 	if err := f.store.EndpointDisable(ctx, off.ID, "testing"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.EventTypePut(ctx, &herald.EventType{Name: "com.example.a", TenantID: f.tenant.ID, Schema: []byte(`{}`), Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}, nil); err != nil {
+	if _, err := f.store.EventTypePut(ctx, &herald.EventType{Name: "com.example.a", TenantID: f.tenant.ID, Schema: []byte(`{}`), SchemaDraft: "2020-12", Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, err := f.store.CatalogLoad(ctx)

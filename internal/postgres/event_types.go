@@ -15,22 +15,23 @@ import (
 )
 
 const eventTypeColumns = `t.name, t.tenant_id, t.description, t.public, t.producers, t.consumers, t.version,
-	v.schema, t.created_at, t.updated_at`
+	v.schema, v.schema_draft, v.format_assertion, t.created_at, t.updated_at`
 
 const eventTypeFrom = ` FROM event_types t JOIN event_type_versions v ON v.type_name = t.name AND v.version = t.version`
 
 func scanEventType(row pgx.Row) (*herald.EventType, error) {
 	var t herald.EventType
 	if err := row.Scan(&t.Name, &t.TenantID, &t.Description, &t.Public, &t.Producers, &t.Consumers, &t.Version,
-		&t.Schema, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		&t.Schema, &t.SchemaDraft, &t.FormatAssertion, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
 	return &t, nil
 }
 
 // EventTypePut creates or updates an event type. When the schema differs
-// (as JSON, not byte for byte: see sameJSON) from the current one, it
-// becomes a new version; older versions stay readable. Schemas are stored
+// (as JSON, not byte for byte: see sameJSON) from the current one, or is to
+// be read another way (SchemaDraft, FormatAssertion), it becomes a new
+// version; older versions stay readable. Schemas are stored
 // as the bytes given (checked JSON), not as jsonb, which cannot hold a
 // "\u0000" escape. allowed decides, under the row lock,
 // whether the caller may change an existing type (it receives the stored
@@ -60,20 +61,18 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 				VALUES ($1, $2, $3, $4, $5, $6, 1)`, t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers); err != nil {
 				return translate(err, "event type "+t.Name)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, 1, $2)`,
-				t.Name, []byte(t.Schema)); err != nil {
-				return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+			if err := eventTypeVersionInsert(ctx, tx, t); err != nil {
+				return err
 			}
 		} else {
 			if err := allowed(existing); err != nil {
 				return err
 			}
 			t.Version = existing.Version
-			if !sameJSON(existing.Schema, t.Schema) {
+			if !sameJSON(existing.Schema, t.Schema) || existing.SchemaDraft != t.SchemaDraft || existing.FormatAssertion != t.FormatAssertion {
 				t.Version++
-				if _, err := tx.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, $2, $3)`,
-					t.Name, t.Version, []byte(t.Schema)); err != nil {
-					return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+				if err := eventTypeVersionInsert(ctx, tx, t); err != nil {
+					return err
 				}
 			}
 			if _, err := tx.Exec(ctx, `UPDATE event_types SET tenant_id = $2, description = $3, public = $4, producers = $5,
@@ -96,6 +95,16 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 		return nil
 	})
 	return created, err
+}
+
+// eventTypeVersionInsert stores t's schema, as the bytes given, as its
+// version t.Version.
+func eventTypeVersionInsert(ctx context.Context, db DBTX, t *herald.EventType) error {
+	if _, err := db.Exec(ctx, `INSERT INTO event_type_versions (type_name, version, schema, schema_draft, format_assertion)
+		VALUES ($1, $2, $3, $4, $5)`, t.Name, t.Version, []byte(t.Schema), t.SchemaDraft, t.FormatAssertion); err != nil {
+		return fmt.Errorf("put event type %s: schema: %w", t.Name, err)
+	}
+	return nil
 }
 
 // EventTypeGet returns a type with its current schema.
@@ -135,8 +144,8 @@ func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType
 
 // EventTypeVersions returns every schema version of a type, oldest first.
 func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.SchemaVersion, error) {
-	rows, err := s.pool.Query(ctx, `SELECT version, schema, created_at FROM event_type_versions
-		WHERE type_name = $1 ORDER BY version`, name)
+	rows, err := s.pool.Query(ctx, `SELECT version, schema, schema_draft, format_assertion, created_at
+		FROM event_type_versions WHERE type_name = $1 ORDER BY version`, name)
 	if err != nil {
 		return nil, fmt.Errorf("event type %s versions: %w", name, err)
 	}
@@ -144,7 +153,7 @@ func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.Sc
 	var out []herald.SchemaVersion
 	for rows.Next() {
 		var v herald.SchemaVersion
-		if err := rows.Scan(&v.Version, &v.Schema, &v.CreatedAt); err != nil {
+		if err := rows.Scan(&v.Version, &v.Schema, &v.SchemaDraft, &v.FormatAssertion, &v.CreatedAt); err != nil {
 			return nil, fmt.Errorf("event type %s versions: %w", name, err)
 		}
 		out = append(out, v)

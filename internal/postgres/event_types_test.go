@@ -44,10 +44,14 @@ func TestEventTypePut(t *testing.T) {
 	ctx := ctxT(t)
 	const name = "com.example.order.created"
 	allowAll := func(*herald.EventType) error { return nil }
+	var putAs func(schema, description, draft string, format bool, allowed func(*herald.EventType) error) (*herald.EventType, bool, error)
 	put := func(schema, description string, allowed func(*herald.EventType) error) (*herald.EventType, bool, error) {
+		return putAs(schema, description, "2020-12", false, allowed)
+	}
+	putAs = func(schema, description, draft string, format bool, allowed func(*herald.EventType) error) (*herald.EventType, bool, error) {
 		et := &herald.EventType{
 			Name: name, TenantID: f.tenant.ID, Description: description, Schema: []byte(schema),
-			Producers: []uuid.UUID{f.client.ID}, Consumers: []uuid.UUID{},
+			SchemaDraft: draft, FormatAssertion: format, Producers: []uuid.UUID{f.client.ID}, Consumers: []uuid.UUID{},
 		}
 		created, err := f.store.EventTypePut(ctx, et, allowed)
 		return et, created, err
@@ -56,18 +60,24 @@ func TestEventTypePut(t *testing.T) {
 	steps := []struct {
 		name        string
 		schema      string
+		draft       string
+		format      bool
 		description string
 		wantCreated bool
 		wantVersion int
 	}{
-		{"new type", schemaV1, "first", true, 1},
-		{"same schema", schemaV1, "second", false, 1},
-		{"reformatted schema", schemaV1Reformatted, "third", false, 1},
-		{"changed schema", schemaV2, "fourth", false, 2},
-		{"changed schema again", schemaV2, "fifth", false, 2},
+		{"new type", schemaV1, "2020-12", false, "first", true, 1},
+		{"same schema", schemaV1, "2020-12", false, "second", false, 1},
+		{"reformatted schema", schemaV1Reformatted, "2020-12", false, "third", false, 1},
+		{"changed schema", schemaV2, "2020-12", false, "fourth", false, 2},
+		{"changed schema again", schemaV2, "2020-12", false, "fifth", false, 2},
+		// How the schema is read is part of the version.
+		{"other draft", schemaV2, "2019-09", false, "sixth", false, 3},
+		{"format assertion", schemaV2, "2019-09", true, "seventh", false, 4},
+		{"back to 2020-12", schemaV2, "2020-12", false, "fifth", false, 5},
 	}
 	for _, st := range steps { // in order: each builds on the last
-		et, created, err := put(st.schema, st.description, allowAll)
+		et, created, err := putAs(st.schema, st.description, st.draft, st.format, allowAll)
 		if err != nil {
 			t.Fatalf("%s: EventTypePut: %v", st.name, err)
 		}
@@ -77,8 +87,9 @@ func TestEventTypePut(t *testing.T) {
 		if et.Description != st.description || et.TenantID != f.tenant.ID || len(et.Producers) != 1 || et.CreatedAt.IsZero() {
 			t.Errorf("%s: returned type %+v", st.name, et)
 		}
-		if !jsonEqual(t, et.Schema, []byte(st.schema)) {
-			t.Errorf("%s: schema %s, want %s", st.name, et.Schema, st.schema)
+		if !jsonEqual(t, et.Schema, []byte(st.schema)) || et.SchemaDraft != st.draft || et.FormatAssertion != st.format {
+			t.Errorf("%s: schema %s %s %v, want %s %s %v", st.name, et.Schema, et.SchemaDraft, et.FormatAssertion,
+				st.schema, st.draft, st.format)
 		}
 	}
 
@@ -86,11 +97,14 @@ func TestEventTypePut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(versions) != 2 || versions[0].Version != 1 || versions[1].Version != 2 {
-		t.Fatalf("EventTypeVersions = %+v, want versions 1 and 2", versions)
+	if len(versions) != 5 || versions[0].Version != 1 || versions[1].Version != 2 {
+		t.Fatalf("EventTypeVersions = %+v, want versions 1 to 5", versions)
 	}
 	if !jsonEqual(t, versions[0].Schema, []byte(schemaV1)) || !jsonEqual(t, versions[1].Schema, []byte(schemaV2)) {
 		t.Errorf("EventTypeVersions schemas = %s, %s", versions[0].Schema, versions[1].Schema)
+	}
+	if v := versions[3]; v.SchemaDraft != "2019-09" || !v.FormatAssertion {
+		t.Errorf("version 4 is read as %s, format %v; want 2019-09, true", v.SchemaDraft, v.FormatAssertion)
 	}
 
 	// allowed sees the stored row and its refusal aborts the change.
@@ -103,22 +117,22 @@ func TestEventTypePut(t *testing.T) {
 	if !errors.Is(err, refusal) {
 		t.Fatalf("refused put: err = %v, want the refusal", err)
 	}
-	if seen == nil || seen.Version != 2 || seen.Description != "fifth" {
+	if seen == nil || seen.Version != 5 || seen.Description != "fifth" {
 		t.Errorf("allowed saw %+v", seen)
 	}
 	got, err := f.store.EventTypeGet(ctx, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Version != 2 || got.Description != "fifth" || !jsonEqual(t, got.Schema, []byte(schemaV2)) {
+	if got.Version != 5 || got.Description != "fifth" || !jsonEqual(t, got.Schema, []byte(schemaV2)) || got.SchemaDraft != "2020-12" {
 		t.Errorf("refused put changed the type: %+v", got)
 	}
-	if versions, _ := f.store.EventTypeVersions(ctx, name); len(versions) != 2 {
+	if versions, _ := f.store.EventTypeVersions(ctx, name); len(versions) != 5 {
 		t.Errorf("refused put added a version: %d versions", len(versions))
 	}
 
 	// A new type does not consult allowed.
-	other := &herald.EventType{Name: "com.example.other", TenantID: f.tenant.ID, Schema: []byte(`true`), Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
+	other := &herald.EventType{Name: "com.example.other", TenantID: f.tenant.ID, Schema: []byte(`true`), SchemaDraft: "2020-12", Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
 	created, err := f.store.EventTypePut(ctx, other, func(*herald.EventType) error { return refusal })
 	if err != nil || !created || other.Version != 1 {
 		t.Errorf("new type with a refusing allowed: created %v version %d err %v", created, other.Version, err)
@@ -140,7 +154,7 @@ func TestEventTypePutAfterConcurrentUpdate(t *testing.T) {
 	ctx := ctxT(t)
 	const name = "com.example.concurrent"
 	newType := func(schema string) *herald.EventType {
-		return &herald.EventType{Name: name, TenantID: f.tenant.ID, Schema: []byte(schema), Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
+		return &herald.EventType{Name: name, TenantID: f.tenant.ID, Schema: []byte(schema), SchemaDraft: "2020-12", Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
 	}
 	allowAll := func(*herald.EventType) error { return nil }
 	if _, err := f.store.EventTypePut(ctx, newType(schemaV1), allowAll); err != nil {
@@ -156,7 +170,8 @@ func TestEventTypePutAfterConcurrentUpdate(t *testing.T) {
 	defer func() { _ = other.Rollback(ctx) }()
 	for _, q := range []string{
 		`SELECT 1 FROM event_types WHERE name = $1 FOR UPDATE`,
-		`INSERT INTO event_type_versions (type_name, version, schema) VALUES ($1, 2, '{"type": "object"}')`,
+		`INSERT INTO event_type_versions (type_name, version, schema, schema_draft, format_assertion)
+			VALUES ($1, 2, '{"type": "object"}', '2020-12', false)`,
 		`UPDATE event_types SET version = 2, updated_at = now() WHERE name = $1`,
 	} {
 		if _, err := other.Exec(ctx, q, name); err != nil {

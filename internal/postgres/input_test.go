@@ -31,7 +31,7 @@ func TestSchemaVersionsCompareAsJSON(t *testing.T) {
 		{`{"minimum": 1.5, "maximum": 12345678901234567891, "const": "a\u0000c", "x": [0]}`, 5},
 	}
 	for i, st := range steps {
-		et := &herald.EventType{Name: "com.example.nul", TenantID: f.tenant.ID, Schema: []byte(st.schema),
+		et := &herald.EventType{Name: "com.example.nul", TenantID: f.tenant.ID, Schema: []byte(st.schema), SchemaDraft: "2020-12",
 			Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
 		if _, err := f.store.EventTypePut(ctx, et, func(*herald.EventType) error { return nil }); err != nil {
 			t.Fatalf("step %d: %v", i, err)
@@ -57,7 +57,7 @@ func TestMigration0008DownAndUp(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	schema := `{"const": "a\u0000b", "description": "a literal \\u0000 and \\\u0000"}`
-	et := &herald.EventType{Name: "com.example.down", TenantID: f.tenant.ID, Schema: []byte(schema),
+	et := &herald.EventType{Name: "com.example.down", TenantID: f.tenant.ID, Schema: []byte(schema), SchemaDraft: "2020-12",
 		Producers: []uuid.UUID{}, Consumers: []uuid.UUID{}}
 	if _, err := f.store.EventTypePut(ctx, et, func(*herald.EventType) error { return nil }); err != nil {
 		t.Fatal(err)

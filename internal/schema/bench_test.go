@@ -109,15 +109,15 @@ func BenchmarkValidateInvalid(b *testing.B) {
 }
 
 func BenchmarkCacheGet(b *testing.B) {
-	c := NewCache()
+	c := NewCache(nil)
 	doc := []byte(benchSchema)
-	if _, err := c.Get("shop.order.created@1", doc); err != nil {
+	if _, err := c.Get(b.Context(), "shop.order.created@1", doc, Dialect{}); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := c.Get("shop.order.created@1", doc); err != nil {
+			if _, err := c.Get(b.Context(), "shop.order.created@1", doc, Dialect{}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -128,7 +128,7 @@ func BenchmarkCompile(b *testing.B) {
 	doc := []byte(benchSchema)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Compile(doc); err != nil {
+		if _, err := Compile(doc, Dialect{}); err != nil {
 			b.Fatal(err)
 		}
 	}

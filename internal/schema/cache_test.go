@@ -10,11 +10,10 @@ import (
 // countingCache returns a Cache whose compilations are counted.
 func countingCache() (*Cache, *atomic.Int64) {
 	var n atomic.Int64
-	c := NewCache()
-	c.compile = func(doc []byte) (*Schema, error) {
+	c := NewCache(func(_ string, doc []byte, d Dialect) (*Schema, error) {
 		n.Add(1)
-		return Compile(doc)
-	}
+		return Compile(doc, d)
+	})
 	return c, &n
 }
 
@@ -32,7 +31,7 @@ func TestCacheConcurrentFirstUseCompilesOnce(t *testing.T) {
 	for i := range workers {
 		wg.Go(func() {
 			<-start
-			s, err := c.Get("order.created@1", doc)
+			s, err := c.Get(t.Context(), "order.created@1", doc, Dialect{})
 			if err != nil {
 				t.Error(err)
 			}
@@ -90,7 +89,7 @@ func TestCache(t *testing.T) {
 			t.Parallel()
 			c, n := countingCache()
 			for _, st := range tt.steps {
-				s, err := c.Get(st.key, []byte(st.doc))
+				s, err := c.Get(t.Context(), st.key, []byte(st.doc), Dialect{})
 				if (err != nil) != st.wantErr {
 					t.Fatalf("Get(%q, %s) err = %v, wantErr %v", st.key, st.doc, err, st.wantErr)
 				}
@@ -110,23 +109,23 @@ func TestCache(t *testing.T) {
 
 func TestCacheServesCurrentDocument(t *testing.T) {
 	t.Parallel()
-	c := NewCache()
+	c := NewCache(nil)
 	buf := []byte(`{"type":"string"}`)
-	s1, err := c.Get("k", buf)
+	s1, err := c.Get(t.Context(), "k", buf, Dialect{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The cache must have copied the document: mutating the caller's buffer
 	// must not make the cached entry look like a different document.
 	copy(buf, `{"type":"number"}`)
-	s2, err := c.Get("k", []byte(`{"type":"string"}`))
+	s2, err := c.Get(t.Context(), "k", []byte(`{"type":"string"}`), Dialect{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s1 != s2 {
 		t.Error("entry recompiled after caller reused its buffer")
 	}
-	s3, err := c.Get("k", []byte(`{"type":"number"}`))
+	s3, err := c.Get(t.Context(), "k", []byte(`{"type":"number"}`), Dialect{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +133,7 @@ func TestCacheServesCurrentDocument(t *testing.T) {
 		t.Error("changed document under the same key served the stale schema")
 	}
 	c.Delete("k")
-	s4, err := c.Get("k", []byte(`{"type":"number"}`))
+	s4, err := c.Get(t.Context(), "k", []byte(`{"type":"number"}`), Dialect{})
 	if err != nil || s4 == s3 {
 		t.Errorf("Delete did not drop the entry (err %v)", err)
 	}
@@ -148,7 +147,7 @@ func TestCacheConcurrentMixedKeys(t *testing.T) {
 	for range 60 {
 		wg.Go(func() {
 			for k, d := range docs {
-				if _, err := c.Get(k, []byte(d)); err != nil {
+				if _, err := c.Get(t.Context(), k, []byte(d), Dialect{}); err != nil {
 					t.Error(err)
 				}
 			}
@@ -157,5 +156,25 @@ func TestCacheConcurrentMixedKeys(t *testing.T) {
 	wg.Wait()
 	if got := n.Load(); got != int64(len(docs)) {
 		t.Errorf("compiled %d times, want %d", got, len(docs))
+	}
+}
+
+func TestCacheRetain(t *testing.T) {
+	t.Parallel()
+	c, n := countingCache()
+	for _, k := range []string{"a@1", "a@2", "b@1"} {
+		if _, err := c.Get(t.Context(), k, []byte(`{}`), Dialect{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Retain(func(key string) bool { return key != "a@1" })
+	for _, k := range []string{"a@2", "b@1", "a@1"} {
+		if _, err := c.Get(t.Context(), k, []byte(`{}`), Dialect{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Only the dropped entry compiles again.
+	if got := n.Load(); got != 4 {
+		t.Errorf("compiled %d times, want 4", got)
 	}
 }

@@ -20,14 +20,24 @@ const (
 	d2020URL = "https://json-schema.org/draft/2020-12/schema"
 )
 
+// mustCompile compiles a stored document under the zero Dialect: its
+// $schema, else 2020-12, with format as an annotation in 2019-09 and later.
 func mustCompile(t testing.TB, doc string) *Schema {
 	t.Helper()
-	s, err := Compile([]byte(doc))
+	return mustCompileAs(t, doc, Dialect{})
+}
+
+func mustCompileAs(t testing.TB, doc string, d Dialect) *Schema {
+	t.Helper()
+	s, err := Compile([]byte(doc), d)
 	if err != nil {
-		t.Fatalf("Compile(%s): %v", doc, err)
+		t.Fatalf("Compile(%s, %+v): %v", doc, d, err)
 	}
 	return s
 }
+
+// asserting is the dialect of types that opt into format assertion.
+var asserting = Dialect{FormatAssertion: true}
 
 func rules(vs []Violation) []string {
 	var out []string
@@ -37,140 +47,161 @@ func rules(vs []Violation) []string {
 	return out
 }
 
-func TestCompileDetectsDraft(t *testing.T) {
+func TestCompileDraftFromSchemaOrDialect(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
 		doc  string
+		d    Dialect
 		want string
 	}{
-		{"absent defaults to 2020-12", `{"type":"object"}`, Draft2020},
-		{"boolean schema", `true`, Draft2020},
-		{"empty schema", `{}`, Draft2020},
-		{"draft-06 http with hash", `{"$schema":"http://json-schema.org/draft-06/schema#"}`, Draft06},
-		{"draft-06 https", `{"$schema":"https://json-schema.org/draft-06/schema"}`, Draft06},
-		{"draft-07 http", `{"$schema":"http://json-schema.org/draft-07/schema"}`, Draft07},
-		{"draft-07 https with hash", `{"$schema":"https://json-schema.org/draft-07/schema#"}`, Draft07},
-		{"2019-09 https", `{"$schema":"https://json-schema.org/draft/2019-09/schema"}`, Draft2019},
-		{"2019-09 http with hash", `{"$schema":"http://json-schema.org/draft/2019-09/schema#"}`, Draft2019},
-		{"2020-12 https", `{"$schema":"https://json-schema.org/draft/2020-12/schema"}`, Draft2020},
-		{"2020-12 http", `{"$schema":"http://json-schema.org/draft/2020-12/schema"}`, Draft2020},
+		{"absent defaults to 2020-12", `{"type":"object"}`, Dialect{}, Draft2020},
+		{"boolean schema", `true`, Dialect{}, Draft2020},
+		{"empty schema", `{}`, Dialect{}, Draft2020},
+		{"dialect applies without $schema", `{"items":[{"type":"string"}]}`, Dialect{Draft: Draft07}, Draft07},
+		{"$schema wins over the dialect", `{"$schema":"` + d2019URL + `"}`, Dialect{Draft: Draft06}, Draft2019},
+		{"draft-06 http with hash", `{"$schema":"http://json-schema.org/draft-06/schema#"}`, Dialect{}, Draft06},
+		{"draft-06 https", `{"$schema":"https://json-schema.org/draft-06/schema"}`, Dialect{}, Draft06},
+		{"draft-07 http", `{"$schema":"http://json-schema.org/draft-07/schema"}`, Dialect{}, Draft07},
+		{"draft-07 https with hash", `{"$schema":"https://json-schema.org/draft-07/schema#"}`, Dialect{}, Draft07},
+		{"2019-09 https", `{"$schema":"https://json-schema.org/draft/2019-09/schema"}`, Dialect{}, Draft2019},
+		{"2019-09 http with hash", `{"$schema":"http://json-schema.org/draft/2019-09/schema#"}`, Dialect{}, Draft2019},
+		{"2020-12 https", `{"$schema":"https://json-schema.org/draft/2020-12/schema"}`, Dialect{}, Draft2020},
+		{"2020-12 http", `{"$schema":"http://json-schema.org/draft/2020-12/schema"}`, Dialect{}, Draft2020},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if got := mustCompile(t, tt.doc).Draft(); got != tt.want {
+			if got := mustCompileAs(t, tt.doc, tt.d).Draft(); got != tt.want {
 				t.Errorf("Draft() = %q, want %q", got, tt.want)
 			}
 		})
 	}
 }
 
-func TestDraftSpecificBehaviour(t *testing.T) {
+// compileFails marks a draft under which the document is not a valid schema.
+var compileFails = []string{"compile error"}
+
+// TestDraftSemantics compiles one document (without $schema) under each
+// draft and checks the keywords whose meaning differs between drafts.
+func TestDraftSemantics(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
 		schema   string
+		format   bool // Dialect.FormatAssertion
 		instance string
-		want     []string // rules, nil = valid
-		wantPath string   // path of the first violation, if any
+		want     map[string][]string // draft → rules; nil means valid
 	}{
 		{
-			name:     "draft-07 dependencies enforced",
-			schema:   `{"$schema":"` + d7URL + `","dependencies":{"card":["billing"]}}`,
-			instance: `{"card":"4111"}`,
-			want:     []string{"dependencies"}, wantPath: "$",
+			name:     "array-form items is tuple validation before 2020-12",
+			schema:   `{"items":[{"type":"string"}],"additionalItems":false}`,
+			instance: `["a",1]`,
+			want: map[string][]string{Draft06: {"additionalItems"}, Draft07: {"additionalItems"}, Draft2019: {"additionalItems"},
+				Draft2020: compileFails},
 		},
 		{
-			name:     "draft-06 dependencies with schema",
-			schema:   `{"$schema":"` + d6URL + `","dependencies":{"card":{"required":["billing"]}}}`,
+			name:     "prefixItems exists only in 2020-12",
+			schema:   `{"prefixItems":[{"type":"string"}],"items":{"type":"integer"}}`,
+			instance: `["a",1]`,
+			// Before 2020-12 "items" applies to every element, "a" included.
+			want: map[string][]string{Draft06: {"type"}, Draft07: {"type"}, Draft2019: {"type"}, Draft2020: nil},
+		},
+		{
+			name:     "dependentRequired from 2019-09 on",
+			schema:   `{"dependentRequired":{"card":["billing"]}}`,
 			instance: `{"card":"4111"}`,
-			want:     []string{"required"}, wantPath: "$",
+			want:     map[string][]string{Draft06: nil, Draft07: nil, Draft2019: {"dependentRequired"}, Draft2020: {"dependentRequired"}},
 		},
 		{
 			// The 2019-09/2020-12 meta-schemas keep "dependencies" for
 			// backward compatibility and the library still applies it.
-			name:     "2020-12 still honours deprecated dependencies",
+			name:     "dependencies in every draft",
 			schema:   `{"dependencies":{"card":["billing"]}}`,
 			instance: `{"card":"4111"}`,
-			want:     []string{"dependencies"}, wantPath: "$",
+			want: map[string][]string{Draft06: {"dependencies"}, Draft07: {"dependencies"}, Draft2019: {"dependencies"},
+				Draft2020: {"dependencies"}},
 		},
 		{
-			name:     "2019-09 dependentRequired enforced",
-			schema:   `{"$schema":"` + d2019URL + `","dependentRequired":{"card":["billing"]}}`,
-			instance: `{"card":"4111"}`,
-			want:     []string{"dependentRequired"}, wantPath: "$",
+			name:     "$ref siblings ignored before 2019-09",
+			schema:   `{"definitions":{"s":{"type":"string"}},"properties":{"x":{"$ref":"#/definitions/s","maxLength":2}}}`,
+			instance: `{"x":"abc"}`,
+			want:     map[string][]string{Draft06: nil, Draft07: nil, Draft2019: {"maxLength"}, Draft2020: {"maxLength"}},
 		},
 		{
-			name:     "draft-07 ignores dependentRequired",
-			schema:   `{"$schema":"` + d7URL + `","dependentRequired":{"card":["billing"]}}`,
-			instance: `{"card":"4111"}`,
-		},
-		{
-			name:     "2020-12 prefixItems",
-			schema:   `{"prefixItems":[{"type":"string"},{"type":"integer"}],"items":false}`,
-			instance: `["a","b"]`,
-			want:     []string{"type"}, wantPath: "$[1]",
-		},
-		{
-			name:     "2020-12 items false after prefixItems",
-			schema:   `{"prefixItems":[{"type":"string"}],"items":false}`,
-			instance: `["a",1]`,
-			want:     []string{"items"}, wantPath: "$[1]",
-		},
-		{
-			name:     "2019-09 ignores prefixItems",
-			schema:   `{"$schema":"` + d2019URL + `","prefixItems":[{"type":"string"},{"type":"integer"}]}`,
-			instance: `["a","b"]`,
-		},
-		{
-			name:     "draft-07 tuple items and additionalItems",
-			schema:   `{"$schema":"` + d7URL + `","items":[{"type":"string"}],"additionalItems":false}`,
-			instance: `["a",1]`,
-			want:     []string{"additionalItems"}, wantPath: "$",
-		},
-		{
-			name:     "draft-06 format asserted",
-			schema:   `{"$schema":"` + d6URL + `","format":"email"}`,
-			instance: `"not-an-email"`,
-			want:     []string{"format"}, wantPath: "$",
-		},
-		{
-			name:     "2019-09 format asserted",
-			schema:   `{"$schema":"` + d2019URL + `","format":"date-time"}`,
-			instance: `"yesterday"`,
-			want:     []string{"format"}, wantPath: "$",
-		},
-		{
-			name:     "2020-12 format asserted",
-			schema:   `{"format":"date-time"}`,
-			instance: `"2024-02-30T10:00:00Z"`,
-			want:     []string{"format"}, wantPath: "$",
-		},
-		{
-			name:     "draft-07 if/then",
-			schema:   `{"$schema":"` + d7URL + `","if":{"properties":{"kind":{"const":"b2b"}}},"then":{"required":["vat"]}}`,
+			name:     "if/then/else from draft-07 on",
+			schema:   `{"if":{"required":["kind"]},"then":{"required":["vat"]}}`,
 			instance: `{"kind":"b2b"}`,
-			want:     []string{"required"}, wantPath: "$",
+			want:     map[string][]string{Draft06: nil, Draft07: {"required"}, Draft2019: {"required"}, Draft2020: {"required"}},
 		},
 		{
-			name:     "2019-09 unevaluatedProperties",
-			schema:   `{"$schema":"` + d2019URL + `","allOf":[{"properties":{"a":true}}],"unevaluatedProperties":false}`,
+			name:     "unevaluatedProperties from 2019-09 on",
+			schema:   `{"allOf":[{"properties":{"a":true}}],"unevaluatedProperties":false}`,
 			instance: `{"a":1,"b":2}`,
-			want:     []string{"unevaluatedProperties"}, wantPath: "$.b",
+			want:     map[string][]string{Draft06: nil, Draft07: nil, Draft2019: {"unevaluatedProperties"}, Draft2020: {"unevaluatedProperties"}},
+		},
+		{
+			name:     "format asserted in drafts 6 and 7, an annotation later",
+			schema:   `{"format":"email"}`,
+			instance: `"not-an-email"`,
+			want:     map[string][]string{Draft06: {"format"}, Draft07: {"format"}, Draft2019: nil, Draft2020: nil},
+		},
+		{
+			name:     "format asserted in every draft with format assertion",
+			schema:   `{"format":"date-time"}`,
+			format:   true,
+			instance: `"2024-02-30T10:00:00Z"`,
+			want:     map[string][]string{Draft06: {"format"}, Draft07: {"format"}, Draft2019: {"format"}, Draft2020: {"format"}},
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			vs := mustCompile(t, tt.schema).Validate([]byte(tt.instance))
-			if got := rules(vs); !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("rules = %q, want %q (violations %v)", got, tt.want, vs)
-			}
-			if len(vs) > 0 && vs[0].Path != tt.wantPath {
-				t.Errorf("path = %q, want %q", vs[0].Path, tt.wantPath)
-			}
-		})
+		for _, draft := range supportedDrafts {
+			t.Run(tt.name+"/"+draft, func(t *testing.T) {
+				t.Parallel()
+				want := tt.want[draft]
+				s, err := Compile([]byte(tt.schema), Dialect{Draft: draft, FormatAssertion: tt.format})
+				if reflect.DeepEqual(want, compileFails) {
+					if !errors.Is(err, ErrInvalidSchema) {
+						t.Fatalf("Compile err = %v, want ErrInvalidSchema", err)
+					}
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				vs := s.Validate([]byte(tt.instance))
+				if got := rules(vs); !reflect.DeepEqual(got, want) {
+					t.Fatalf("rules = %q, want %q (violations %v)", got, want, vs)
+				}
+			})
+		}
+	}
+}
+
+func TestDialectFormatAssertion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		d    Dialect
+		want bool
+	}{
+		{Dialect{Draft: Draft06}, true},
+		{Dialect{Draft: Draft07}, true},
+		{Dialect{Draft: Draft2019}, false},
+		{Dialect{Draft: Draft2020}, false},
+		{Dialect{}, false},
+		{Dialect{Draft: Draft2019, FormatAssertion: true}, true},
+		{Dialect{Draft: Draft2020, FormatAssertion: true}, true},
+	}
+	for _, tt := range tests {
+		s := mustCompileAs(t, `{"format":"email"}`, tt.d)
+		if got := s.Dialect().FormatAssertion; got != tt.want {
+			t.Errorf("%+v: FormatAssertion = %v, want %v", tt.d, got, tt.want)
+		}
+		// The reported dialect compiles to the same behaviour.
+		again := mustCompileAs(t, `{"format":"email"}`, s.Dialect())
+		if again.Dialect() != s.Dialect() {
+			t.Errorf("%+v: recompiled dialect %+v, want %+v", tt.d, again.Dialect(), s.Dialect())
+		}
 	}
 }
 
@@ -227,7 +258,7 @@ const validOrder = `{
 
 func TestValidateViolations(t *testing.T) {
 	t.Parallel()
-	s := mustCompile(t, orderSchema)
+	s := mustCompileAs(t, orderSchema, asserting)
 
 	type want struct{ path, pointer, rule string }
 	tests := []struct {
@@ -509,7 +540,7 @@ func TestCompileErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, err := Compile([]byte(tt.doc))
+			s, err := Compile([]byte(tt.doc), Dialect{})
 			if err == nil {
 				t.Fatalf("Compile succeeded (draft %s), want error", s.Draft())
 			}
@@ -568,7 +599,7 @@ func TestExternalRefRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := Compile([]byte(tt.doc))
+			_, err := Compile([]byte(tt.doc), Dialect{})
 			if !errors.Is(err, ErrExternalRef) {
 				t.Fatalf("err = %v, want ErrExternalRef", err)
 			}
@@ -610,7 +641,7 @@ func TestViolationString(t *testing.T) {
 
 func TestValidateConcurrent(t *testing.T) {
 	t.Parallel()
-	s := mustCompile(t, orderSchema)
+	s := mustCompileAs(t, orderSchema, asserting)
 	bad := []byte(`{"id":"nope","zeta":1,"alpha":2,"customer":{},"order":{"items":[{"qty":0}]}}`)
 	want := s.Validate(bad)
 	var wg sync.WaitGroup
