@@ -474,6 +474,8 @@ func TestParseLogLine(t *testing.T) {
 		{"[123] LOG:  database system is ready to accept connections", slog.LevelDebug, 123, "LOG", "database system is ready to accept connections"},
 		{"[9] FATAL:  database \"x\" does not exist", slog.LevelWarn, 9, "FATAL", "database \"x\" does not exist"},
 		{"[9] PANIC:  could not write to file", slog.LevelError, 9, "PANIC", "could not write to file"},
+		{"[9] FATAL:  terminating connection due to administrator command", slog.LevelDebug, 9, "FATAL", "terminating connection due to administrator command"},
+		{"[9] FATAL:  connection to client lost", slog.LevelDebug, 9, "FATAL", "connection to client lost"},
 		{"[9] ERROR:  duplicate key", slog.LevelInfo, 9, "ERROR", "duplicate key"},
 		{"\tcontinuation line", slog.LevelDebug, 0, "", "\tcontinuation line"},
 		{"2024-01-01 LOG:  other prefix", slog.LevelDebug, 0, "", "2024-01-01 LOG:  other prefix"},

@@ -112,9 +112,13 @@ func parseLogLine(line string) (level slog.Level, pid int, severity, msg string)
 	case "PANIC":
 		return slog.LevelError, pid, sev, rest
 	case "FATAL", "WARNING":
-		if strings.HasPrefix(rest, "terminating connection due to administrator command") {
-			// Every pooled connection gets this when Herald stops the
-			// server on purpose; it is not worth a warning.
+		if strings.HasPrefix(rest, "terminating connection due to administrator command") ||
+			strings.HasPrefix(rest, "connection to client lost") {
+			// Every pooled connection gets the first when Herald stops the
+			// server on purpose, and a session Herald closes mid-reply (at
+			// its own shutdown) the second; Herald is the server's only
+			// client and reports its own connection errors, so neither is
+			// worth a warning.
 			return slog.LevelDebug, pid, sev, rest
 		}
 		return slog.LevelWarn, pid, sev, rest
