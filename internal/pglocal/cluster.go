@@ -256,9 +256,6 @@ func (c *Cluster) ConnString(dbname string) string {
 		quoteConnValue(c.socketDir), Port, quoteConnValue(User), quoteConnValue(dbname))
 }
 
-// DataDir returns the absolute path of the cluster's data directory.
-func (c *Cluster) DataDir() string { return c.dataDir }
-
 // SocketDir returns the directory holding the server's Unix socket.
 func (c *Cluster) SocketDir() string { return c.socketDir }
 
