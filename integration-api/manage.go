@@ -29,8 +29,13 @@ type integrationJSON struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
-	// Secret is only present when it is issued (creation, rotation).
-	Secret string `json:"secret,omitempty"`
+}
+
+// integrationIssuedJSON is a credential with the secret just issued
+// (creation, rotation), after every other field, as it always was.
+type integrationIssuedJSON struct {
+	integrationJSON
+	Secret string `json:"secret"`
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -120,8 +125,7 @@ func (h *Handler) handleCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := h.Store.IntegrationCreate(r.Context(), i); err != nil {
 		return err
 	}
-	out := toIntegrationJSON(i, now)
-	out.Secret = secret
+	out := integrationIssuedJSON{integrationJSON: toIntegrationJSON(i, now), Secret: secret}
 	w.Header().Set("Cache-Control", "no-store")
 	httpjson.Write(w, http.StatusCreated, out)
 	return nil
@@ -197,8 +201,7 @@ func (h *Handler) handleRotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := toIntegrationJSON(i, h.now())
-	out.Secret = secret
+	out := integrationIssuedJSON{integrationJSON: toIntegrationJSON(i, h.now()), Secret: secret}
 	w.Header().Set("Cache-Control", "no-store")
 	httpjson.Write(w, http.StatusOK, out)
 	return nil

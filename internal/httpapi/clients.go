@@ -20,8 +20,13 @@ type clientJSON struct {
 	Key       string    `json:"key"`
 	Roles     []string  `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
-	// Secret is only present in the creation response.
-	Secret string `json:"secret,omitempty"`
+}
+
+// clientCreatedJSON is the creation answer: the client and, this once, its
+// secret (after every other field, as it always was).
+type clientCreatedJSON struct {
+	clientJSON
+	Secret string `json:"secret"`
 }
 
 func toClientJSON(c *herald.Client) clientJSON {
@@ -85,8 +90,7 @@ func (s *Server) handleClientCreate(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	s.catalog.Invalidate()
-	out := toClientJSON(c)
-	out.Secret = secret
+	out := clientCreatedJSON{clientJSON: toClientJSON(c), Secret: secret}
 	w.Header().Set("Cache-Control", "no-store")
 	httpjson.Write(w, http.StatusCreated, out)
 	return nil

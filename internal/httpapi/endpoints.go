@@ -52,8 +52,13 @@ type endpointJSON struct {
 	Headers   map[string]string `json:"headers,omitempty"`
 	CreatedAt time.Time         `json:"created_at"`
 	UpdatedAt time.Time         `json:"updated_at"`
-	// Secret is only present in the creation response.
-	Secret string `json:"secret,omitempty"`
+}
+
+// endpointCreatedJSON is the creation answer: the endpoint and, this once,
+// its signing secret (after every other field, as it always was).
+type endpointCreatedJSON struct {
+	endpointJSON
+	Secret string `json:"secret"`
 }
 
 func toEndpointJSON(e *herald.Endpoint) endpointJSON {
@@ -141,8 +146,7 @@ func (s *Server) handleEndpointCreate(w http.ResponseWriter, r *http.Request) er
 			return err
 		}
 	}
-	out := toEndpointJSON(ep)
-	out.Secret = secret
+	out := endpointCreatedJSON{endpointJSON: toEndpointJSON(ep), Secret: secret}
 	w.Header().Set("Cache-Control", "no-store")
 	httpjson.Write(w, http.StatusCreated, out)
 	return nil
