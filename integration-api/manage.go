@@ -38,13 +38,6 @@ type integrationIssuedJSON struct {
 	Secret string `json:"secret"`
 }
 
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func toIntegrationJSON(i *herald.Integration, now time.Time) integrationJSON {
 	status := "active"
 	switch {
@@ -54,12 +47,8 @@ func toIntegrationJSON(i *herald.Integration, now time.Time) integrationJSON {
 		status = "expired"
 	}
 	return integrationJSON{ID: i.ID, Tenant: i.TenantID, Name: i.Name, Key: i.Key, Types: i.Types, Status: status,
-		ExpiresAt: timePtr(i.ExpiresAt), RevokedAt: timePtr(i.RevokedAt), LastUsedAt: timePtr(i.LastUsedAt),
+		ExpiresAt: httpjson.Time(i.ExpiresAt), RevokedAt: httpjson.Time(i.RevokedAt), LastUsedAt: httpjson.Time(i.LastUsedAt),
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
-}
-
-type listJSON[T any] struct {
-	Data []T `json:"data"`
 }
 
 // adminTenant resolves the tenant a management request acts on: the
@@ -142,10 +131,7 @@ func (h *Handler) handleList(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	now := h.now()
-	out := listJSON[integrationJSON]{Data: make([]integrationJSON, 0, len(is))}
-	for _, i := range is {
-		out.Data = append(out.Data, toIntegrationJSON(i, now))
-	}
+	out := httpjson.ListOf(is, func(i *herald.Integration) integrationJSON { return toIntegrationJSON(i, now) })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -106,10 +106,7 @@ func (s *Server) handleClientList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	out := listJSON[clientJSON]{Data: make([]clientJSON, 0, len(cs))}
-	for _, c := range cs {
-		out.Data = append(out.Data, toClientJSON(c))
-	}
+	out := httpjson.ListOf(cs, toClientJSON)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

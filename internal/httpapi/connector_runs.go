@@ -44,8 +44,8 @@ type connectorRunJSON struct {
 
 func toConnectorRunJSON(run *herald.ConnectorRun) connectorRunJSON {
 	out := connectorRunJSON{ID: run.ID, Connector: run.ConnectorID, EventID: run.EventID, EventType: run.EventType,
-		Input: run.Input, Status: string(run.Status), Attempts: run.Attempts, NextAttemptAt: timePtr(run.NextAttemptAt),
-		LastAttemptAt: timePtr(run.LastAttemptAt), LastError: run.LastError, History: make([]attemptOutJSON, 0, len(run.History)),
+		Input: run.Input, Status: string(run.Status), Attempts: run.Attempts, NextAttemptAt: httpjson.Time(run.NextAttemptAt),
+		LastAttemptAt: httpjson.Time(run.LastAttemptAt), LastError: run.LastError, History: make([]attemptOutJSON, 0, len(run.History)),
 		CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
 	if run.Status != herald.ConnectorRunPending {
 		out.NextAttemptAt = nil
@@ -82,11 +82,9 @@ func (s *Server) handleConnectorRuns(w http.ResponseWriter, r *http.Request) err
 	default:
 		return herald.Invalid("status", "enum", "must be pending, succeeded or failed")
 	}
-	var before uuid.UUID
-	if cur := q.Get("cursor"); cur != "" {
-		if before, err = uuid.Parse(cur); err != nil {
-			return herald.Invalid("cursor", "format", "use the next_cursor of the previous page")
-		}
+	before, err := pageCursor(r)
+	if err != nil {
+		return err
 	}
 	runs, err := s.store.ConnectorRunList(r.Context(), c.ID, status, before, limit)
 	if err != nil {

@@ -234,10 +234,7 @@ func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out := listJSON[connectorJSON]{Data: make([]connectorJSON, 0, len(cs))}
-	for _, c := range cs {
-		out.Data = append(out.Data, toConnectorJSON(c))
-	}
+	out := httpjson.ListOf(cs, toConnectorJSON)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
@@ -322,10 +319,8 @@ func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) err
 	var in struct {
 		Event json.RawMessage `json:"event"`
 	}
-	if r.ContentLength != 0 {
-		if err := httpjson.Decode(w, r, &in); err != nil {
-			return err
-		}
+	if err := httpjson.DecodeOptional(w, r, &in); err != nil {
+		return err
 	}
 	event := in.Event
 	if len(event) == 0 || string(event) == "null" {

@@ -38,21 +38,14 @@ type deliveryJSON struct {
 	AttemptLog     []attemptJSON `json:"attempt_log"`
 }
 
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func toDeliveryJSON(d *herald.Delivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, EndpointID: d.EndpointID,
 		Status: string(d.Status), Attempts: d.Attempts, LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, AttemptLog: make([]attemptJSON, 0, len(d.AttemptLog))}
 	if d.Status == herald.DeliveryPending {
-		out.NextAttemptAt = timePtr(d.NextAttemptAt)
+		out.NextAttemptAt = httpjson.Time(d.NextAttemptAt)
 	}
-	out.LastAttemptAt = timePtr(d.LastAttemptAt)
+	out.LastAttemptAt = httpjson.Time(d.LastAttemptAt)
 	for _, a := range d.AttemptLog {
 		out.AttemptLog = append(out.AttemptLog, attemptJSON{Attempt: a.Attempt, At: a.At, StatusCode: a.StatusCode,
 			LatencyMS: float64(a.Latency.Microseconds()) / 1000, Error: a.Error, ResponseBody: printable(a.ResponseBody)})
@@ -92,12 +85,8 @@ func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request) erro
 			return herald.Invalid("status", "enum", "must be pending, succeeded or failed")
 		}
 	}
-	if c := q.Get("cursor"); c != "" {
-		id, err := uuid.Parse(c)
-		if err != nil {
-			return herald.Invalid("cursor", "format", "use the next_cursor of the previous page")
-		}
-		f.Before = id
+	if f.Before, err = pageCursor(r); err != nil {
+		return err
 	}
 	ds, err := s.store.DeliveryList(r.Context(), f)
 	if err != nil {
@@ -152,6 +141,12 @@ func (s *Server) handleDeliveryRetry(w http.ResponseWriter, r *http.Request) err
 	if _, err := s.retrier.Retry(r.Context(), id, func(d *herald.Delivery) error { return s.authorizeDelivery(r, d) }); err != nil {
 		return err
 	}
+	return s.writeQueuedDelivery(w, r, id)
+}
+
+// writeQueuedDelivery answers 202 with a delivery just queued (a retry, a
+// test send), read back as stored, to follow in its attempt log.
+func (s *Server) writeQueuedDelivery(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
 	d, err := s.store.DeliveryGet(r.Context(), id)
 	if err != nil {
 		return err

@@ -65,7 +65,7 @@ func toEndpointJSON(e *herald.Endpoint) endpointJSON {
 	out := endpointJSON{ID: e.ID, Tenant: e.TenantID, Client: e.ClientID, URL: e.URL, Description: e.Description,
 		Types: e.Types, Status: string(e.Status), DisabledReason: e.DisabledReason, Config: json.RawMessage(e.Config),
 		Signing: e.Signing, PublicKey: e.PublicKey, Filter: json.RawMessage(e.Filter), Auth: toAuthJSON(e.Auth),
-		VerifiedAt: timePtr(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
+		VerifiedAt: httpjson.Time(e.VerifiedAt), VerifiedBy: e.VerifiedBy, RateLimit: e.RateLimit,
 		Ordered: e.Ordered, ContentMode: e.ContentMode, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, MTLS: toMTLSJSON(e.MTLS),
 		Verification: toVerificationJSON(e.Verification)}
 	if len(e.Headers) > 0 {
@@ -161,10 +161,7 @@ func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	out := listJSON[endpointJSON]{Data: make([]endpointJSON, 0, len(eps))}
-	for _, e := range eps {
-		out.Data = append(out.Data, toEndpointJSON(e))
-	}
+	out := httpjson.ListOf(eps, toEndpointJSON)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

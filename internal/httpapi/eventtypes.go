@@ -202,10 +202,7 @@ func (s *Server) handleEventTypeList(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	p := principal(r)
-	out := listJSON[eventTypeJSON]{Data: make([]eventTypeJSON, 0, len(ts))}
-	for _, t := range ts {
-		out.Data = append(out.Data, toEventTypeJSON(t, p))
-	}
+	out := httpjson.ListOf(ts, func(t *herald.EventType) eventTypeJSON { return toEventTypeJSON(t, p) })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }
@@ -228,10 +225,7 @@ func (s *Server) handleEventTypeVersions(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	out := listJSON[schemaVersionJSON]{Data: make([]schemaVersionJSON, 0, len(vs))}
-	for _, v := range vs {
-		out.Data = append(out.Data, toSchemaVersionJSON(v))
-	}
+	out := httpjson.ListOf(vs, toSchemaVersionJSON)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

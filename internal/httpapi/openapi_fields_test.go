@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	integrationapi "github.com/heraldhq/herald/integration-api"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/openapi/openapitest"
 )
 
@@ -21,24 +22,24 @@ var responseTypes = map[string]any{
 	"POST /webhook-verifications/{id}/{token} 200 application/json": statusJSON{},
 
 	"POST /v1/tenants 201 application/json":     tenantJSON{},
-	"GET /v1/tenants 200 application/json":      listJSON[tenantJSON]{},
+	"GET /v1/tenants 200 application/json":      httpjson.List[tenantJSON]{},
 	"GET /v1/tenants/{id} 200 application/json": tenantJSON{},
 
 	"POST /v1/clients 201 application/json":     clientCreatedJSON{},
-	"GET /v1/clients 200 application/json":      listJSON[clientJSON]{},
+	"GET /v1/clients 200 application/json":      httpjson.List[clientJSON]{},
 	"GET /v1/clients/{id} 200 application/json": clientJSON{},
 
-	"GET /v1/event-types 200 application/json":                           listJSON[eventTypeJSON]{},
+	"GET /v1/event-types 200 application/json":                           httpjson.List[eventTypeJSON]{},
 	"GET /v1/event-types/{type} 200 application/json":                    eventTypeJSON{},
 	"PUT /v1/event-types/{type} 200 application/json":                    eventTypeJSON{},
 	"PUT /v1/event-types/{type} 201 application/json":                    eventTypeJSON{},
-	"GET /v1/event-types/{type}/versions 200 application/json":           listJSON[schemaVersionJSON]{},
+	"GET /v1/event-types/{type}/versions 200 application/json":           httpjson.List[schemaVersionJSON]{},
 	"GET /v1/event-types/{type}/versions/{version} 200 application/json": schemaVersionJSON{},
 
 	"POST /v1/events 202 application/json": acceptedJSON{},
 
 	"POST /v1/endpoints 201 application/json":                    endpointCreatedJSON{},
-	"GET /v1/endpoints 200 application/json":                     listJSON[endpointJSON]{},
+	"GET /v1/endpoints 200 application/json":                     httpjson.List[endpointJSON]{},
 	"GET /v1/endpoints/{id} 200 application/json":                endpointJSON{},
 	"PATCH /v1/endpoints/{id} 200 application/json":              endpointJSON{},
 	"POST /v1/endpoints/{id}/disable 200 application/json":       endpointJSON{},
@@ -58,7 +59,7 @@ var responseTypes = map[string]any{
 	"POST /v1/signing-keys/rotate 200 application/json": signingKeyJSON{},
 
 	"POST /v1/connectors 201 application/json":                connectorJSON{},
-	"GET /v1/connectors 200 application/json":                 listJSON[connectorJSON]{},
+	"GET /v1/connectors 200 application/json":                 httpjson.List[connectorJSON]{},
 	"GET /v1/connectors/{id} 200 application/json":            connectorJSON{},
 	"PATCH /v1/connectors/{id} 200 application/json":          connectorJSON{},
 	"POST /v1/connectors/{id}/test 200 application/json":      runResultJSON{},

@@ -37,7 +37,7 @@ func toReplayJSON(r *postgres.Replay) replayJSON {
 		types = []string{}
 	}
 	return replayJSON{ID: r.ID, EndpointID: r.EndpointID, Types: types, From: r.From, To: r.To, Status: r.Status,
-		Scanned: r.Scanned, Queued: r.Queued, ScannedAt: timePtr(r.ScannedAt), Delivered: r.Counts.Delivered,
+		Scanned: r.Scanned, Queued: r.Queued, ScannedAt: httpjson.Time(r.ScannedAt), Delivered: r.Counts.Delivered,
 		Failed: r.Counts.Failed, Pending: r.Counts.Pending, Error: r.Error, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 

@@ -88,6 +88,20 @@ func visibleOwned[T any](r *http.Request, what string, get func(context.Context,
 	return v, nil
 }
 
+// pageCursor reads ?cursor=, the next_cursor of the page before (the id
+// the next page starts after); none is the first page (uuid.Nil).
+func pageCursor(r *http.Request) (uuid.UUID, error) {
+	c := r.URL.Query().Get("cursor")
+	if c == "" {
+		return uuid.Nil, nil
+	}
+	id, err := uuid.Parse(c)
+	if err != nil {
+		return uuid.Nil, herald.Invalid("cursor", "format", "use the next_cursor of the previous page")
+	}
+	return id, nil
+}
+
 // parseLimit reads ?limit= with a default and a maximum.
 func parseLimit(r *http.Request, def, max int) (int, error) {
 	q := r.URL.Query().Get("limit")

@@ -44,10 +44,8 @@ func (s *Server) handleEndpointRotate(w http.ResponseWriter, r *http.Request) er
 	var in struct {
 		Grace *string `json:"grace"`
 	}
-	if r.ContentLength != 0 {
-		if err := httpjson.Decode(w, r, &in); err != nil {
-			return err
-		}
+	if err := httpjson.DecodeOptional(w, r, &in); err != nil {
+		return err
 	}
 	grace := defaultGrace
 	if in.Grace != nil {

@@ -61,33 +61,25 @@ func (s *Server) handleEndpointTest(w http.ResponseWriter, r *http.Request) erro
 	if e.Status != herald.EndpointActive {
 		return herald.Conflict("endpoint %s is disabled; enable it first", e.ID)
 	}
-	var sample ingest.TestSample
-	if r.ContentLength != 0 {
-		// Optional: an event of a type the endpoint receives, with sample
-		// data, instead of Herald's own test event.
-		var in struct {
-			Type string          `json:"type"`
-			Data json.RawMessage `json:"data"`
-		}
-		if err := httpjson.Decode(w, r, &in); err != nil {
-			return err
-		}
-		if in.Type == "" && in.Data != nil {
-			return herald.Invalid("type", "required", "name the event type the sample data is of")
-		}
-		if in.Type != "" && in.Data == nil {
-			return herald.Invalid("data", "required", "give sample data of type %q", in.Type)
-		}
-		sample = ingest.TestSample{Type: in.Type, Data: in.Data}
+	// Optional: an event of a type the endpoint receives, with sample
+	// data, instead of Herald's own test event.
+	var in struct {
+		Type string          `json:"type"`
+		Data json.RawMessage `json:"data"`
 	}
+	if err := httpjson.DecodeOptional(w, r, &in); err != nil {
+		return err
+	}
+	if in.Type == "" && in.Data != nil {
+		return herald.Invalid("type", "required", "name the event type the sample data is of")
+	}
+	if in.Type != "" && in.Data == nil {
+		return herald.Invalid("data", "required", "give sample data of type %q", in.Type)
+	}
+	sample := ingest.TestSample{Type: in.Type, Data: in.Data}
 	id, err := s.ingest.SendTest(r.Context(), principal(r), e, sample)
 	if err != nil {
 		return err
 	}
-	d, err := s.store.DeliveryGet(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	httpjson.Write(w, http.StatusAccepted, toDeliveryJSON(d))
-	return nil
+	return s.writeQueuedDelivery(w, r, id)
 }

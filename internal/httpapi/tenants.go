@@ -23,10 +23,6 @@ func toTenantJSON(t *herald.Tenant) tenantJSON {
 	return tenantJSON{ID: t.ID, Name: t.Name, Platform: t.Platform, CreatedAt: t.CreatedAt}
 }
 
-type listJSON[T any] struct {
-	Data []T `json:"data"`
-}
-
 func requirePlatformAdmin(p herald.Principal) error {
 	if !p.PlatformAdmin {
 		return herald.Forbidden("only platform admins may manage tenants")
@@ -76,17 +72,14 @@ func (s *Server) handleTenantList(w http.ResponseWriter, r *http.Request) error 
 		if err != nil {
 			return err
 		}
-		httpjson.Write(w, http.StatusOK, listJSON[tenantJSON]{Data: []tenantJSON{toTenantJSON(t)}})
+		httpjson.Write(w, http.StatusOK, httpjson.List[tenantJSON]{Data: []tenantJSON{toTenantJSON(t)}})
 		return nil
 	}
 	ts, err := s.store.TenantList(r.Context())
 	if err != nil {
 		return err
 	}
-	out := listJSON[tenantJSON]{Data: make([]tenantJSON, 0, len(ts))}
-	for _, t := range ts {
-		out.Data = append(out.Data, toTenantJSON(t))
-	}
+	out := httpjson.ListOf(ts, toTenantJSON)
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -28,7 +28,7 @@ func toVerificationJSON(v *herald.Verification) *verificationJSON {
 		return nil
 	}
 	out := &verificationJSON{Attempts: v.Attempts, LastAttemptAt: v.LastAttemptAt.UTC(), Error: v.Error,
-		NextAttemptAt: timePtr(v.NextAttemptAt)}
+		NextAttemptAt: httpjson.Time(v.NextAttemptAt)}
 	if v.StatusCode != 0 {
 		code := v.StatusCode
 		out.StatusCode = &code

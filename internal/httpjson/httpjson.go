@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
@@ -144,4 +145,37 @@ func Write(w http.ResponseWriter, status int, v any) {
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		slog.Default().Debug("write response", "error", err)
 	}
+}
+
+// DecodeOptional is Decode for a body the caller may leave out: a request
+// without one (Content-Length: 0) leaves v as it is.
+func DecodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	return Decode(w, r, v)
+}
+
+// List is the shape of every list answer: {"data": [...]}.
+type List[T any] struct {
+	Data []T `json:"data"`
+}
+
+// ListOf converts items to their wire shape as a List, whose data is an
+// empty array, never null, when there are none.
+func ListOf[T, U any](items []T, wire func(T) U) List[U] {
+	out := List[U]{Data: make([]U, 0, len(items))}
+	for _, it := range items {
+		out.Data = append(out.Data, wire(it))
+	}
+	return out
+}
+
+// Time is an optional time on the wire: nil (left out, or null) for the
+// zero time, which means "none" in Herald's domain types.
+func Time(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
