@@ -109,21 +109,27 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		rej  *ingest.RejectError
 		fe   *herald.ForbiddenError
 		ce   *herald.ConflictError
-		nr   *noRouteError
-		me   *methodError
-		pe   *probeError
 	)
+	// The HTTP level first. These are returned as they are, never wrapped,
+	// so a type switch finds them (without the allocations of errors.As on
+	// every error answer), and a probe's reason, which may wrap any error,
+	// is shown rather than mapped.
+	switch e := err.(type) { //nolint:errorlint // never wrapped, see above
+	case *noRouteError:
+		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", e.Error()))
+		return
+	case *methodError:
+		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", e.Error()))
+		return
+	case *probeError:
+		if e.ready {
+			writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "Not ready", e.Error()))
+		} else {
+			writeProblem(w, problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", e.Error()))
+		}
+		return
+	}
 	switch {
-	// The HTTP level first: a probe's reason may wrap any error, which is
-	// shown as the reason rather than mapped.
-	case errors.As(err, &nr):
-		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", nr.Error()))
-	case errors.As(err, &me):
-		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", me.Error()))
-	case errors.As(err, &pe) && pe.ready:
-		writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "Not ready", pe.Error()))
-	case errors.As(err, &pe):
-		writeProblem(w, problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", pe.Error()))
 	case errors.As(err, &tl):
 		detail := fmt.Sprintf("the request body is larger than %d bytes", tl.Limit)
 		p := problem(http.StatusRequestEntityTooLarge, "request-too-large", "Request too large", detail)
