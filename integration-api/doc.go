@@ -10,9 +10,13 @@
 // kept in (local disk by default), and the sweep that enforces the
 // retention of thin payloads and files.
 //
-// Its handlers are mounted by internal/httpapi, which owns authentication of
-// Herald clients and the single mapping from errors to RFC 9457 problems;
-// import the package with an explicit name:
+// Its handlers write their success answers and return every error; they
+// are listed by ClientRoutes and PublicRoutes and mounted by
+// internal/httpapi, which owns authentication of Herald clients (the caller
+// reaches a handler through herald.PrincipalFrom) and answers the returned
+// errors through its single mapping from errors to RFC 9457 problems, as
+// for its own routes. Request bodies are read with internal/httpjson, the
+// decoder every route shares. Import the package with an explicit name:
 //
 //	integrationapi "github.com/heraldhq/herald/integration-api"
 package integrationapi

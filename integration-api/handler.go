@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/catalog"
-	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -58,15 +56,7 @@ type Deps struct {
 	Catalog *catalog.Catalog
 	Files   FileStore
 	Signer  *Signer
-	// WriteError answers with the problem for err (httpapi's single error
-	// mapping); WriteJSON answers with a JSON body.
-	WriteError func(w http.ResponseWriter, r *http.Request, err error)
-	WriteJSON  func(w http.ResponseWriter, status int, v any)
-	// DecodeJSON reads a request body strictly (unknown fields refused).
-	DecodeJSON func(w http.ResponseWriter, r *http.Request, v any) error
-	// Principal is the authenticated Herald client of a management request.
-	Principal func(r *http.Request) herald.Principal
-	Logger    *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Handler serves the Integration API, its management and files.
@@ -85,25 +75,41 @@ func New(d Deps, cfg Config) *Handler {
 
 func (h *Handler) now() time.Time { return h.cfg.Now().UTC() }
 
-// MountManagement adds the routes Herald clients use, inside the router
-// that authenticates them: integration credentials (tenant admins) and
-// file uploads (producers).
-func (h *Handler) MountManagement(r chi.Router) {
-	r.Post("/integrations", h.handleCreate)
-	r.Get("/integrations", h.handleList)
-	r.Get("/integrations/{id}", h.handleGet)
-	r.Delete("/integrations/{id}", h.handleRevoke)
-	r.Post("/integrations/{id}/secret/rotate", h.handleRotate)
-	r.Get("/integrations/{id}/access-log", h.handleAccessLog)
-	r.Post("/files", h.handleUpload)
-	r.Get("/files/{id}", h.handleFileGet)
+// Route is one route of the Integration API. Its handler writes its
+// success answer and returns every error, which the server mounting the
+// route (internal/httpapi) answers through its single error mapping, as it
+// does for its own routes.
+type Route struct {
+	Method  string
+	Pattern string
+	Handle  func(w http.ResponseWriter, r *http.Request) error
 }
 
-// MountPublic adds the routes that authenticate on their own: event reads
-// with integration credentials and signed file downloads.
-func (h *Handler) MountPublic(r chi.Router) {
-	r.Get("/v1/integration/events/{id}", h.handleEventGet)
-	r.Get("/v1/files/{id}/content", h.handleFileContent)
+// ClientRoutes are the routes Herald clients use, relative to /v1, to be
+// mounted behind the server's client authentication, which puts the client
+// in the request context (herald.PrincipalFrom): integration credentials
+// (tenant admins) and file uploads (producers).
+func (h *Handler) ClientRoutes() []Route {
+	return []Route{
+		{http.MethodPost, "/integrations", h.handleCreate},
+		{http.MethodGet, "/integrations", h.handleList},
+		{http.MethodGet, "/integrations/{id}", h.handleGet},
+		{http.MethodDelete, "/integrations/{id}", h.handleRevoke},
+		{http.MethodPost, "/integrations/{id}/secret/rotate", h.handleRotate},
+		{http.MethodGet, "/integrations/{id}/access-log", h.handleAccessLog},
+		{http.MethodPost, "/files", h.handleUpload},
+		{http.MethodGet, "/files/{id}", h.handleFileGet},
+	}
+}
+
+// PublicRoutes are the routes that authenticate on their own, mounted as
+// they are: event reads with integration credentials and signed file
+// downloads.
+func (h *Handler) PublicRoutes() []Route {
+	return []Route{
+		{http.MethodGet, "/v1/integration/events/{id}", h.handleEventGet},
+		{http.MethodGet, "/v1/files/{id}/content", h.handleFileContent},
+	}
 }
 
 // Sweep enforces retention once: it scrubs the expired thin payloads (the
@@ -150,12 +156,4 @@ func (h *Handler) deleteFiles(ctx context.Context, ids []uuid.UUID) {
 			h.Logger.Warn("delete expired file", "file", id, "error", err)
 		}
 	}
-}
-
-// Bind gives the handler the HTTP plumbing of the server that mounts it:
-// its single error mapping, JSON writer and reader, and the authenticated
-// client of management requests.
-func (h *Handler) Bind(writeError func(http.ResponseWriter, *http.Request, error), writeJSON func(http.ResponseWriter, int, any),
-	decodeJSON func(http.ResponseWriter, *http.Request, any) error, principal func(*http.Request) herald.Principal) {
-	h.WriteError, h.WriteJSON, h.DecodeJSON, h.Principal = writeError, writeJSON, decodeJSON, principal
 }

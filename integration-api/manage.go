@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/route"
 )
 
@@ -28,15 +29,13 @@ type integrationJSON struct {
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
-	// Secret is only present when it is issued (creation, rotation).
-	Secret string `json:"secret,omitempty"`
 }
 
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
+// integrationIssuedJSON is a credential with the secret just issued
+// (creation, rotation), after every other field, as it always was.
+type integrationIssuedJSON struct {
+	integrationJSON
+	Secret string `json:"secret"`
 }
 
 func toIntegrationJSON(i *herald.Integration, now time.Time) integrationJSON {
@@ -48,12 +47,8 @@ func toIntegrationJSON(i *herald.Integration, now time.Time) integrationJSON {
 		status = "expired"
 	}
 	return integrationJSON{ID: i.ID, Tenant: i.TenantID, Name: i.Name, Key: i.Key, Types: i.Types, Status: status,
-		ExpiresAt: timePtr(i.ExpiresAt), RevokedAt: timePtr(i.RevokedAt), LastUsedAt: timePtr(i.LastUsedAt),
+		ExpiresAt: httpjson.Time(i.ExpiresAt), RevokedAt: httpjson.Time(i.RevokedAt), LastUsedAt: httpjson.Time(i.LastUsedAt),
 		CreatedAt: i.CreatedAt, UpdatedAt: i.UpdatedAt}
-}
-
-type listJSON[T any] struct {
-	Data []T `json:"data"`
 }
 
 // adminTenant resolves the tenant a management request acts on: the
@@ -65,22 +60,20 @@ func adminTenant(p herald.Principal, given *uuid.UUID) (uuid.UUID, error) {
 // MaxIntegrationTypes bounds the patterns of one credential.
 const MaxIntegrationTypes = 100
 
-func (h *Handler) handleCreate(w http.ResponseWriter, r *http.Request) {
-	p := h.Principal(r)
+func (h *Handler) handleCreate(w http.ResponseWriter, r *http.Request) error {
+	p := herald.PrincipalFrom(r.Context())
 	var in struct {
 		Tenant    *uuid.UUID `json:"tenant"`
 		Name      string     `json:"name"`
 		Types     []string   `json:"types"`
 		ExpiresAt *time.Time `json:"expires_at"`
 	}
-	if err := h.DecodeJSON(w, r, &in); err != nil {
-		h.WriteError(w, r, err)
-		return
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
 	}
 	tenant, err := adminTenant(p, in.Tenant)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	now := h.now()
 	ve := &herald.ValidationError{}
@@ -113,40 +106,34 @@ func (h *Handler) handleCreate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := ve.Err(); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	key, secret := herald.NewIntegrationCredential()
 	i := &herald.Integration{ID: uuid.New(), TenantID: tenant, Name: in.Name, Key: key,
 		SecretHash: herald.HashSecret(secret), Types: types, ExpiresAt: expires}
 	if err := h.Store.IntegrationCreate(r.Context(), i); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
-	out := toIntegrationJSON(i, now)
-	out.Secret = secret
+	out := integrationIssuedJSON{integrationJSON: toIntegrationJSON(i, now), Secret: secret}
 	w.Header().Set("Cache-Control", "no-store")
-	h.WriteJSON(w, http.StatusCreated, out)
+	httpjson.Write(w, http.StatusCreated, out)
+	return nil
 }
 
-func (h *Handler) handleList(w http.ResponseWriter, r *http.Request) {
-	p := h.Principal(r)
+func (h *Handler) handleList(w http.ResponseWriter, r *http.Request) error {
+	p := herald.PrincipalFrom(r.Context())
 	tenant, err := p.AdminScope(r.URL.Query().Get("tenant"), "integrations")
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	is, err := h.Store.IntegrationList(r.Context(), tenant)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	now := h.now()
-	out := listJSON[integrationJSON]{Data: make([]integrationJSON, 0, len(is))}
-	for _, i := range is {
-		out.Data = append(out.Data, toIntegrationJSON(i, now))
-	}
-	h.WriteJSON(w, http.StatusOK, out)
+	out := httpjson.ListOf(is, func(i *herald.Integration) integrationJSON { return toIntegrationJSON(i, now) })
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }
 
 // visible loads an integration the caller administers; others are not
@@ -160,53 +147,50 @@ func (h *Handler) visible(r *http.Request) (*herald.Integration, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !h.Principal(r).IsAdminOf(i.TenantID) {
+	if !herald.PrincipalFrom(r.Context()).IsAdminOf(i.TenantID) {
 		return nil, herald.NotFound("integration %s", id)
 	}
 	return i, nil
 }
 
-func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) handleGet(w http.ResponseWriter, r *http.Request) error {
 	i, err := h.visible(r)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
-	h.WriteJSON(w, http.StatusOK, toIntegrationJSON(i, h.now()))
+	httpjson.Write(w, http.StatusOK, toIntegrationJSON(i, h.now()))
+	return nil
 }
 
 // handleRevoke revokes the credential for good; it stays listed (revoked)
 // with its access log.
-func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) handleRevoke(w http.ResponseWriter, r *http.Request) error {
 	i, err := h.visible(r)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if _, err := h.Store.IntegrationRevoke(r.Context(), i.ID, h.now()); err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // handleRotate issues a new secret; the old one stops working at once.
-func (h *Handler) handleRotate(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) handleRotate(w http.ResponseWriter, r *http.Request) error {
 	i, err := h.visible(r)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	_, secret := herald.NewIntegrationCredential()
 	i, err = h.Store.IntegrationRotate(r.Context(), i.ID, herald.HashSecret(secret))
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
-	out := toIntegrationJSON(i, h.now())
-	out.Secret = secret
+	out := integrationIssuedJSON{integrationJSON: toIntegrationJSON(i, h.now()), Secret: secret}
 	w.Header().Set("Cache-Control", "no-store")
-	h.WriteJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }
 
 // accessJSON is one access log entry on the wire.
@@ -222,6 +206,13 @@ type accessJSON struct {
 	Outcome    string     `json:"outcome"`
 }
 
+// accessPageJSON is a page of the access log, newest first; NextBefore is
+// the before parameter of the next page (absent on the last).
+type accessPageJSON struct {
+	Data       []accessJSON `json:"data"`
+	NextBefore int64        `json:"next_before,omitempty"`
+}
+
 func uuidPtr(id uuid.UUID) *uuid.UUID {
 	if id == uuid.Nil {
 		return nil
@@ -229,19 +220,17 @@ func uuidPtr(id uuid.UUID) *uuid.UUID {
 	return &id
 }
 
-func (h *Handler) handleAccessLog(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) handleAccessLog(w http.ResponseWriter, r *http.Request) error {
 	i, err := h.visible(r)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	limit := 100
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 1000 {
-			h.WriteError(w, r, herald.Invalid("limit", "range", "must be an integer from 1 to 1000"))
-			return
+			return herald.Invalid("limit", "range", "must be an integer from 1 to 1000")
 		}
 		limit = n
 	}
@@ -249,20 +238,15 @@ func (h *Handler) handleAccessLog(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("before"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			h.WriteError(w, r, herald.Invalid("before", "format", "must be the next_before value of the previous page"))
-			return
+			return herald.Invalid("before", "format", "must be the next_before value of the previous page")
 		}
 		before = n
 	}
 	es, err := h.Store.AccessLogList(r.Context(), i.ID, before, limit)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
-	out := struct {
-		Data       []accessJSON `json:"data"`
-		NextBefore int64        `json:"next_before,omitempty"`
-	}{Data: make([]accessJSON, 0, len(es))}
+	out := accessPageJSON{Data: make([]accessJSON, 0, len(es))}
 	for _, e := range es {
 		out.Data = append(out.Data, accessJSON{ID: e.ID, At: e.At, RemoteAddr: e.RemoteAddr, Method: e.Method,
 			Path: e.Path, EventID: uuidPtr(e.EventID), FileID: uuidPtr(e.FileID), Status: e.Status, Outcome: e.Outcome})
@@ -270,5 +254,6 @@ func (h *Handler) handleAccessLog(w http.ResponseWriter, r *http.Request) {
 	if len(es) == limit {
 		out.NextBefore = es[len(es)-1].ID
 	}
-	h.WriteJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
 )
@@ -30,26 +31,26 @@ var errNoEvent = herald.NotFound("event")
 // call is one Integration API request on its way to the access log.
 type call struct {
 	h     *Handler
-	w     http.ResponseWriter
 	r     *http.Request
 	entry herald.AccessEntry
 	// logged is false while the key is unknown (nothing to attribute).
 	logged bool
 }
 
-func (h *Handler) newCall(w http.ResponseWriter, r *http.Request) *call {
+func (h *Handler) newCall(r *http.Request) *call {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return &call{h: h, w: w, r: r, entry: herald.AccessEntry{At: h.now(), RemoteAddr: host, Method: r.Method,
+	return &call{h: h, r: r, entry: herald.AccessEntry{At: h.now(), RemoteAddr: host, Method: r.Method,
 		Path: r.URL.Path}}
 }
 
-// fail records the outcome and answers with err's problem.
-func (c *call) fail(status int, outcome string, err error) {
+// fail records the outcome and returns err, for the handler to return: the
+// access log holds what the caller is about to be answered.
+func (c *call) fail(status int, outcome string, err error) error {
 	c.record(status, outcome)
-	c.h.WriteError(c.w, c.r, err)
+	return err
 }
 
 // record writes the access log entry (when the key is known). It reports
@@ -69,63 +70,53 @@ func (c *call) record(status int, outcome string) bool {
 // authenticate checks the integration key and secret (HTTP Basic). A wrong
 // secret of a known key is logged; a revoked or expired credential with the
 // right secret is 403.
-func (c *call) authenticate() (*herald.Integration, bool) {
+func (c *call) authenticate() (*herald.Integration, error) {
 	key, secret, ok := c.r.BasicAuth()
 	if !ok {
-		c.h.WriteError(c.w, c.r, herald.ErrUnauthorized)
-		return nil, false
+		return nil, herald.ErrUnauthorized
 	}
 	i, err := c.h.Store.IntegrationGetByKey(c.r.Context(), key)
 	if errors.Is(err, herald.ErrNotFound) {
 		herald.SecretMatches(secret, dummyHash)
-		c.h.WriteError(c.w, c.r, herald.ErrUnauthorized)
-		return nil, false
+		return nil, herald.ErrUnauthorized
 	}
 	if err != nil {
-		c.h.WriteError(c.w, c.r, err)
-		return nil, false
+		return nil, err
 	}
 	c.entry.IntegrationID, c.entry.TenantID, c.logged = i.ID, i.TenantID, true
 	if !herald.SecretMatches(secret, i.SecretHash) {
-		c.fail(http.StatusUnauthorized, "wrong secret", herald.ErrUnauthorized)
-		return nil, false
+		return nil, c.fail(http.StatusUnauthorized, "wrong secret", herald.ErrUnauthorized)
 	}
 	if why := i.Usable(c.entry.At); why != "" {
-		c.fail(http.StatusForbidden, why, herald.Forbidden("%s", why))
-		return nil, false
+		return nil, c.fail(http.StatusForbidden, why, herald.Forbidden("%s", why))
 	}
-	return i, true
+	return i, nil
 }
 
-// readable loads an event the integration may read, or answers. Unknown
-// and out-of-scope events get the same 404; an expired thin payload 410.
-func (c *call) readable(i *herald.Integration, id uuid.UUID) (*postgres.PayloadEvent, bool) {
+// readable loads an event the integration may read. Unknown and
+// out-of-scope events get the same 404; an expired thin payload 410.
+func (c *call) readable(i *herald.Integration, id uuid.UUID) (*postgres.PayloadEvent, error) {
 	c.entry.EventID = id
 	pe, err := c.h.Store.PayloadEventGet(c.r.Context(), id)
 	if errors.Is(err, herald.ErrNotFound) {
-		c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
-		return nil, false
+		return nil, c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
 	}
 	if err != nil {
-		c.fail(http.StatusInternalServerError, "error", err)
-		return nil, false
+		return nil, c.fail(http.StatusInternalServerError, "error", err)
 	}
 	snap, err := c.h.Catalog.Get(c.r.Context())
 	if err != nil {
-		c.fail(http.StatusServiceUnavailable, "error", err)
-		return nil, false
+		return nil, c.fail(http.StatusServiceUnavailable, "error", err)
 	}
 	ev := &pe.Event
 	inScope := slices.ContainsFunc(i.Types, func(p string) bool { return route.Match(p, ev.Type) })
 	if !inScope || !snap.TenantMayConsume(i.TenantID, ev.Type, ev.TenantID) {
-		c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
-		return nil, false
+		return nil, c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
 	}
 	if pe.Thin && (!pe.ExpiredAt.IsZero() || !c.entry.At.Before(pe.ExpiresAt)) {
-		c.fail(http.StatusGone, "payload expired", herald.Gone("the payload of event %s has expired under its retention and was deleted", id))
-		return nil, false
+		return nil, c.fail(http.StatusGone, "payload expired", herald.Gone("the payload of event %s has expired under its retention and was deleted", id))
 	}
-	return pe, true
+	return pe, nil
 }
 
 // attachmentJSON is one attached file with its signed download link.
@@ -148,20 +139,19 @@ type eventJSON struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 }
 
-func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
-	c := h.newCall(w, r)
-	i, ok := c.authenticate()
-	if !ok {
-		return
+func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) error {
+	c := h.newCall(r)
+	i, err := c.authenticate()
+	if err != nil {
+		return err
 	}
 	id, err := uuid.Parse(chi.URLParam(r, "id"))
 	if err != nil {
-		c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
-		return
+		return c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
 	}
-	pe, ok := c.readable(i, id)
-	if !ok {
-		return
+	pe, err := c.readable(i, id)
+	if err != nil {
+		return err
 	}
 	out := eventJSON{Event: json.RawMessage(pe.Event.Body), Attachments: []attachmentJSON{}}
 	var files []*herald.File
@@ -169,8 +159,7 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		// Files attach only through this attribute, so most events need
 		// no lookup.
 		if files, err = h.Store.FilesOfEvent(r.Context(), id); err != nil {
-			c.fail(http.StatusInternalServerError, "error", err)
-			return
+			return c.fail(http.StatusInternalServerError, "error", err)
 		}
 	}
 	until := c.entry.At.Add(h.cfg.URLTTL).Truncate(time.Second)
@@ -185,18 +174,15 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		c.entry.Status, c.entry.Outcome = http.StatusOK, "ok"
 		expires, err := h.Store.PayloadReadLogged(r.Context(), id, c.entry.At, &c.entry)
 		if errors.Is(err, herald.ErrGone) {
-			c.fail(http.StatusGone, "payload expired", err)
-			return
+			return c.fail(http.StatusGone, "payload expired", err)
 		}
 		if err != nil {
 			c.h.Logger.Error("integration access log", "integration", i.ID, "error", err)
-			h.WriteError(w, r, herald.ErrUnavailable)
-			return
+			return herald.ErrUnavailable
 		}
 		out.ExpiresAt = &expires
 	} else if !c.record(http.StatusOK, "ok") {
-		h.WriteError(w, r, herald.ErrUnavailable)
-		return
+		return herald.ErrUnavailable
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if !wantsEnvelope(r) {
@@ -211,9 +197,10 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/cloudevents+json")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(pe.Event.Body)
-		return
+		return nil
 	}
-	h.WriteJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }
 
 // wantsEnvelope reports whether the caller asked for the JSON envelope

@@ -17,6 +17,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 )
 
 // fileJSON is a file's record on the wire.
@@ -65,11 +66,10 @@ func cleanName(name string) string {
 // handleUpload stores a producer's file: the raw request body (its
 // Content-Type kept, the name from ?name= or Content-Disposition), or the
 // part named "file" of a multipart/form-data body.
-func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) {
-	p := h.Principal(r)
+func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) error {
+	p := herald.PrincipalFrom(r.Context())
 	if !p.Client.Has(herald.RoleProducer) {
-		h.WriteError(w, r, herald.Forbidden("uploading files needs the producer role"))
-		return
+		return herald.Forbidden("uploading files needs the producer role")
 	}
 	limit := h.cfg.MaxFileBytes
 	// Multipart framing adds a little; the content itself is capped below.
@@ -85,8 +85,7 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) {
 	if mt, params, err := mime.ParseMediaType(contentType); err == nil && mt == "multipart/form-data" {
 		part, err := fileFormPart(multipart.NewReader(r.Body, params["boundary"]))
 		if err != nil {
-			h.WriteError(w, r, err)
-			return
+			return err
 		}
 		defer part.Close()
 		body, contentType = part, part.Header.Get("Content-Type")
@@ -98,36 +97,32 @@ func (h *Handler) handleUpload(w http.ResponseWriter, r *http.Request) {
 		contentType = "application/octet-stream"
 	}
 	if _, _, err := mime.ParseMediaType(contentType); err != nil || len(contentType) > 255 || !herald.StorableText(contentType) {
-		h.WriteError(w, r, herald.Invalid("Content-Type", "format", "must be a media type such as application/pdf"))
-		return
+		return herald.Invalid("Content-Type", "format", "must be a media type such as application/pdf")
 	}
 	f := &herald.File{ID: uuid.New(), TenantID: p.Client.TenantID, ClientID: p.Client.ID, Name: cleanName(name),
 		ContentType: contentType, ExpiresAt: h.now().Add(h.cfg.UploadTTL)}
 	size, sum, err := h.Files.Put(r.Context(), f.ID, body, limit)
 	var mbe *http.MaxBytesError
 	if errors.Is(err, ErrTooLarge) || errors.As(err, &mbe) {
-		h.WriteError(w, r, &cloudevents.TooLargeError{Which: cloudevents.WhichRequest, Index: -1, Limit: int(limit)})
-		return
+		return &cloudevents.TooLargeError{Which: cloudevents.WhichRequest, Index: -1, Limit: int(limit)}
 	}
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	if size == 0 {
 		// Nothing to attach: almost always a client that lost the file
 		// (curl's --data-binary @ of a missing path sends nothing).
 		_ = h.Files.Delete(r.Context(), f.ID)
-		h.WriteError(w, r, herald.Invalid("file", "empty", "the file is empty (0 bytes); send its content as the body or as the multipart part named \"file\""))
-		return
+		return herald.Invalid("file", "empty", "the file is empty (0 bytes); send its content as the body or as the multipart part named \"file\"")
 	}
 	f.Size, f.SHA256 = size, sum
 	if err := h.Store.FileCreate(r.Context(), f); err != nil {
 		_ = h.Files.Delete(r.Context(), f.ID)
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Location", "/v1/files/"+f.ID.String())
-	h.WriteJSON(w, http.StatusCreated, toFileJSON(f))
+	httpjson.Write(w, http.StatusCreated, toFileJSON(f))
+	return nil
 }
 
 // fileFormPart finds the form part named "file".
@@ -152,81 +147,69 @@ func fileFormPart(mr *multipart.Reader) (*multipart.Part, error) {
 }
 
 // handleFileGet shows a file's record to its tenant's producers and admins.
-func (h *Handler) handleFileGet(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) handleFileGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := uuid.Parse(chi.URLParam(r, "id"))
 	if err != nil {
-		h.WriteError(w, r, herald.NotFound("file %q", chi.URLParam(r, "id")))
-		return
+		return herald.NotFound("file %q", chi.URLParam(r, "id"))
 	}
 	f, err := h.Store.FileGet(r.Context(), id)
 	if err != nil {
-		h.WriteError(w, r, err)
-		return
+		return err
 	}
-	p := h.Principal(r)
+	p := herald.PrincipalFrom(r.Context())
 	if !p.IsAdminOf(f.TenantID) && !(p.Client.TenantID == f.TenantID && p.Client.Has(herald.RoleProducer)) {
-		h.WriteError(w, r, herald.NotFound("file %s", id))
-		return
+		return herald.NotFound("file %s", id)
 	}
-	h.WriteJSON(w, http.StatusOK, toFileJSON(f))
+	httpjson.Write(w, http.StatusOK, toFileJSON(f))
+	return nil
 }
 
 // handleFileContent serves an attached file to the holder of a signed link
 // the Integration API issued. The link's credential must still be usable
 // and still allowed to read the event.
-func (h *Handler) handleFileContent(w http.ResponseWriter, r *http.Request) {
-	c := h.newCall(w, r)
+func (h *Handler) handleFileContent(w http.ResponseWriter, r *http.Request) error {
+	c := h.newCall(r)
 	id, err := uuid.Parse(chi.URLParam(r, "id"))
 	if err != nil {
-		h.WriteError(w, r, herald.ErrUnauthorized)
-		return
+		return herald.ErrUnauthorized
 	}
 	c.entry.FileID = id
 	integration, verr := h.Signer.Verify(id, r.URL.Query(), c.entry.At)
 	if errors.Is(verr, errBadSignature) {
-		h.WriteError(w, r, herald.ErrUnauthorized)
-		return
+		return herald.ErrUnauthorized
 	}
 	i, err := h.Store.IntegrationGet(r.Context(), integration)
 	if err != nil {
-		h.WriteError(w, r, herald.ErrUnauthorized)
-		return
+		return herald.ErrUnauthorized
 	}
 	c.entry.IntegrationID, c.entry.TenantID, c.logged = i.ID, i.TenantID, true
 	if verr != nil {
-		c.fail(http.StatusUnauthorized, "download link expired", herald.ErrUnauthorized)
-		return
+		return c.fail(http.StatusUnauthorized, "download link expired", herald.ErrUnauthorized)
 	}
 	if why := i.Usable(c.entry.At); why != "" {
-		c.fail(http.StatusForbidden, why, herald.Forbidden("%s", why))
-		return
+		return c.fail(http.StatusForbidden, why, herald.Forbidden("%s", why))
 	}
 	f, err := h.Store.FileGet(r.Context(), id)
 	if errors.Is(err, herald.ErrNotFound) {
 		// Herald signed a link to it, so it existed: it has expired.
-		c.fail(http.StatusGone, "file expired", herald.Gone("file %s has expired with its event's payload and was deleted", id))
-		return
+		return c.fail(http.StatusGone, "file expired", herald.Gone("file %s has expired with its event's payload and was deleted", id))
 	}
 	if err != nil {
-		c.fail(http.StatusInternalServerError, "error", err)
-		return
+		return c.fail(http.StatusInternalServerError, "error", err)
 	}
 	if f.EventID == uuid.Nil {
-		c.fail(http.StatusNotFound, "not found or out of scope", herald.NotFound("file %s", id))
-		return
+		return c.fail(http.StatusNotFound, "not found or out of scope", herald.NotFound("file %s", id))
 	}
-	if _, ok := c.readable(i, f.EventID); !ok {
-		return
+	if _, err := c.readable(i, f.EventID); err != nil {
+		return err
 	}
 	content, err := h.Files.Open(r.Context(), id)
 	if err != nil {
-		c.fail(http.StatusGone, "file content missing", herald.Gone("file %s is no longer stored", id))
-		return
+		return c.fail(http.StatusGone, "file content missing", herald.Gone("file %s is no longer stored", id))
 	}
 	defer content.Close()
 	if !c.record(http.StatusOK, "ok") {
-		h.WriteError(w, r, herald.ErrUnavailable)
-		return
+		return herald.ErrUnavailable
 	}
 	w.Header().Set("Content-Type", f.ContentType)
 	w.Header().Set("Cache-Control", "private, no-store")
@@ -240,4 +223,5 @@ func (h *Handler) handleFileContent(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Disposition", disp)
 	http.ServeContent(w, r, "", f.CreatedAt, content)
+	return nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -13,13 +12,9 @@ import (
 
 	"github.com/heraldhq/herald/connectors"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/route"
 )
-
-// ConnectorRetrier re-queues a finished connector run.
-type ConnectorRetrier interface {
-	RetryConnectorRun(ctx context.Context, id uuid.UUID, authorize func(*herald.ConnectorRun) error) (*herald.ConnectorRun, error)
-}
 
 type connectorJSON struct {
 	ID          uuid.UUID       `json:"id"`
@@ -205,51 +200,43 @@ func (s *Server) applyConnector(r *http.Request, ve *herald.ValidationError, in 
 	return nil
 }
 
-func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) error {
 	var in connectorInJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
 	}
 	owner, err := s.receivingClient(r, in.Client, "a connector")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	c := &herald.Connector{ID: uuid.New(), TenantID: owner.TenantID, ClientID: owner.ID, Enabled: true}
 	ve := &herald.ValidationError{}
 	if err := s.applyConnector(r, ve, &in, c, owner, true); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := ve.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.store.ConnectorCreate(r.Context(), c); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.catalog.Invalidate()
-	writeJSON(w, http.StatusCreated, toConnectorJSON(c))
+	httpjson.Write(w, http.StatusCreated, toConnectorJSON(c))
+	return nil
 }
 
-func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) error {
 	tenant, client, err := ownedListScope(r, "connectors")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	cs, err := s.store.ConnectorList(r.Context(), tenant, client)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	out := listJSON[connectorJSON]{Data: make([]connectorJSON, 0, len(cs))}
-	for _, c := range cs {
-		out.Data = append(out.Data, toConnectorJSON(c))
-	}
-	writeJSON(w, http.StatusOK, out)
+	out := httpjson.ListOf(cs, toConnectorJSON)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }
 
 // visibleConnector loads the connector of the path (see visibleOwned).
@@ -258,29 +245,26 @@ func (s *Server) visibleConnector(r *http.Request) (*herald.Connector, error) {
 		func(c *herald.Connector) (uuid.UUID, uuid.UUID) { return c.TenantID, c.ClientID })
 }
 
-func (s *Server) handleConnectorGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConnectorGet(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.visibleConnector(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, toConnectorJSON(c))
+	httpjson.Write(w, http.StatusOK, toConnectorJSON(c))
+	return nil
 }
 
-func (s *Server) handleConnectorUpdate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConnectorUpdate(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.visibleConnector(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in connectorInJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
 	}
 	if in.Client != nil && *in.Client != c.ClientID {
-		s.writeError(w, r, herald.Invalid("client", "immutable", "cannot change; create the connector for that client"))
-		return
+		return herald.Invalid("client", "immutable", "cannot change; create the connector for that client")
 	}
 	owner := principal(r).Client
 	if c.ClientID != uuid.Nil && c.ClientID != owner.ID {
@@ -290,33 +274,30 @@ func (s *Server) handleConnectorUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	ve := &herald.ValidationError{}
 	if err := s.applyConnector(r, ve, &in, c, owner, false); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := ve.Err(); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.store.ConnectorUpdate(r.Context(), c); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.catalog.Invalidate()
-	writeJSON(w, http.StatusOK, toConnectorJSON(c))
+	httpjson.Write(w, http.StatusOK, toConnectorJSON(c))
+	return nil
 }
 
-func (s *Server) handleConnectorDelete(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConnectorDelete(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.visibleConnector(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.store.ConnectorDelete(r.Context(), c.ID); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	s.catalog.Invalidate()
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 type runResultJSON struct {
@@ -330,20 +311,16 @@ type runResultJSON struct {
 // handleConnectorTest runs the connector once, now, against a sample event
 // (or the one given), and answers with the outcome. Nothing is stored or
 // queued; only the connector's own requests (or e-mail) go out.
-func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.visibleConnector(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	var in struct {
 		Event json.RawMessage `json:"event"`
 	}
-	if r.ContentLength != 0 {
-		if err := decodeJSON(w, r, &in); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
+	if err := httpjson.DecodeOptional(w, r, &in); err != nil {
+		return err
 	}
 	event := in.Event
 	if len(event) == 0 || string(event) == "null" {
@@ -351,8 +328,7 @@ func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) {
 	} else {
 		var obj map[string]any
 		if err := json.Unmarshal(event, &obj); err != nil {
-			s.writeError(w, r, herald.Invalid("event", "type", "must be a CloudEvent as a JSON object"))
-			return
+			return herald.Invalid("event", "type", "must be a CloudEvent as a JSON object")
 		}
 		var buf bytes.Buffer
 		_ = json.Compact(&buf, event)
@@ -360,8 +336,7 @@ func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) {
 	}
 	run, err := s.connectors.Build(c.Kind, connectors.Spec{Code: c.Code, Config: c.MergedConfig()})
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	res := connectors.Redact(run.Run(r.Context(), connectors.Input{Event: event}), c.Secrets)
 	out := runResultJSON{Status: string(res.Status), Error: res.Error, Logs: res.Logs, Requests: res.Requests,
@@ -369,7 +344,8 @@ func (s *Server) handleConnectorTest(w http.ResponseWriter, r *http.Request) {
 	if out.Logs == nil {
 		out.Logs = []string{}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }
 
 // sampleEvent is the CloudEvent a test run gets when none is given: of the
@@ -389,140 +365,4 @@ func sampleEvent(c *herald.Connector) json.RawMessage {
 		"data": map[string]any{"message": "This is a test event from Herald.", "connector": c.ID},
 	})
 	return b
-}
-
-type attemptOutJSON struct {
-	Attempt    int       `json:"attempt"`
-	At         time.Time `json:"at"`
-	Status     string    `json:"status"`
-	Error      string    `json:"error,omitempty"`
-	Logs       []string  `json:"logs"`
-	Requests   int       `json:"requests"`
-	DurationMS float64   `json:"duration_ms"`
-}
-
-type connectorRunJSON struct {
-	ID            uuid.UUID        `json:"id"`
-	Connector     uuid.UUID        `json:"connector"`
-	EventID       uuid.UUID        `json:"event_id"`
-	EventType     string           `json:"event_type"`
-	Input         string           `json:"input"`
-	Status        string           `json:"status"`
-	Attempts      int              `json:"attempts"`
-	NextAttemptAt *time.Time       `json:"next_attempt_at,omitempty"`
-	LastAttemptAt *time.Time       `json:"last_attempt_at,omitempty"`
-	LastError     string           `json:"last_error,omitempty"`
-	History       []attemptOutJSON `json:"history"`
-	CreatedAt     time.Time        `json:"created_at"`
-	UpdatedAt     time.Time        `json:"updated_at"`
-}
-
-func toConnectorRunJSON(run *herald.ConnectorRun) connectorRunJSON {
-	out := connectorRunJSON{ID: run.ID, Connector: run.ConnectorID, EventID: run.EventID, EventType: run.EventType,
-		Input: run.Input, Status: string(run.Status), Attempts: run.Attempts, NextAttemptAt: timePtr(run.NextAttemptAt),
-		LastAttemptAt: timePtr(run.LastAttemptAt), LastError: run.LastError, History: make([]attemptOutJSON, 0, len(run.History)),
-		CreatedAt: run.CreatedAt, UpdatedAt: run.UpdatedAt}
-	if run.Status != herald.ConnectorRunPending {
-		out.NextAttemptAt = nil
-	}
-	for _, a := range run.History {
-		logs := a.Logs
-		if logs == nil {
-			logs = []string{}
-		}
-		out.History = append(out.History, attemptOutJSON{Attempt: a.Attempt, At: a.At, Status: a.Status, Error: a.Error,
-			Logs: logs, Requests: a.Requests, DurationMS: float64(a.Duration.Microseconds()) / 1000})
-	}
-	return out
-}
-
-type connectorRunPageJSON struct {
-	Data       []connectorRunJSON `json:"data"`
-	NextCursor string             `json:"next_cursor,omitempty"`
-}
-
-func (s *Server) handleConnectorRuns(w http.ResponseWriter, r *http.Request) {
-	c, err := s.visibleConnector(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := parseLimit(r, 50, 250)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	q := r.URL.Query()
-	status := q.Get("status")
-	switch herald.ConnectorRunStatus(status) {
-	case "", herald.ConnectorRunPending, herald.ConnectorRunSucceeded, herald.ConnectorRunFailed:
-	default:
-		s.writeError(w, r, herald.Invalid("status", "enum", "must be pending, succeeded or failed"))
-		return
-	}
-	var before uuid.UUID
-	if cur := q.Get("cursor"); cur != "" {
-		if before, err = uuid.Parse(cur); err != nil {
-			s.writeError(w, r, herald.Invalid("cursor", "format", "use the next_cursor of the previous page"))
-			return
-		}
-	}
-	runs, err := s.store.ConnectorRunList(r.Context(), c.ID, status, before, limit)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := connectorRunPageJSON{Data: make([]connectorRunJSON, 0, len(runs))}
-	for _, run := range runs {
-		out.Data = append(out.Data, toConnectorRunJSON(run))
-	}
-	if len(runs) == limit {
-		out.NextCursor = runs[len(runs)-1].ID.String()
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// authorizeRun lets the connector's managers (or, once it is deleted, the
-// tenant's admins) see and retry a run.
-func (s *Server) authorizeRun(r *http.Request, run *herald.ConnectorRun) error {
-	p := principal(r)
-	c, err := s.store.ConnectorGet(r.Context(), run.ConnectorID)
-	switch {
-	case err == nil && mayManage(p, c.TenantID, c.ClientID):
-		return nil
-	case err != nil && p.IsAdminOf(run.TenantID):
-		return nil
-	}
-	return herald.NotFound("connector run %s", run.ID)
-}
-
-func (s *Server) handleConnectorRunGet(w http.ResponseWriter, r *http.Request) {
-	id, err := pathUUID(r, "id", "connector run")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	run, err := s.store.ConnectorRunGet(r.Context(), id)
-	if err == nil {
-		err = s.authorizeRun(r, run)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, toConnectorRunJSON(run))
-}
-
-func (s *Server) handleConnectorRunRetry(w http.ResponseWriter, r *http.Request) {
-	id, err := pathUUID(r, "id", "connector run")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	run, err := s.runs.RetryConnectorRun(r.Context(), id, func(run *herald.ConnectorRun) error { return s.authorizeRun(r, run) })
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, toConnectorRunJSON(run))
 }

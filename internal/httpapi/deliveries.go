@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -37,21 +38,14 @@ type deliveryJSON struct {
 	AttemptLog     []attemptJSON `json:"attempt_log"`
 }
 
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
 func toDeliveryJSON(d *herald.Delivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, EventID: d.EventID, EventType: d.EventType, EndpointID: d.EndpointID,
 		Status: string(d.Status), Attempts: d.Attempts, LastStatusCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, AttemptLog: make([]attemptJSON, 0, len(d.AttemptLog))}
 	if d.Status == herald.DeliveryPending {
-		out.NextAttemptAt = timePtr(d.NextAttemptAt)
+		out.NextAttemptAt = httpjson.Time(d.NextAttemptAt)
 	}
-	out.LastAttemptAt = timePtr(d.LastAttemptAt)
+	out.LastAttemptAt = httpjson.Time(d.LastAttemptAt)
 	for _, a := range d.AttemptLog {
 		out.AttemptLog = append(out.AttemptLog, attemptJSON{Attempt: a.Attempt, At: a.At, StatusCode: a.StatusCode,
 			LatencyMS: float64(a.Latency.Microseconds()) / 1000, Error: a.Error, ResponseBody: printable(a.ResponseBody)})
@@ -73,16 +67,14 @@ type deliveryPageJSON struct {
 	NextCursor string         `json:"next_cursor,omitempty"`
 }
 
-func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request) error {
 	e, err := s.visibleEndpoint(r)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	f := postgres.DeliveryFilter{EndpointID: e.ID}
 	if f.Limit, err = parseLimit(r, 50, 250); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	q := r.URL.Query()
 	if st := q.Get("status"); st != "" {
@@ -90,22 +82,15 @@ func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 		case herald.DeliveryPending, herald.DeliverySucceeded, herald.DeliveryFailed:
 			f.Status = herald.DeliveryStatus(st)
 		default:
-			s.writeError(w, r, herald.Invalid("status", "enum", "must be pending, succeeded or failed"))
-			return
+			return herald.Invalid("status", "enum", "must be pending, succeeded or failed")
 		}
 	}
-	if c := q.Get("cursor"); c != "" {
-		id, err := uuid.Parse(c)
-		if err != nil {
-			s.writeError(w, r, herald.Invalid("cursor", "format", "use the next_cursor of the previous page"))
-			return
-		}
-		f.Before = id
+	if f.Before, err = pageCursor(r); err != nil {
+		return err
 	}
 	ds, err := s.store.DeliveryList(r.Context(), f)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := deliveryPageJSON{Data: make([]deliveryJSON, 0, len(ds))}
 	for _, d := range ds {
@@ -114,7 +99,8 @@ func (s *Server) handleDeliveryList(w http.ResponseWriter, r *http.Request) {
 	if len(ds) == f.Limit {
 		out.NextCursor = ds[len(ds)-1].ID.String()
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
 }
 
 // authorizeDelivery lets the endpoint's managers (or, for a deleted
@@ -131,38 +117,40 @@ func (s *Server) authorizeDelivery(r *http.Request, d *herald.Delivery) error {
 	return herald.NotFound("delivery %s", d.ID)
 }
 
-func (s *Server) handleDeliveryGet(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeliveryGet(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id", "delivery")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	d, err := s.store.DeliveryGet(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if err := s.authorizeDelivery(r, d); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, toDeliveryJSON(d))
+	httpjson.Write(w, http.StatusOK, toDeliveryJSON(d))
+	return nil
 }
 
-func (s *Server) handleDeliveryRetry(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleDeliveryRetry(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathUUID(r, "id", "delivery")
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if _, err := s.retrier.Retry(r.Context(), id, func(d *herald.Delivery) error { return s.authorizeDelivery(r, d) }); err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
+	return s.writeQueuedDelivery(w, r, id)
+}
+
+// writeQueuedDelivery answers 202 with a delivery just queued (a retry, a
+// test send), read back as stored, to follow in its attempt log.
+func (s *Server) writeQueuedDelivery(w http.ResponseWriter, r *http.Request, id uuid.UUID) error {
 	d, err := s.store.DeliveryGet(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d))
+	httpjson.Write(w, http.StatusAccepted, toDeliveryJSON(d))
+	return nil
 }

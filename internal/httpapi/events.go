@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/httpjson"
 )
 
 type storedJSON struct {
@@ -25,21 +26,20 @@ type acceptedJSON struct {
 
 // handleEventsPost ingests CloudEvents in structured, batch or binary mode.
 // 202 means every event of the request is committed with its deliveries.
-func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) error {
 	events, err := cloudevents.Parse(r, s.limits)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	stored, err := s.ingest.Ingest(r.Context(), principal(r), events)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
 	out := acceptedJSON{Accepted: len(stored), Events: make([]storedJSON, len(stored))}
 	for i, st := range stored {
 		out.Events[i] = storedJSON{ID: st.ID, Source: st.Source, CEID: st.CEID, Sequence: st.Seq,
 			ReceivedAt: st.ReceivedAt, Duplicate: st.Duplicate}
 	}
-	writeJSON(w, http.StatusAccepted, out)
+	httpjson.Write(w, http.StatusAccepted, out)
+	return nil
 }

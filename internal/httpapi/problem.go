@@ -1,21 +1,15 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"reflect"
-	"slices"
-	"strings"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/ingest"
-	"github.com/heraldhq/herald/internal/jsoncheck"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -66,8 +60,47 @@ func problem(status int, kind, title, detail string) *Problem {
 	return &Problem{Type: problemTypeBase + kind, Title: title, Status: status, Detail: detail}
 }
 
-// writeError is the one place that maps errors to HTTP problems. Errors that
-// are not the caller's fault are logged and answered without their text.
+// handlerFunc is the shape of every handler Herald serves: it writes its
+// success answer itself and returns an error for anything else, before it
+// has written anything. It never answers an error itself.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts h to net/http. It is the one error path of every route:
+// whatever h returns is answered (and, when it is not the caller's fault,
+// logged) by writeError.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// noRouteError: no route serves the request's path.
+type noRouteError struct{ path string }
+
+func (e *noRouteError) Error() string { return "no such route: " + e.path }
+
+// methodError: a route serves the path, but not with the request's method.
+type methodError struct{ method, path string }
+
+func (e *methodError) Error() string { return e.method + " is not supported on " + e.path }
+
+// probeError is a failed health (unhealthy) or readiness (not ready) check;
+// its reason is shown, since it names no secret and tells an operator why.
+type probeError struct {
+	ready bool // readiness, not health
+	err   error
+}
+
+func (e *probeError) Error() string { return e.err.Error() }
+
+func (e *probeError) Unwrap() error { return e.err }
+
+// writeError is the one place that maps errors to HTTP problems: what a
+// route answers on bad input, missing rights or a failure is decided here,
+// never in a handler. Errors that are not the caller's fault are logged and
+// answered without their text.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
 		ve   *herald.ValidationError
@@ -77,6 +110,25 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		fe   *herald.ForbiddenError
 		ce   *herald.ConflictError
 	)
+	// The HTTP level first. These are returned as they are, never wrapped,
+	// so a type switch finds them (without the allocations of errors.As on
+	// every error answer), and a probe's reason, which may wrap any error,
+	// is shown rather than mapped.
+	switch e := err.(type) { //nolint:errorlint // never wrapped, see above
+	case *noRouteError:
+		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", e.Error()))
+		return
+	case *methodError:
+		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", e.Error()))
+		return
+	case *probeError:
+		if e.ready {
+			writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "Not ready", e.Error()))
+		} else {
+			writeProblem(w, problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", e.Error()))
+		}
+		return
+	}
 	switch {
 	case errors.As(err, &tl):
 		detail := fmt.Sprintf("the request body is larger than %d bytes", tl.Limit)
@@ -114,7 +166,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			p.Errors = append(p.Errors, ProblemItem{Field: fe.Field, Rule: fe.Rule, Detail: fe.Detail})
 		}
 		writeProblem(w, p)
-	case errors.Is(err, errBadJSON):
+	case errors.Is(err, httpjson.ErrMalformed):
 		writeProblem(w, problem(http.StatusBadRequest, "malformed-json", "Malformed JSON", err.Error()))
 	case errors.Is(err, herald.ErrUnauthorized):
 		w.Header().Set("WWW-Authenticate", `Basic realm="herald", charset="UTF-8"`)
@@ -169,119 +221,4 @@ func indexPtr(i int) *int {
 		return nil
 	}
 	return &i
-}
-
-var errBadJSON = errors.New("malformed JSON body")
-
-// maxJSONBody bounds the JSON request bodies of the management API.
-const maxJSONBody = 1 << 20
-
-// decodeJSON reads a JSON request body into v, refusing unknown fields so
-// typos in field names are reported instead of silently ignored. The body
-// must pass the one JSON check (package jsoncheck: well-formed UTF-8, no
-// member named twice in an object, anywhere: a schema, a filter or a
-// config object included), and no string decoded into v may hold U+0000,
-// which no name, URL or other text value can store; JSON kept as JSON
-// (json.RawMessage fields: schemas, configs, filters, sample data) may.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &cloudevents.TooLargeError{Which: cloudevents.WhichRequest, Index: -1, Limit: int(mbe.Limit)}
-		}
-		return fmt.Errorf("%w: reading the body: %s", errBadJSON, err.Error())
-	}
-	if jerr := jsoncheck.Check(body); jerr != nil {
-		if jerr.Rule == jsoncheck.RuleDuplicateKey {
-			return herald.Invalid(jerr.Path.Field(""), jerr.Rule, "%s", jerr.Detail)
-		}
-		return fmt.Errorf("%w: %s", errBadJSON, jerr.Detail)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return herald.Invalid(ute.Field, "type", "must be %s, not %s", ute.Type.String(), ute.Value)
-		}
-		return fmt.Errorf("%w: %s", errBadJSON, err.Error())
-	}
-	if field, ok := unstorableString(reflect.ValueOf(v), ""); ok {
-		return herald.Invalid(field, "chars", "must not contain U+0000 (NUL): no text value in Herald can hold it")
-	}
-	return nil
-}
-
-// unstorableString finds the first string in v (walking structs by their
-// JSON names, slices, arrays, maps and pointers) that PostgreSQL text
-// cannot hold, and returns its JSON path. Byte slices (json.RawMessage) are
-// JSON or binary kept as bytes, so they are not looked into.
-func unstorableString(v reflect.Value, path string) (string, bool) {
-	join := func(name string) string {
-		if path == "" {
-			return name
-		}
-		return path + "." + name
-	}
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if !v.IsNil() {
-			return unstorableString(v.Elem(), path)
-		}
-	case reflect.String:
-		if !herald.StorableText(v.String()) {
-			return path, true
-		}
-	case reflect.Struct:
-		t := v.Type()
-		for i := range t.NumField() {
-			f := t.Field(i)
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if !f.IsExported() || name == "-" {
-				continue
-			}
-			p := path
-			if !f.Anonymous || name != "" {
-				if name == "" {
-					name = f.Name
-				}
-				p = join(name)
-			}
-			if field, bad := unstorableString(v.Field(i), p); bad {
-				return field, true
-			}
-		}
-	case reflect.Slice, reflect.Array:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return "", false
-		}
-		for i := range v.Len() {
-			if field, bad := unstorableString(v.Index(i), fmt.Sprintf("%s[%d]", path, i)); bad {
-				return field, true
-			}
-		}
-	case reflect.Map:
-		keys := v.MapKeys()
-		slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-		for _, k := range keys {
-			name := fmt.Sprint(k.Interface())
-			if k.Kind() == reflect.String && !herald.StorableText(k.String()) {
-				return join(strings.ToValidUTF8(strings.ReplaceAll(name, "\x00", "\\u0000"), "\ufffd")), true
-			}
-			if field, bad := unstorableString(v.MapIndex(k), join(name)); bad {
-				return field, true
-			}
-		}
-	}
-	return "", false
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	if err := json.NewEncoder(w).Encode(v); err != nil {
-		slog.Default().Debug("write response", "error", err)
-	}
 }

@@ -7,15 +7,11 @@ package httpapi
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/go-chi/chi/v5/middleware"
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/connectors"
@@ -23,6 +19,7 @@ import (
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/ingest"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/openapi"
@@ -117,9 +114,6 @@ func New(d Deps) *Server {
 	if s.healthy == nil {
 		s.healthy = func(context.Context) error { return nil }
 	}
-	if s.integ != nil {
-		s.integ.Bind(s.writeError, writeJSON, decodeJSON, principal)
-	}
 	s.router = s.routes()
 	return s
 }
@@ -130,229 +124,152 @@ func (s *Server) Handler() http.Handler { return s.router }
 // Router exposes the chi router (the OpenAPI contract test walks it).
 func (s *Server) Router() chi.Routes { return s.router }
 
+// routes is the API's index: every route, the handler that serves it, and
+// the middleware in front. Every handler returns its errors to s.handle.
 func (s *Server) routes() chi.Router {
 	r := chi.NewRouter()
 	r.Use(s.recoverPanics)
 	r.Use(s.accessLog)
 	r.Use(s.refuseUnstorableURL)
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", "no such route: "+r.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed",
-			r.Method+" is not supported on "+r.URL.Path))
-	})
+	r.NotFound(s.handle(func(_ http.ResponseWriter, r *http.Request) error {
+		return &noRouteError{path: r.URL.Path}
+	}))
+	r.MethodNotAllowed(s.handle(func(_ http.ResponseWriter, r *http.Request) error {
+		return &methodError{method: r.Method, path: r.URL.Path}
+	}))
 
-	r.Get("/healthz", s.handleHealth)
-	r.Get("/readyz", s.handleReady)
-	r.Get("/.well-known/jwks.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(s.jwks())
-	})
-	r.Get("/webhook-verifications/{id}/{token}", s.handleVerificationCallback)
-	r.Post("/webhook-verifications/{id}/{token}", s.handleVerificationCallback)
-	r.Get("/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/yaml")
-		_, _ = w.Write(openapi.Spec)
-	})
+	r.Get("/healthz", s.handle(s.handleHealth))
+	r.Get("/readyz", s.handle(s.handleReady))
+	r.Get("/.well-known/jwks.json", s.handle(s.handleJWKS))
+	r.Get("/webhook-verifications/{id}/{token}", s.handle(s.handleVerificationCallback))
+	r.Post("/webhook-verifications/{id}/{token}", s.handle(s.handleVerificationCallback))
+	r.Get("/openapi.yaml", s.handle(handleOpenAPI))
 
 	if s.integ != nil {
 		// These authenticate on their own (integration credentials, signed
 		// links), not as Herald clients.
-		s.integ.MountPublic(r)
+		for _, rt := range s.integ.PublicRoutes() {
+			r.Method(rt.Method, rt.Pattern, s.handle(rt.Handle))
+		}
 	}
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		if s.integ != nil {
-			s.integ.MountManagement(r)
+			for _, rt := range s.integ.ClientRoutes() {
+				r.Method(rt.Method, rt.Pattern, s.handle(rt.Handle))
+			}
 		}
-		r.Post("/tenants", s.handleTenantCreate)
-		r.Get("/tenants", s.handleTenantList)
-		r.Get("/tenants/{id}", s.handleTenantGet)
-		r.Delete("/tenants/{id}", s.handleTenantDelete)
+		r.Post("/tenants", s.handle(s.handleTenantCreate))
+		r.Get("/tenants", s.handle(s.handleTenantList))
+		r.Get("/tenants/{id}", s.handle(s.handleTenantGet))
+		r.Delete("/tenants/{id}", s.handle(s.handleTenantDelete))
 
-		r.Post("/clients", s.handleClientCreate)
-		r.Get("/clients", s.handleClientList)
-		r.Get("/clients/{id}", s.handleClientGet)
-		r.Delete("/clients/{id}", s.handleClientDelete)
+		r.Post("/clients", s.handle(s.handleClientCreate))
+		r.Get("/clients", s.handle(s.handleClientList))
+		r.Get("/clients/{id}", s.handle(s.handleClientGet))
+		r.Delete("/clients/{id}", s.handle(s.handleClientDelete))
 
-		r.Get("/event-types", s.handleEventTypeList)
-		r.Get("/event-types/{type}", s.handleEventTypeGet)
-		r.Put("/event-types/{type}", s.handleEventTypePut)
-		r.Get("/event-types/{type}/versions", s.handleEventTypeVersions)
-		r.Get("/event-types/{type}/versions/{version}", s.handleEventTypeVersion)
+		r.Get("/event-types", s.handle(s.handleEventTypeList))
+		r.Get("/event-types/{type}", s.handle(s.handleEventTypeGet))
+		r.Put("/event-types/{type}", s.handle(s.handleEventTypePut))
+		r.Get("/event-types/{type}/versions", s.handle(s.handleEventTypeVersions))
+		r.Get("/event-types/{type}/versions/{version}", s.handle(s.handleEventTypeVersion))
 
-		r.Post("/events", s.handleEventsPost)
+		r.Post("/events", s.handle(s.handleEventsPost))
 
-		r.Post("/endpoints", s.handleEndpointCreate)
-		r.Get("/endpoints", s.handleEndpointList)
-		r.Get("/endpoints/{id}", s.handleEndpointGet)
-		r.Patch("/endpoints/{id}", s.handleEndpointPatch)
-		r.Delete("/endpoints/{id}", s.handleEndpointDelete)
-		r.Post("/endpoints/{id}/disable", s.handleEndpointDisable)
-		r.Post("/endpoints/{id}/enable", s.handleEndpointEnable)
-		r.Post("/endpoints/{id}/secret/rotate", s.handleEndpointRotate)
-		r.Get("/endpoints/{id}/secret", s.handleEndpointSecret)
-		r.Post("/endpoints/{id}/recover", s.handleEndpointRecover)
-		r.Post("/endpoints/{id}/test", s.handleEndpointTest)
-		r.Post("/endpoints/{id}/replay", s.handleEndpointReplay)
-		r.Post("/endpoints/{id}/verify", s.handleEndpointVerify)
-		r.Get("/replays/{id}", s.handleReplayGet)
-		r.Get("/endpoints/{id}/deliveries", s.handleDeliveryList)
+		r.Post("/endpoints", s.handle(s.handleEndpointCreate))
+		r.Get("/endpoints", s.handle(s.handleEndpointList))
+		r.Get("/endpoints/{id}", s.handle(s.handleEndpointGet))
+		r.Patch("/endpoints/{id}", s.handle(s.handleEndpointPatch))
+		r.Delete("/endpoints/{id}", s.handle(s.handleEndpointDelete))
+		r.Post("/endpoints/{id}/disable", s.handle(s.handleEndpointDisable))
+		r.Post("/endpoints/{id}/enable", s.handle(s.handleEndpointEnable))
+		r.Post("/endpoints/{id}/secret/rotate", s.handle(s.handleEndpointRotate))
+		r.Get("/endpoints/{id}/secret", s.handle(s.handleEndpointSecret))
+		r.Post("/endpoints/{id}/recover", s.handle(s.handleEndpointRecover))
+		r.Post("/endpoints/{id}/test", s.handle(s.handleEndpointTest))
+		r.Post("/endpoints/{id}/replay", s.handle(s.handleEndpointReplay))
+		r.Post("/endpoints/{id}/verify", s.handle(s.handleEndpointVerify))
+		r.Get("/replays/{id}", s.handle(s.handleReplayGet))
+		r.Get("/endpoints/{id}/deliveries", s.handle(s.handleDeliveryList))
 
-		r.Post("/signing-keys/rotate", s.handleSigningKeyRotate)
+		r.Post("/signing-keys/rotate", s.handle(s.handleSigningKeyRotate))
 
-		r.Post("/connectors", s.handleConnectorCreate)
-		r.Get("/connectors", s.handleConnectorList)
-		r.Get("/connectors/{id}", s.handleConnectorGet)
-		r.Patch("/connectors/{id}", s.handleConnectorUpdate)
-		r.Delete("/connectors/{id}", s.handleConnectorDelete)
-		r.Post("/connectors/{id}/test", s.handleConnectorTest)
-		r.Get("/connectors/{id}/runs", s.handleConnectorRuns)
-		r.Get("/connector-runs/{id}", s.handleConnectorRunGet)
-		r.Post("/connector-runs/{id}/retry", s.handleConnectorRunRetry)
+		r.Post("/connectors", s.handle(s.handleConnectorCreate))
+		r.Get("/connectors", s.handle(s.handleConnectorList))
+		r.Get("/connectors/{id}", s.handle(s.handleConnectorGet))
+		r.Patch("/connectors/{id}", s.handle(s.handleConnectorUpdate))
+		r.Delete("/connectors/{id}", s.handle(s.handleConnectorDelete))
+		r.Post("/connectors/{id}/test", s.handle(s.handleConnectorTest))
+		r.Get("/connectors/{id}/runs", s.handle(s.handleConnectorRuns))
+		r.Get("/connector-runs/{id}", s.handle(s.handleConnectorRunGet))
+		r.Post("/connector-runs/{id}/retry", s.handle(s.handleConnectorRunRetry))
 
-		r.Get("/deliveries/{id}", s.handleDeliveryGet)
-		r.Post("/deliveries/{id}/retry", s.handleDeliveryRetry)
+		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
+		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))
 	})
 	return r
 }
 
-// handleHealth answers whether the process is alive and can recover by
-// itself; a database that is down makes the node unready, not unhealthy.
-func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	if err := s.healthy(r.Context()); err != nil {
-		writeProblem(w, problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", err.Error()))
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+// statusJSON is the answer of the probes and of a verification callback.
+type statusJSON struct {
+	Status string `json:"status"`
 }
 
-func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+// handleHealth answers whether the process is alive and can recover by
+// itself; a database that is down makes the node unready, not unhealthy.
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) error {
+	if err := s.healthy(r.Context()); err != nil {
+		return &probeError{err: err}
+	}
+	httpjson.Write(w, http.StatusOK, statusJSON{Status: "ok"})
+	return nil
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
-		writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "Not ready", err.Error()))
-		return
+		return &probeError{ready: true, err: err}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpjson.Write(w, http.StatusOK, statusJSON{Status: "ready"})
+	return nil
 }
 
-type principalKey struct{}
-
-// authenticate checks HTTP Basic credentials against the catalog. Every
-// /v1 route needs a client.
-func (s *Server) authenticate(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, secret, ok := r.BasicAuth()
-		if !ok {
-			s.writeError(w, r, herald.ErrUnauthorized)
-			return
-		}
-		snap, err := s.catalog.Get(r.Context())
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		p, err := snap.Authenticate(key, secret)
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+// handleJWKS publishes the keys Herald signs outbound JWTs with.
+func (s *Server) handleJWKS(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(s.jwks())
+	return nil
 }
 
-func principal(r *http.Request) herald.Principal {
-	p, _ := r.Context().Value(principalKey{}).(herald.Principal)
-	return p
+// handleOpenAPI serves the embedded OpenAPI document.
+func handleOpenAPI(w http.ResponseWriter, _ *http.Request) error {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(openapi.Spec)
+	return nil
 }
 
-// accessLog logs each request at debug level, with its client key; never
-// its credentials or body.
-func (s *Server) accessLog(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
-		next.ServeHTTP(ww, r)
-		if s.logger.Enabled(r.Context(), slog.LevelDebug) {
-			s.logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", ww.Status(),
-				"duration", time.Since(start))
-		}
-	})
-}
-
-// recoverPanics answers a handler's panic with the internal-error problem
-// (and logs it with its stack) instead of net/http's bare 500.
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler { //nolint:errorlint // net/http's sentinel, compared as net/http does
-				panic(v)
-			}
-			s.logger.Error("handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-			s.writeError(w, r, fmt.Errorf("panic serving %s %s: %v", r.Method, r.URL.Path, v))
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-// refuseUnstorableURL refuses request paths and query parameters holding
-// text no name or value in Herald can have, U+0000 or bytes that are not
-// UTF-8 (a percent-encoded %00 or %FF), before they reach a handler and
-// then PostgreSQL, which cannot store them. A path is not found; a query
-// parameter is invalid input naming the parameter.
-func (s *Server) refuseUnstorableURL(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !herald.StorableText(r.URL.Path) {
-			s.writeError(w, r, herald.NotFound("path %q", r.URL.Path))
-			return
-		}
-		for name, values := range r.URL.Query() {
-			ok := herald.StorableText(name)
-			for _, v := range values {
-				ok = ok && herald.StorableText(v)
-			}
-			if !ok {
-				s.writeError(w, r, herald.Invalid(strings.ToValidUTF8(name, "\ufffd"), "chars",
-					"query parameter %q holds U+0000 or bytes that are not UTF-8, which no value can hold", name))
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-// pathUUID parses a UUID path parameter; a malformed one is simply not found.
-func pathUUID(r *http.Request, name, what string) (uuid.UUID, error) {
-	id, err := uuid.Parse(chi.URLParam(r, name))
-	if err != nil {
-		return uuid.Nil, herald.NotFound("%s %q", what, chi.URLParam(r, name))
-	}
-	return id, nil
+// signingKeyJSON names the key outbound JWTs are signed with from now on.
+type signingKeyJSON struct {
+	KID string `json:"kid"`
 }
 
 // handleSigningKeyRotate rotates the key Herald signs outbound JWTs with
 // (platform admins only). The previous key stays published an hour so
 // tokens it signed keep verifying.
-func (s *Server) handleSigningKeyRotate(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleSigningKeyRotate(w http.ResponseWriter, r *http.Request) error {
 	if !principal(r).PlatformAdmin {
-		s.writeError(w, r, herald.Forbidden("only platform admins may rotate Herald's signing keys"))
-		return
+		return herald.Forbidden("only platform admins may rotate Herald's signing keys")
 	}
 	if s.rotate == nil {
-		s.writeError(w, r, herald.ErrUnavailable)
-		return
+		return herald.ErrUnavailable
 	}
 	kid, err := s.rotate(r.Context())
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"kid": kid})
+	httpjson.Write(w, http.StatusOK, signingKeyJSON{KID: kid})
+	return nil
 }

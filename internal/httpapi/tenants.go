@@ -1,0 +1,118 @@
+package httpapi
+
+import (
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
+)
+
+type tenantJSON struct {
+	ID        uuid.UUID `json:"id"`
+	Name      string    `json:"name"`
+	Platform  bool      `json:"platform"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toTenantJSON(t *herald.Tenant) tenantJSON {
+	return tenantJSON{ID: t.ID, Name: t.Name, Platform: t.Platform, CreatedAt: t.CreatedAt}
+}
+
+func requirePlatformAdmin(p herald.Principal) error {
+	if !p.PlatformAdmin {
+		return herald.Forbidden("only platform admins may manage tenants")
+	}
+	return nil
+}
+
+func (s *Server) handleTenantCreate(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r)
+	if err := requirePlatformAdmin(p); err != nil {
+		return err
+	}
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	t := &herald.Tenant{ID: uuid.New(), Name: in.Name}
+	if err := s.store.TenantCreate(r.Context(), t); err != nil {
+		return err
+	}
+	s.catalog.Invalidate()
+	httpjson.Write(w, http.StatusCreated, toTenantJSON(t))
+	return nil
+}
+
+func validName(field, name string) error {
+	switch {
+	case name == "":
+		return herald.Invalid(field, "required", "must not be empty")
+	case utf8.RuneCountInString(name) > 200:
+		return herald.Invalid(field, "max-length", "must be at most 200 characters")
+	}
+	return nil
+}
+
+func (s *Server) handleTenantList(w http.ResponseWriter, r *http.Request) error {
+	p := principal(r)
+	if !p.PlatformAdmin {
+		// Everyone else sees just their own tenant.
+		t, err := s.store.TenantGet(r.Context(), p.Client.TenantID)
+		if err != nil {
+			return err
+		}
+		httpjson.Write(w, http.StatusOK, httpjson.List[tenantJSON]{Data: []tenantJSON{toTenantJSON(t)}})
+		return nil
+	}
+	ts, err := s.store.TenantList(r.Context())
+	if err != nil {
+		return err
+	}
+	out := httpjson.ListOf(ts, toTenantJSON)
+	httpjson.Write(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) handleTenantGet(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id", "tenant")
+	if err != nil {
+		return err
+	}
+	p := principal(r)
+	if !p.PlatformAdmin && p.Client.TenantID != id {
+		return herald.NotFound("tenant %s", id)
+	}
+	t, err := s.store.TenantGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, toTenantJSON(t))
+	return nil
+}
+
+func (s *Server) handleTenantDelete(w http.ResponseWriter, r *http.Request) error {
+	if err := requirePlatformAdmin(principal(r)); err != nil {
+		return err
+	}
+	id, err := pathUUID(r, "id", "tenant")
+	if err != nil {
+		return err
+	}
+	if err := s.store.TenantDelete(r.Context(), id); err != nil {
+		return err
+	}
+	s.catalog.Invalidate()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
