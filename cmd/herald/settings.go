@@ -79,20 +79,12 @@ var settings = []setting{
 		set:  func(c *config, v string) error { c.PGBinDir = v; return nil }},
 	{group: "Database", flag: "db-max-conns", env: "HERALD_DB_MAX_CONNS", def: strconv.Itoa(app.DefaultDBMaxConns), integer: true,
 		help: "PostgreSQL connection pool size",
-		set: func(c *config, v string) error {
-			n, err := intWithin(v, 4, math.MaxInt32, "must be at least 4")
-			c.DBMaxConns = int(n)
-			return err
-		}},
+		set:  intField(func(c *config) *int { return &c.DBMaxConns }, 4, math.MaxInt32, "must be at least 4")},
 
 	// Delivery
 	{group: "Delivery", flag: "workers", env: "HERALD_WORKERS", def: strconv.Itoa(queue.DefaultWorkers), integer: true,
 		help: "concurrent webhook deliveries on this node",
-		set: func(c *config, v string) error {
-			n, err := intWithin(v, 1, 10000, "must be from 1 to 10000")
-			c.Workers = int(n)
-			return err
-		}},
+		set:  intField(func(c *config) *int { return &c.Workers }, 1, 10000, "must be from 1 to 10000")},
 	{group: "Delivery", flag: "retry-schedule", env: "HERALD_RETRY_SCHEDULE", def: scheduleText(webhook.DefaultRetrySchedule),
 		help: "delays before each retry, comma-separated Go durations",
 		more: "Each delay gets ±20 % jitter; `Retry-After` is honoured (capped at 1 h).",
@@ -108,47 +100,32 @@ var settings = []setting{
 		}},
 	{group: "Delivery", flag: "breaker-failures", env: "HERALD_BREAKER_FAILURES", def: "20", integer: true, off: "turns the circuit breaker off",
 		help: "consecutive failed attempts that open an endpoint's circuit; 0 turns the breaker off",
-		set: func(c *config, v string) error {
-			n, err := intWithin(v, 0, math.MaxInt32, "must be 0 (off) or more")
-			c.BreakerThreshold = int(n)
-			return err
-		}},
+		set:  intField(func(c *config) *int { return &c.BreakerThreshold }, 0, math.MaxInt32, "must be 0 (off) or more")},
 	{group: "Delivery", flag: "breaker-cooldown", env: "HERALD_BREAKER_COOLDOWN", def: "30s",
 		help: "how long an open circuit waits before one probe attempt",
-		set: func(c *config, v string) (err error) {
-			c.BreakerCooldown, err = durationWhere(v, positive, "%q is not a positive Go duration such as 30s")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.BreakerCooldown },
+			positive, "%q is not a positive Go duration such as 30s")},
 	{group: "Delivery", flag: "auto-disable-after", env: "HERALD_AUTO_DISABLE_AFTER", def: "120h", off: "never disables an endpoint",
 		help: "disable an endpoint after this long without a successful delivery; 0 never",
-		set: func(c *config, v string) (err error) {
-			c.AutoDisableAfter, err = durationWhere(v, func(d time.Duration) bool { return d >= 0 },
-				"%q is not a non-negative Go duration such as 120h")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.AutoDisableAfter },
+			func(d time.Duration) bool { return d >= 0 }, "%q is not a non-negative Go duration such as 120h")},
 	{group: "Delivery", flag: "retention", env: "HERALD_RETENTION", def: "720h", off: "keeps events forever",
 		help: "how long events and delivery history are kept, in whole days; 0 keeps them forever",
 		more: "Old days are dropped as daily partitions, with their idempotency keys, connector runs, thin payloads' records, access log entries and attached files.",
-		set: func(c *config, v string) (err error) {
-			c.Retention, err = durationWhere(v, func(d time.Duration) bool { return d == 0 || d >= 48*time.Hour },
-				"%q must be 0 (forever) or a Go duration of at least 48h, past the retry schedule")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.Retention },
+			func(d time.Duration) bool { return d == 0 || d >= 48*time.Hour },
+			"%q must be 0 (forever) or a Go duration of at least 48h, past the retry schedule")},
 	{group: "Delivery", flag: "job-timeout", env: "HERALD_JOB_TIMEOUT", def: herald.ShortDuration(queue.DefaultJobTimeout),
 		help: "longest run of one delivery job (an attempt is 15s at most)",
-		set: func(c *config, v string) (err error) {
-			c.JobTimeout, err = durationWhere(v, func(d time.Duration) bool { return d >= webhook.DefaultTimeout+time.Second },
-				"%q must be a Go duration longer than one attempt ("+webhook.DefaultTimeout.String()+"), such as 1m")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.JobTimeout },
+			func(d time.Duration) bool { return d >= webhook.DefaultTimeout+time.Second },
+			"%q must be a Go duration longer than one attempt ("+webhook.DefaultTimeout.String()+"), such as 1m")},
 	{group: "Delivery", flag: "rescue-margin", env: "HERALD_RESCUE_MARGIN", def: herald.ShortDuration(queue.DefaultRescueMargin),
 		help: "how long past its timeout a job still marked running is taken for abandoned by a node that died, and run again",
 		more: "A dead node's deliveries resume about `HERALD_JOB_TIMEOUT` + 10 s + this margin after it died (1m40s by default).",
-		set: func(c *config, v string) (err error) {
-			c.RescueMargin, err = durationWhere(v, func(d time.Duration) bool { return d >= time.Second },
-				"%q must be a Go duration of at least 1s, such as 30s")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.RescueMargin },
+			func(d time.Duration) bool { return d >= time.Second },
+			"%q must be a Go duration of at least 1s, such as 30s")},
 
 	// Webhook targets
 	{group: "Webhook targets", flag: "allow-private-targets", env: "HERALD_ALLOW_PRIVATE_TARGETS", def: "false",
@@ -170,33 +147,19 @@ var settings = []setting{
 	// Connectors
 	{group: "Connectors", flag: "connector-timeout", env: "HERALD_CONNECTOR_TIMEOUT", def: herald.ShortDuration(connectors.DefaultTimeout),
 		help: "time limit of one connector run, JavaScript included",
-		set: func(c *config, v string) (err error) {
-			c.ConnectorTimeout, err = durationWhere(v, func(d time.Duration) bool { return d > 0 && d <= 5*time.Minute },
-				"%q must be a Go duration from 1ms to 5m, such as 5s")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.ConnectorTimeout },
+			func(d time.Duration) bool { return d > 0 && d <= 5*time.Minute },
+			"%q must be a Go duration from 1ms to 5m, such as 5s")},
 	{group: "Connectors", flag: "connector-memory-mb", env: "HERALD_CONNECTOR_MEMORY_MB", def: strconv.Itoa(connectors.DefaultMemory >> 20), integer: true,
 		help: "memory limit of one connector function's JavaScript, in MiB",
-		set: func(c *config, v string) error {
-			n, err := intWithin(v, 4, 4096, "must be from 4 to 4096")
-			c.ConnectorMemoryMB = int(n)
-			return err
-		}},
+		set:  intField(func(c *config) *int { return &c.ConnectorMemoryMB }, 4, 4096, "must be from 4 to 4096")},
 	{group: "Connectors", flag: "connector-max-requests", env: "HERALD_CONNECTOR_MAX_REQUESTS", def: strconv.Itoa(connectors.DefaultMaxRequests), integer: true,
 		help: "outbound requests one connector run may make",
-		set: func(c *config, v string) error {
-			n, err := intWithin(v, 1, 1000, "must be from 1 to 1000")
-			c.ConnectorMaxRequests = int(n)
-			return err
-		}},
+		set:  intField(func(c *config) *int { return &c.ConnectorMaxRequests }, 1, 1000, "must be from 1 to 1000")},
 	{group: "Connectors", flag: "connector-workers", env: "HERALD_CONNECTOR_WORKERS", def: strconv.Itoa(queue.DefaultConnectorWorkers), integer: true,
 		help: "connector runs executing at once on this node",
 		more: "Connectors have their own queue, apart from deliveries.",
-		set: func(c *config, v string) error {
-			n, err := intWithin(v, 1, 1000, "must be from 1 to 1000")
-			c.ConnectorWorkers = int(n)
-			return err
-		}},
+		set:  intField(func(c *config) *int { return &c.ConnectorWorkers }, 1, 1000, "must be from 1 to 1000")},
 	{group: "Connectors", flag: "connector-allow-plain-smtp", env: "HERALD_CONNECTOR_ALLOW_PLAIN_SMTP", def: "false",
 		help: "let e-mail connectors send without TLS; for development",
 		set: func(c *config, v string) (err error) {
@@ -215,27 +178,21 @@ var settings = []setting{
 		}},
 	{group: "Files", flag: "file-upload-ttl", env: "HERALD_FILE_UPLOAD_TTL", def: herald.ShortDuration(integrationapi.DefaultUploadTTL),
 		help: "how long an uploaded file no event references is kept",
-		set: func(c *config, v string) (err error) {
-			c.FileUploadTTL, err = durationWhere(v, func(d time.Duration) bool { return d >= time.Minute },
-				"%q is not a Go duration of at least 1m, such as 24h")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.FileUploadTTL },
+			func(d time.Duration) bool { return d >= time.Minute },
+			"%q is not a Go duration of at least 1m, such as 24h")},
 	{group: "Files", flag: "file-url-ttl", env: "HERALD_FILE_URL_TTL", def: herald.ShortDuration(integrationapi.DefaultURLTTL),
 		help: "how long a signed attachment download link works",
-		set: func(c *config, v string) (err error) {
-			c.FileURLTTL, err = durationWhere(v, func(d time.Duration) bool { return d >= 10*time.Second && d <= 24*time.Hour },
-				"%q must be a Go duration from 10s to 24h, such as 5m")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.FileURLTTL },
+			func(d time.Duration) bool { return d >= 10*time.Second && d <= 24*time.Hour },
+			"%q must be a Go duration from 10s to 24h, such as 5m")},
 
 	// Shutdown
 	{group: "Shutdown", flag: "shutdown-timeout", env: "HERALD_SHUTDOWN_TIMEOUT", def: herald.ShortDuration(app.DefaultShutdownTimeout),
 		help: "how long shutdown waits for in-flight requests, deliveries and connector runs; those still running then are cancelled and retried later",
 		more: "They are sent again later with the same `webhook-id`.",
-		set: func(c *config, v string) (err error) {
-			c.ShutdownTimeout, err = durationWhere(v, positive, "%q is not a positive Go duration such as 30s")
-			return err
-		}},
+		set: durationField(func(c *config) *time.Duration { return &c.ShutdownTimeout },
+			positive, "%q is not a positive Go duration such as 30s")},
 	// After shutdown-timeout, which bounds it.
 	{group: "Shutdown", flag: "shutdown-delay", env: "HERALD_SHUTDOWN_DELAY", def: "0s", off: "closes the listener at once",
 		help: "on SIGTERM, answer /readyz 503 for this long while still serving, so load balancers stop sending before the listener closes",
@@ -273,6 +230,23 @@ func durationWhere(v string, ok func(time.Duration) bool, refusal string) (time.
 		return 0, fmt.Errorf(refusal, v)
 	}
 	return d, nil
+}
+
+// intField sets an int field to an integer from lo to hi.
+func intField(field func(*config) *int, lo, hi int64, refusal string) func(*config, string) error {
+	return func(c *config, v string) error {
+		n, err := intWithin(v, lo, hi, refusal)
+		*field(c) = int(n)
+		return err
+	}
+}
+
+// durationField sets a duration field to a Go duration that ok accepts.
+func durationField(field func(*config) *time.Duration, ok func(time.Duration) bool, refusal string) func(*config, string) error {
+	return func(c *config, v string) (err error) {
+		*field(c), err = durationWhere(v, ok, refusal)
+		return err
+	}
 }
 
 // intWithin parses an integer from lo to hi; refusal is the error otherwise.

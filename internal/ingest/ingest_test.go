@@ -295,22 +295,7 @@ func TestDuplicates(t *testing.T) {
 func TestGroupCommitAnswersEachRequest(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ingest.Config{Committers: 1})
-	// Hold the first commit: a transaction of ours claims the key of its
-	// event first, so its insert waits until we roll back.
-	blocker, err := e.pool.Begin(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := blocker.Exec(e.ctx, `INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
-		VALUES ($1, '/shop', 'held', gen_random_uuid(), now())`, e.tenant.ID); err != nil {
-		t.Fatal(err)
-	}
-	held := make(chan error, 1)
-	go func() {
-		_, err := e.svc.Ingest(e.ctx, e.producer, []*cloudevents.Event{order("held", `{"order": "H", "qty": 1}`)})
-		held <- err
-	}()
-	waitLocked(t, e)
+	release, held := e.heldRequest("held")
 
 	const requests = 12
 	results := make([][]ingest.Stored, requests)
@@ -330,9 +315,7 @@ func TestGroupCommitAnswersEachRequest(t *testing.T) {
 		})
 	}
 	time.Sleep(200 * time.Millisecond) // let them queue behind the held commit
-	if err := blocker.Rollback(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := <-held; err != nil {
 		t.Fatal(err)
 	}
@@ -387,16 +370,33 @@ func TestGroupCommitAnswersEachRequest(t *testing.T) {
 	}
 }
 
-// waitLocked waits until a session of the pool waits for a lock: the
-// committer, held up by the test's transaction.
-func waitLocked(t *testing.T, e *env) {
-	t.Helper()
+// heldRequest sends a request of one event with this id and holds up its
+// commit until release: a transaction of the test's own claims the event's
+// key first, so the committer's insert waits for it. It returns once the
+// committer waits; the request's answer arrives on the channel.
+func (e *env) heldRequest(id string) (release func(), answer <-chan error) {
+	e.t.Helper()
+	blocker, err := e.pool.Begin(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	release = func() { _ = blocker.Rollback(context.Background()) }
+	e.t.Cleanup(release)
+	if _, err := blocker.Exec(e.ctx, `INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
+		VALUES ($1, '/shop', $2, gen_random_uuid(), now())`, e.tenant.ID, id); err != nil {
+		e.t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		_, err := e.svc.Ingest(e.ctx, e.producer, []*cloudevents.Event{order(id, `{"order": "H", "qty": 1}`)})
+		answered <- err
+	}()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if e.count(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`) > 0 {
-			return
+			return release, answered
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the commit was not held up")
+			e.t.Fatal("the commit was not held up")
 		}
 	}
 }
@@ -481,21 +481,7 @@ func TestEmit(t *testing.T) {
 func TestStopAnswersQueuedRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, ingest.Config{Committers: 1})
-	blocker, err := e.pool.Begin(e.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = blocker.Rollback(context.Background()) }()
-	if _, err := blocker.Exec(e.ctx, `INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at)
-		VALUES ($1, '/shop', 'queued', gen_random_uuid(), now())`, e.tenant.ID); err != nil {
-		t.Fatal(err)
-	}
-	answered := make(chan error, 1)
-	go func() {
-		_, err := e.svc.Ingest(e.ctx, e.producer, []*cloudevents.Event{order("queued", `{"order": "Q", "qty": 1}`)})
-		answered <- err
-	}()
-	waitLocked(t, e)
+	release, answered := e.heldRequest("queued")
 	stopped := make(chan struct{})
 	go func() {
 		e.svc.Stop()
@@ -508,9 +494,7 @@ func TestStopAnswersQueuedRequests(t *testing.T) {
 		t.Fatalf("the queued request was answered while its commit was held: %v", err)
 	case <-time.After(200 * time.Millisecond):
 	}
-	if err := blocker.Rollback(e.ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := <-answered; err != nil {
 		t.Fatalf("queued request: %v", err)
 	}
