@@ -115,7 +115,7 @@ func (h *Handler) PublicRoutes() []Route {
 // Sweep enforces retention once: it scrubs the expired thin payloads (the
 // stored event keeps its notification only) and deletes their files, and
 // deletes expired unattached uploads and files of events past logRetention
-// (0: kept with the log forever). The maintenance job runs it
+// (herald.KeptSince: 0 keeps them with the log forever). The maintenance job runs it
 // periodically; it is safe on several nodes at once.
 func (h *Handler) Sweep(ctx context.Context, logRetention time.Duration) error {
 	now := h.now()
@@ -132,9 +132,8 @@ func (h *Handler) Sweep(ctx context.Context, logRetention time.Duration) error {
 			break
 		}
 	}
-	var cutoff time.Time
-	if logRetention > 0 {
-		cutoff = now.Add(-logRetention).Truncate(24 * time.Hour)
+	cutoff, kept := herald.KeptSince(logRetention, now)
+	if kept {
 		if err := h.Store.PayloadsForget(ctx, cutoff); err != nil {
 			return err
 		}

@@ -39,11 +39,16 @@ func (ConnectorRunArgs) InsertOpts() river.InsertOpts {
 // ConnectorConfig enables the connector worker.
 type ConnectorConfig struct {
 	Registry *connectors.Registry
-	// Workers is how many connector runs execute at once on this node.
+	// Workers is how many connector runs execute at once on this node (0:
+	// DefaultConnectorWorkers).
 	Workers int
 	// Timeout is a run's limit; the job gets a little more for recording.
 	Timeout time.Duration
 }
+
+// DefaultConnectorWorkers is how many connector runs execute at once on a
+// node by default.
+const DefaultConnectorWorkers = 8
 
 // addConnectorWorker registers the connector worker and its queue.
 func (q *Queue) addConnectorWorker(workers *river.Workers, queues map[string]river.QueueConfig, cfg Config) {
@@ -52,7 +57,7 @@ func (q *Queue) addConnectorWorker(workers *river.Workers, queues map[string]riv
 		return
 	}
 	if cc.Workers <= 0 {
-		cc.Workers = 8
+		cc.Workers = DefaultConnectorWorkers
 	}
 	if cc.Timeout <= 0 {
 		cc.Timeout = connectors.DefaultTimeout

@@ -94,7 +94,8 @@ type Config struct {
 	// CompletedRetention is how long River keeps finished jobs.
 	CompletedRetention time.Duration
 	// Retention is how long events and delivery history are kept (0:
-	// forever). It must exceed the retry schedule's span.
+	// forever, as herald.KeptSince reads it). It must exceed the retry
+	// schedule's span.
 	Retention time.Duration
 	// Emit publishes one of Herald's operational events about a tenant
 	// (nil: none are published).
@@ -678,9 +679,6 @@ func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	}
 	if err := w.q.restartOrphans(ctx); err != nil {
 		return err
-	}
-	if w.retention <= 0 {
-		return nil
 	}
 	n, err := postgres.Expire(ctx, w.store.Pool(), w.retention, time.Now())
 	if err != nil {

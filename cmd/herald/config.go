@@ -1,206 +1,146 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/netip"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/heraldhq/herald/internal/app"
-	"github.com/heraldhq/herald/queue"
-	"github.com/heraldhq/herald/webhook"
 )
 
-// config is Herald's configuration: each field has a flag and a HERALD_*
-// environment variable; the flag wins. Defaults are safe for production
-// except where noted.
+// config is Herald's configuration, filled from the table of settings
+// (settings.go): each setting has a flag and a HERALD_* environment
+// variable; the flag wins, then the variable, then the declared default.
 type config struct {
-	Addr            string
-	PublicURL       string
-	DatabaseURL     string
-	DataDir         string
-	PGBinDir        string
-	BootstrapAdmin  string
-	MasterKey       string
-	RetrySchedule   webhook.RetrySchedule
-	AllowPrivate    bool
-	AllowPrefixes   []netip.Prefix
-	RequireHTTPS    bool
-	TLSCAFile       string
-	Workers         int
-	DBMaxConns      int
-	ShutdownTimeout time.Duration
-	ShutdownDelay   time.Duration
-	JobTimeout      time.Duration
-	RescueMargin    time.Duration
-	AutoDisable     time.Duration
-	Retention       time.Duration
-	BreakerFailures int
-	BreakerCooldown time.Duration
-	VerifyEndpoints bool
-	MaxFileBytes    int64
-	FileUploadTTL   time.Duration
-	FileURLTTL      time.Duration
-	LogLevel        slog.Level
-	LogFormat       string
-	Steps           int
-	// Connectors are the hosted connectors' settings (config_connectors.go).
-	Connectors connectorConfig
+	// Config is what the node runs with; every field a setting names is
+	// set, defaults included.
+	app.Config
+	LogLevel  slog.Level
+	LogFormat string
+	// Steps is how many migrations `herald migrate down` reverts.
+	Steps int
+	// given holds each setting's value as given or defaulted, in table
+	// order, for the startup log.
+	given []string
 }
 
-// parseConfig reads flags for a command, falling back to the environment.
-// Errors name the flag and the variable.
+// setting is one line of the configuration: where it comes from, its
+// default, what it means, and how it is checked and shown.
+type setting struct {
+	group string // the section of docs/configuration.md
+	flag  string // without the dash
+	env   string
+	alias string // a variable read when env is unset (DATABASE_URL)
+	def   string // the default, as typed on the command line
+	unset string // for the reference (markdown): what an empty default means
+	// off says what zero does, for a setting that can be off; zero passes
+	// down as zero, and every layer reads it so (see app.Config). Empty:
+	// the setting refuses zero.
+	off string
+	// help is the flag's one-line help (the variable's name is appended);
+	// more adds detail in docs/configuration.md only.
+	help, more string
+	// integer settings are int flags, so that `-workers x` is refused by
+	// the flag parser as before; an unparsable variable reads as -1, which
+	// the range check then names.
+	integer bool
+	// mask hides a secret in the startup log (nil: shown as given).
+	mask func(string) string
+	// set checks the value and stores it in c. Settings are set in table
+	// order, so a check may rely on the settings above it.
+	set func(c *config, v string) error
+}
+
+// names is how errors name the setting.
+func (s *setting) names() string { return "-" + s.flag + " / " + s.env }
+
+// variables are the environment variables the setting reads, in order.
+func (s *setting) variables() string {
+	if s.alias != "" {
+		return s.env + " or " + s.alias
+	}
+	return s.env
+}
+
+// lookup is the setting's value before flags: the variable, its alias,
+// else the default.
+func (s *setting) lookup(getenv func(string) string) string {
+	if v := getenv(s.env); v != "" {
+		return v
+	}
+	if s.alias != "" {
+		if v := getenv(s.alias); v != "" {
+			return v
+		}
+	}
+	return s.def
+}
+
+// define declares the flag on fs, with the environment's value as its
+// default, and returns how to read the final value.
+func (s *setting) define(fs *flag.FlagSet, getenv func(string) string) func() string {
+	usage := s.help + " (" + s.variables() + ")"
+	v := s.lookup(getenv)
+	if s.integer {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			n = -1 // reported by the range check
+		}
+		p := fs.Int64(s.flag, n, usage)
+		return func() string { return strconv.FormatInt(*p, 10) }
+	}
+	p := fs.String(s.flag, v, usage)
+	return func() string { return *p }
+}
+
+// badValue reports an error after the quoted value rather than after the
+// setting's names: `-addr / HERALD_ADDR "x": ...`.
+type badValue struct{ err error }
+
+func (e badValue) Error() string { return e.err.Error() }
+func (e badValue) Unwrap() error { return e.err }
+
+// apply sets the value, naming the flag and the variable if it is refused.
+func (s *setting) apply(c *config, v string) error {
+	err := s.set(c, v)
+	var bv badValue
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &bv):
+		return fmt.Errorf("%s %q: %w", s.names(), v, bv.err)
+	}
+	return fmt.Errorf("%s: %w", s.names(), err)
+}
+
+// parseConfig reads flags for a command, falling back to the environment
+// and then to the declared defaults. Errors name the flag and the variable.
 func parseConfig(cmd string, args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("herald "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
+	values := make([]func() string, len(settings))
+	for i := range settings {
+		values[i] = settings[i].define(fs, getenv)
 	}
-	dbDefault := env("HERALD_DATABASE_URL", getenv("DATABASE_URL"))
-	addr := fs.String("addr", env("HERALD_ADDR", "127.0.0.1:8080"), "listen address (HERALD_ADDR)")
-	publicURL := fs.String("public-url", env("HERALD_PUBLIC_URL", ""), "URL receivers reach this Herald at: the issuer of its JWTs, keys at /.well-known/jwks.json (HERALD_PUBLIC_URL; default http://<addr>)")
-	dbURL := fs.String("database-url", dbDefault, "PostgreSQL URL (HERALD_DATABASE_URL or DATABASE_URL); empty runs Herald's own PostgreSQL in the data dir")
-	dataDir := fs.String("data-dir", env("HERALD_DATA_DIR", "./herald-data"), "data folder: embedded PostgreSQL and the generated master key (HERALD_DATA_DIR)")
-	pgBin := fs.String("pg-bin", env("HERALD_PG_BIN", ""), "folder holding initdb and postgres, if not on PATH or under /usr/lib/postgresql (HERALD_PG_BIN)")
-	bootstrap := fs.String("bootstrap-admin", env("HERALD_BOOTSTRAP_ADMIN", ""), "key:secret of a platform admin to ensure at start (HERALD_BOOTSTRAP_ADMIN)")
-	masterKey := fs.String("master-key", env("HERALD_MASTER_KEY", ""), "base64 32-byte key encrypting secrets at rest; default: generated into the data dir (HERALD_MASTER_KEY)")
-	schedule := fs.String("retry-schedule", env("HERALD_RETRY_SCHEDULE", webhook.DefaultRetrySchedule.String()), "delays before each retry, comma-separated Go durations (HERALD_RETRY_SCHEDULE)")
-	allowPrivate := fs.String("allow-private-targets", env("HERALD_ALLOW_PRIVATE_TARGETS", "false"), "true, or comma-separated CIDRs webhooks may reach despite the SSRF guard; for development and tests (HERALD_ALLOW_PRIVATE_TARGETS)")
-	requireHTTPS := fs.String("require-https-targets", env("HERALD_REQUIRE_HTTPS_TARGETS", "false"), "refuse http:// endpoint URLs (HERALD_REQUIRE_HTTPS_TARGETS)")
-	tlsCAFile := fs.String("tls-ca-file", env("HERALD_TLS_CA_FILE", ""), "PEM bundle of extra CAs (private CAs) trusted for receivers' server certificates, on top of the system roots (HERALD_TLS_CA_FILE)")
-	workers := fs.Int("workers", envInt(getenv, "HERALD_WORKERS", 200), "concurrent webhook deliveries on this node (HERALD_WORKERS)")
-	maxConns := fs.Int("db-max-conns", envInt(getenv, "HERALD_DB_MAX_CONNS", 40), "PostgreSQL connection pool size (HERALD_DB_MAX_CONNS)")
-	verifyEndpoints := fs.String("verify-endpoints", env("HERALD_VERIFY_ENDPOINTS", "true"), "keep new endpoints pending until their receiver consents (CloudEvents webhook OPTIONS handshake) (HERALD_VERIFY_ENDPOINTS)")
-	breakerFailures := fs.Int("breaker-failures", envInt(getenv, "HERALD_BREAKER_FAILURES", 20), "consecutive failed attempts that open an endpoint's circuit; 0 turns the breaker off (HERALD_BREAKER_FAILURES)")
-	breakerCooldown := fs.String("breaker-cooldown", env("HERALD_BREAKER_COOLDOWN", "30s"), "how long an open circuit waits before one probe attempt (HERALD_BREAKER_COOLDOWN)")
-	retention := fs.String("retention", env("HERALD_RETENTION", "720h"), "how long events and delivery history are kept, in whole days; 0 keeps them forever (HERALD_RETENTION)")
-	autoDisable := fs.String("auto-disable-after", env("HERALD_AUTO_DISABLE_AFTER", "120h"), "disable an endpoint after this long without a successful delivery; 0 never (HERALD_AUTO_DISABLE_AFTER)")
-	shutdown := fs.String("shutdown-timeout", env("HERALD_SHUTDOWN_TIMEOUT", "30s"), "how long shutdown waits for in-flight requests, deliveries and connector runs; those still running then are cancelled and retried later (HERALD_SHUTDOWN_TIMEOUT)")
-	shutdownDelay := fs.String("shutdown-delay", env("HERALD_SHUTDOWN_DELAY", "0s"), "on SIGTERM, answer /readyz 503 for this long while still serving, so load balancers stop sending before the listener closes (HERALD_SHUTDOWN_DELAY)")
-	jobTimeout := fs.String("job-timeout", env("HERALD_JOB_TIMEOUT", queue.DefaultJobTimeout.String()), "longest run of one delivery job (an attempt is 15s at most) (HERALD_JOB_TIMEOUT)")
-	rescueMargin := fs.String("rescue-margin", env("HERALD_RESCUE_MARGIN", queue.DefaultRescueMargin.String()), "how long past its timeout a job still marked running is taken for abandoned by a node that died, and run again (HERALD_RESCUE_MARGIN)")
-	maxFileBytes := fs.Int64("max-file-bytes", envInt64(getenv, "HERALD_MAX_FILE_BYTES", 25<<20), "largest file a producer may upload (POST /v1/files), in bytes (HERALD_MAX_FILE_BYTES)")
-	fileUploadTTL := fs.String("file-upload-ttl", env("HERALD_FILE_UPLOAD_TTL", "24h"), "how long an uploaded file no event references is kept (HERALD_FILE_UPLOAD_TTL)")
-	fileURLTTL := fs.String("file-url-ttl", env("HERALD_FILE_URL_TTL", "5m"), "how long a signed attachment download link works (HERALD_FILE_URL_TTL)")
-	logLevel := fs.String("log-level", env("HERALD_LOG_LEVEL", "info"), "debug, info, warn or error (HERALD_LOG_LEVEL)")
-	logFormat := fs.String("log-format", env("HERALD_LOG_FORMAT", "text"), "text or json (HERALD_LOG_FORMAT)")
 	steps := fs.Int("steps", 1, "migrate down: how many migrations to revert")
-	connectors := connectorFlags(fs, getenv)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c := &config{Addr: *addr, PublicURL: strings.TrimSuffix(*publicURL, "/"), DatabaseURL: *dbURL, DataDir: *dataDir, PGBinDir: *pgBin, BootstrapAdmin: *bootstrap,
-		MasterKey: *masterKey, TLSCAFile: *tlsCAFile, Workers: *workers, DBMaxConns: *maxConns, LogFormat: *logFormat, Steps: *steps}
-	var err error
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return nil, fmt.Errorf("-addr / HERALD_ADDR %q: %w", c.Addr, err)
-	}
-	if c.RetrySchedule, err = webhook.ParseRetrySchedule(*schedule); err != nil {
-		return nil, fmt.Errorf("-retry-schedule / HERALD_RETRY_SCHEDULE: %w", err)
-	}
-	if c.AllowPrivate, c.AllowPrefixes, err = webhook.ParseAllowPrivate(*allowPrivate); err != nil {
-		return nil, fmt.Errorf("-allow-private-targets / HERALD_ALLOW_PRIVATE_TARGETS: %w", err)
-	}
-	if c.RequireHTTPS, err = strconv.ParseBool(*requireHTTPS); err != nil {
-		return nil, fmt.Errorf("-require-https-targets / HERALD_REQUIRE_HTTPS_TARGETS: must be true or false")
-	}
-	if c.ShutdownTimeout, err = time.ParseDuration(*shutdown); err != nil || c.ShutdownTimeout <= 0 {
-		return nil, fmt.Errorf("-shutdown-timeout / HERALD_SHUTDOWN_TIMEOUT: %q is not a positive Go duration such as 30s", *shutdown)
-	}
-	if c.ShutdownDelay, err = time.ParseDuration(*shutdownDelay); err != nil || c.ShutdownDelay < 0 || c.ShutdownDelay >= c.ShutdownTimeout {
-		return nil, fmt.Errorf("-shutdown-delay / HERALD_SHUTDOWN_DELAY: %q must be a Go duration from 0s to less than the shutdown timeout (%s)", *shutdownDelay, c.ShutdownTimeout)
-	}
-	if c.JobTimeout, err = time.ParseDuration(*jobTimeout); err != nil || c.JobTimeout < webhook.DefaultTimeout+time.Second {
-		return nil, fmt.Errorf("-job-timeout / HERALD_JOB_TIMEOUT: %q must be a Go duration longer than one attempt (%s), such as 1m", *jobTimeout, webhook.DefaultTimeout)
-	}
-	if c.RescueMargin, err = time.ParseDuration(*rescueMargin); err != nil || c.RescueMargin < time.Second {
-		return nil, fmt.Errorf("-rescue-margin / HERALD_RESCUE_MARGIN: %q must be a Go duration of at least 1s, such as 30s", *rescueMargin)
-	}
-	if c.Retention, err = time.ParseDuration(*retention); err != nil || c.Retention < 0 ||
-		(c.Retention > 0 && c.Retention < 48*time.Hour) {
-		return nil, fmt.Errorf("-retention / HERALD_RETENTION: %q must be 0 (forever) or a Go duration of at least 48h, past the retry schedule", *retention)
-	}
-	if c.Retention == 0 {
-		c.Retention = -1 // forever
-	}
-	c.BreakerFailures = *breakerFailures
-	if c.BreakerFailures < 0 {
-		return nil, fmt.Errorf("-breaker-failures / HERALD_BREAKER_FAILURES: must be 0 (off) or more")
-	}
-	if c.BreakerCooldown, err = time.ParseDuration(*breakerCooldown); err != nil || c.BreakerCooldown <= 0 {
-		return nil, fmt.Errorf("-breaker-cooldown / HERALD_BREAKER_COOLDOWN: %q is not a positive Go duration such as 30s", *breakerCooldown)
-	}
-	if c.VerifyEndpoints, err = strconv.ParseBool(*verifyEndpoints); err != nil {
-		return nil, fmt.Errorf("-verify-endpoints / HERALD_VERIFY_ENDPOINTS: must be true or false")
-	}
-	if c.AutoDisable, err = time.ParseDuration(*autoDisable); err != nil || c.AutoDisable < 0 {
-		return nil, fmt.Errorf("-auto-disable-after / HERALD_AUTO_DISABLE_AFTER: %q is not a non-negative Go duration such as 120h", *autoDisable)
-	}
-	if c.AutoDisable == 0 {
-		c.AutoDisable = -1 // never
-	}
-	if c.Connectors, err = connectors(); err != nil {
-		return nil, err
-	}
-	if c.MaxFileBytes = *maxFileBytes; c.MaxFileBytes < 1 || c.MaxFileBytes > 5<<30 {
-		return nil, fmt.Errorf("-max-file-bytes / HERALD_MAX_FILE_BYTES: must be from 1 to %d (5 GiB)", int64(5<<30))
-	}
-	if c.FileUploadTTL, err = time.ParseDuration(*fileUploadTTL); err != nil || c.FileUploadTTL < time.Minute {
-		return nil, fmt.Errorf("-file-upload-ttl / HERALD_FILE_UPLOAD_TTL: %q is not a Go duration of at least 1m, such as 24h", *fileUploadTTL)
-	}
-	if c.FileURLTTL, err = time.ParseDuration(*fileURLTTL); err != nil || c.FileURLTTL < 10*time.Second || c.FileURLTTL > 24*time.Hour {
-		return nil, fmt.Errorf("-file-url-ttl / HERALD_FILE_URL_TTL: %q must be a Go duration from 10s to 24h, such as 5m", *fileURLTTL)
-	}
-	if c.LogLevel, err = levelFrom(*logLevel); err != nil {
-		return nil, fmt.Errorf("-log-level / HERALD_LOG_LEVEL: %w", err)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		return nil, fmt.Errorf("-log-format / HERALD_LOG_FORMAT: must be text or json, not %q", c.LogFormat)
-	}
-	if c.Workers < 1 || c.Workers > 10000 {
-		return nil, fmt.Errorf("-workers / HERALD_WORKERS: must be from 1 to 10000")
-	}
-	if c.DBMaxConns < 4 {
-		return nil, fmt.Errorf("-db-max-conns / HERALD_DB_MAX_CONNS: must be at least 4")
-	}
-	if c.BootstrapAdmin != "" {
-		k, s, ok := strings.Cut(c.BootstrapAdmin, ":")
-		if !ok || k == "" || len(s) < 16 {
-			return nil, fmt.Errorf("-bootstrap-admin / HERALD_BOOTSTRAP_ADMIN: must be key:secret with a secret of at least 16 characters")
+	c := &config{Steps: *steps, given: make([]string, len(settings))}
+	for i := range settings {
+		c.given[i] = values[i]()
+		if err := settings[i].apply(c, c.given[i]); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
-}
-
-func envInt(getenv func(string) string, name string, def int) int {
-	if v := getenv(name); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-		return -1 // reported by validation as out of range
-	}
-	return def
-}
-
-func envInt64(getenv func(string) string, name string, def int64) int64 {
-	if v := getenv(name); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return n
-		}
-		return -1 // reported by validation as out of range
-	}
-	return def
 }
 
 func (c *config) logger(w io.Writer) *slog.Logger {
@@ -211,28 +151,41 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// logAttrs is the effective configuration with secrets masked.
+// logAttrs is the effective configuration for the startup log: every
+// setting as given (or defaulted), secrets masked.
 func (c *config) logAttrs() []any {
-	mask := func(s string) string {
-		if s == "" {
-			return ""
+	attrs := make([]any, 0, 2*len(settings))
+	for i, s := range settings {
+		v := c.given[i]
+		if s.mask != nil {
+			v = s.mask(v)
 		}
-		return "****"
+		attrs = append(attrs, strings.ReplaceAll(s.flag, "-", "_"), v)
 	}
-	db := "embedded (" + c.DataDir + ")"
-	if c.DatabaseURL != "" {
-		db = maskURL(c.DatabaseURL)
+	return attrs
+}
+
+// appConfig is the node's configuration with its logger.
+func (c *config) appConfig(logger *slog.Logger) app.Config {
+	cfg := c.Config
+	cfg.Logger = logger
+	return cfg
+}
+
+// maskSecret hides a secret entirely.
+func maskSecret(s string) string {
+	if s == "" {
+		return ""
 	}
-	admin := ""
-	if k, _, ok := strings.Cut(c.BootstrapAdmin, ":"); ok {
-		admin = k + ":****"
+	return "****"
+}
+
+// maskCredential keeps the key of a key:secret pair.
+func maskCredential(s string) string {
+	if k, _, ok := strings.Cut(s, ":"); ok {
+		return k + ":****"
 	}
-	return []any{"addr", c.Addr, "database", db, "bootstrap_admin", admin, "master_key", mask(c.MasterKey),
-		"retry_schedule", c.RetrySchedule.String(), "allow_private_targets", c.AllowPrivate,
-		"allow_target_prefixes", len(c.AllowPrefixes), "tls_ca_file", c.TLSCAFile, "workers", c.Workers,
-		"db_max_conns", c.DBMaxConns, "shutdown_timeout", c.ShutdownTimeout.String(), "shutdown_delay", c.ShutdownDelay.String(),
-		"job_timeout", c.JobTimeout.String(), "rescue_margin", c.RescueMargin.String(), "connector_timeout", c.Connectors.Timeout, "connector_workers", c.Connectors.Workers,
-		"max_file_bytes", c.MaxFileBytes, "file_upload_ttl", c.FileUploadTTL, "file_url_ttl", c.FileURLTTL}
+	return maskSecret(s)
 }
 
 // maskURL hides a password in a database URL or keyword/value string.
@@ -255,20 +208,4 @@ func maskURL(s string) string {
 		out = append(out, f)
 	}
 	return strings.Join(out, " ")
-}
-
-func (c *config) appConfig(logger *slog.Logger) app.Config {
-	cfg := app.Config{
-		Addr: c.Addr, PublicURL: c.PublicURL, DatabaseURL: c.DatabaseURL, DataDir: c.DataDir, PGBinDir: c.PGBinDir,
-		BootstrapAdmin: c.BootstrapAdmin, MasterKey: c.MasterKey, RetrySchedule: c.RetrySchedule,
-		AllowPrivateTargets: c.AllowPrivate, AllowTargetPrefixes: c.AllowPrefixes, RequireHTTPS: c.RequireHTTPS,
-		TLSCAFile: c.TLSCAFile, Workers: c.Workers, DBMaxConns: c.DBMaxConns, ShutdownTimeout: c.ShutdownTimeout,
-		ShutdownDelay: c.ShutdownDelay, JobTimeout: c.JobTimeout, RescueMargin: c.RescueMargin,
-		Logger:           logger,
-		AutoDisableAfter: c.AutoDisable, VerifyEndpoints: c.VerifyEndpoints, Retention: c.Retention,
-		BreakerThreshold: c.BreakerFailures, BreakerCooldown: c.BreakerCooldown,
-		MaxFileBytes: c.MaxFileBytes, FileUploadTTL: c.FileUploadTTL, FileURLTTL: c.FileURLTTL,
-	}
-	c.Connectors.apply(&cfg)
-	return cfg
 }

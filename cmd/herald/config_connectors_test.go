@@ -13,7 +13,8 @@ func TestConnectorConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Connectors; got.Timeout != 5*time.Second || got.MemoryMB != 64 || got.MaxRequests != 10 || got.Workers != 8 || got.AllowPlainSMTP {
+	if got := c.Config; got.ConnectorTimeout != 5*time.Second || got.ConnectorMemoryMB != 64 || got.ConnectorMaxRequests != 10 ||
+		got.ConnectorWorkers != 8 || got.AllowPlainSMTP {
 		t.Fatalf("defaults %+v", got)
 	}
 	env := map[string]string{"HERALD_CONNECTOR_TIMEOUT": "2s", "HERALD_CONNECTOR_MEMORY_MB": "32", "HERALD_CONNECTOR_ALLOW_PLAIN_SMTP": "true"}

@@ -4,7 +4,8 @@
 //	herald migrate [up|down]  apply (or revert one step of) database migrations
 //
 // Configuration comes from flags, falling back to HERALD_* environment
-// variables; run `herald serve -h` for the list.
+// variables; run `herald serve -h` for the list. settings.go declares
+// every setting once, and docs/configuration.md is generated from it.
 package main
 
 import (

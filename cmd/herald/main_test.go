@@ -13,7 +13,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/heraldtest"
+	"github.com/heraldhq/herald/internal/postgres"
 )
+
+// TestMain gives the package's tests a throwaway PostgreSQL server, whose
+// migrated template each test that boots a node copies.
+func TestMain(m *testing.M) {
+	os.Exit(heraldtest.Main(m, postgres.MigrateDSN))
+}
 
 func TestParseConfigErrors(t *testing.T) {
 	t.Parallel()

@@ -6,18 +6,14 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,98 +35,6 @@ import (
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/webhook"
 )
-
-// Config is everything the server needs, already parsed and validated by
-// cmd/herald (or set by a test).
-type Config struct {
-	// Addr is the listen address (host:port); ignored when Listener is set.
-	Addr     string
-	Listener net.Listener
-	// DatabaseURL selects an external PostgreSQL; empty starts Herald's own
-	// cluster under DataDir.
-	DatabaseURL string
-	DataDir     string
-	PGBinDir    string
-	// BootstrapAdmin is "key:secret" of a platform admin to ensure at start.
-	BootstrapAdmin string
-	// MasterKey encrypts secrets at rest; empty loads or creates
-	// DataDir/master.key.
-	MasterKey     string
-	RetrySchedule webhook.RetrySchedule
-	// AllowPrivateTargets lets webhooks reach private, loopback and other
-	// internal addresses (development, tests); AllowTargetPrefixes allows
-	// only the listed ranges.
-	AllowPrivateTargets bool
-	AllowTargetPrefixes []netip.Prefix
-	RequireHTTPS        bool
-	// TLSCAFile names a PEM bundle of extra certificate authorities that
-	// receivers' server certificates may chain to (private CAs), on top of
-	// the system roots; empty: the system roots only.
-	TLSCAFile  string
-	Workers    int
-	DBMaxConns int
-	// ShutdownTimeout bounds Stop: in-flight requests, deliveries and
-	// connector runs get this long to finish; what still runs then is
-	// cancelled and retried later (0: 30 s).
-	ShutdownTimeout time.Duration
-	// ShutdownDelay is how long Stop keeps serving, with /readyz answering
-	// 503, before it closes the listener, so load balancers stop sending
-	// first (0: close at once).
-	ShutdownDelay time.Duration
-	// JobTimeout bounds one run of a delivery job, and RescueMargin is how
-	// long past a job's timeout a job still marked running is taken for
-	// abandoned by a node that died (0: queue's defaults).
-	JobTimeout   time.Duration
-	RescueMargin time.Duration
-	// VerifyEndpoints keeps new endpoints pending until their receiver
-	// consents through the CloudEvents webhook handshake (OPTIONS).
-	VerifyEndpoints bool
-	// Retention is how long events and delivery history are kept (0: 30
-	// days; negative: forever).
-	Retention time.Duration
-	// BreakerThreshold consecutive failed attempts open an endpoint's
-	// circuit for BreakerCooldown (0: no circuit breaker).
-	BreakerThreshold int
-	BreakerCooldown  time.Duration
-	// AutoDisableAfter disables an endpoint after this long without a
-	// successful delivery while attempts fail (0: 5 days; negative: never).
-	AutoDisableAfter time.Duration
-	// PublicURL is how receivers reach this Herald (the issuer of its JWTs,
-	// whose keys are at PublicURL/.well-known/jwks.json); default
-	// http://<listen address>.
-	PublicURL string
-	// IngestCommitters is how many ingest transactions may run at once
-	// (default 2: fewer, larger transactions measured faster on 2 cores).
-	IngestCommitters int
-	// FetchCooldown tunes how eagerly idle workers look for new jobs.
-	FetchCooldown time.Duration
-	// ConnectorTimeout caps one connector run (0: 5 s); ConnectorMemoryMB
-	// caps a function's JavaScript heap (0: 64 MiB); ConnectorMaxRequests
-	// caps the outbound requests of one run (0: 10); ConnectorWorkers is
-	// how many runs execute at once per node (0: 8).
-	ConnectorTimeout     time.Duration
-	ConnectorMemoryMB    int
-	ConnectorMaxRequests int
-	ConnectorWorkers     int
-	// AllowPlainSMTP lets e-mail connectors send without TLS (development).
-	AllowPlainSMTP bool
-	// SMTPRootCAs verifies SMTP servers' certificates (nil: the system's
-	// roots); for private CAs and tests.
-	SMTPRootCAs *x509.CertPool
-	// MaxFileBytes caps one file upload (0: 25 MiB).
-	MaxFileBytes int64
-	// FileUploadTTL is how long an upload no event references is kept (0:
-	// 24h); FileURLTTL how long a signed download link works (0: 5m).
-	FileUploadTTL time.Duration
-	FileURLTTL    time.Duration
-	// Now is the clock of the Integration API, file links and payload
-	// retention (nil: time.Now); tests jump it days ahead.
-	Now func() time.Time
-	// SkipMigrate assumes the schema is current (tests using a migrated
-	// template database).
-	SkipMigrate bool
-	Logger      *slog.Logger
-}
 
 // App is a running Herald node.
 type App struct {
@@ -161,10 +65,10 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = 30 * time.Second
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if cfg.DBMaxConns <= 0 {
-		cfg.DBMaxConns = 40
+		cfg.DBMaxConns = DefaultDBMaxConns
 	}
 	a := &App{cfg: cfg, logger: cfg.Logger, serveErr: make(chan error, 1)}
 	defer func() {
@@ -251,8 +155,8 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		JobTimeout: cfg.JobTimeout, RescueMargin: cfg.RescueMargin,
 		Connectors:       &queue.ConnectorConfig{Registry: registry, Workers: cfg.ConnectorWorkers, Timeout: limits.Timeout},
-		AutoDisableAfter: autoDisable(cfg.AutoDisableAfter),
-		Retention:        retention(cfg.Retention),
+		AutoDisableAfter: cfg.AutoDisableAfter,
+		Retention:        cfg.Retention,
 		Breaker:          postgres.Breaker{Threshold: cfg.BreakerThreshold, Cooldown: cfg.BreakerCooldown},
 		// Workers run only after Start, when a.ingest is set.
 		Emit: func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error {
@@ -323,7 +227,7 @@ func (a *App) Pool() *pgxpool.Pool { return a.pool }
 // Sweep enforces the retention of thin payloads and files once (the
 // periodic maintenance job calls it; tests call it after moving the clock).
 func (a *App) Sweep(ctx context.Context) error {
-	return a.integ.Sweep(ctx, retention(a.cfg.Retention))
+	return a.integ.Sweep(ctx, a.cfg.Retention)
 }
 
 // Err reports a failure of the HTTP server after Start.
@@ -364,9 +268,9 @@ func (a *App) bootstrap(ctx context.Context) error {
 	if a.cfg.BootstrapAdmin == "" {
 		return nil
 	}
-	key, secret, ok := strings.Cut(a.cfg.BootstrapAdmin, ":")
-	if !ok || key == "" || len(secret) < 16 {
-		return errors.New("HERALD_BOOTSTRAP_ADMIN must be key:secret with a secret of at least 16 characters")
+	key, secret, err := ParseBootstrapAdmin(a.cfg.BootstrapAdmin)
+	if err != nil {
+		return fmt.Errorf("HERALD_BOOTSTRAP_ADMIN %w", err)
 	}
 	c := &herald.Client{ID: uuid.New(), TenantID: t.ID, Name: "bootstrap admin", Key: key,
 		SecretHash: herald.HashSecret(secret), Roles: []herald.Role{herald.RoleAdmin}}
@@ -445,80 +349,6 @@ func (a *App) Stop(ctx context.Context) error {
 	return a.stopErr
 }
 
-// signingKeys loads the keys Herald signs outbound JWTs with, creating the
-// first one on a new database.
-func (a *App) signingKeys(ctx context.Context) (*outbound.KeyRing, error) {
-	keys, err := a.store.SigningKeyList(ctx, time.Now())
-	if err != nil {
-		return nil, err
-	}
-	if len(keys) == 0 {
-		k, err := outbound.NewSigningKey(outbound.ES256)
-		if err != nil {
-			return nil, fmt.Errorf("create JWT signing key: %w", err)
-		}
-		// A key created by another node starting at the same moment stays
-		// published for a day, so its tokens keep verifying.
-		if err := a.store.SigningKeyInsert(ctx, k, time.Now().Add(24*time.Hour)); err != nil {
-			return nil, err
-		}
-		// Another node may have created one at the same moment: use what
-		// the database holds.
-		if keys, err = a.store.SigningKeyList(ctx, time.Now()); err != nil {
-			return nil, err
-		}
-	}
-	return outbound.NewKeyRing(keys...), nil
-}
-
-// keyOverlap is how long a rotated-out JWT signing key stays published:
-// well over the tokens' 5-minute lifetime.
-const keyOverlap = time.Hour
-
-// rotateSigningKey makes a new JWT signing key current on this node at
-// once and stores it; other nodes adopt it within followKeys' period.
-func (a *App) rotateSigningKey(ctx context.Context) (string, error) {
-	k, err := outbound.NewSigningKey(outbound.ES256)
-	if err != nil {
-		return "", fmt.Errorf("create JWT signing key: %w", err)
-	}
-	if err := a.store.SigningKeyInsert(ctx, k, time.Now().Add(keyOverlap)); err != nil {
-		return "", err
-	}
-	if err := a.ring.Rotate(k, keyOverlap); err != nil {
-		return "", err
-	}
-	a.logger.Info("rotated JWT signing key", "kid", k.ID)
-	return k.ID, nil
-}
-
-// followKeys adopts signing keys that other nodes rotated in, so every node
-// signs with, and publishes, the same keys within a minute.
-func (a *App) followKeys(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		keys, err := a.store.SigningKeyList(ctx, time.Now())
-		if err != nil {
-			a.logger.Warn("reload JWT signing keys", "error", err)
-			continue
-		}
-		cur := a.ring.Current()
-		for _, k := range keys { // oldest first
-			if k.NotAfter.IsZero() && (cur == nil || k.Created.After(cur.Created)) {
-				if err := a.ring.Rotate(k, keyOverlap); err == nil {
-					a.logger.Info("adopted JWT signing key rotated by another node", "kid", k.ID)
-				}
-			}
-		}
-	}
-}
-
 func (a *App) shutdown(ctx context.Context) error {
 	var errs []error
 	if a.stopKeys != nil {
@@ -563,45 +393,6 @@ func (a *App) shutdown(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// fallbackPGRoot holds embedded clusters whose data folder the PostgreSQL
-// user cannot reach (Herald run as root from a private home directory).
-const fallbackPGRoot = "/var/lib/herald"
-
-// StartPostgres starts Herald's own durable PostgreSQL under dataDir. When
-// Herald runs as root from a folder the unprivileged PostgreSQL user cannot
-// enter (a clone under /root, say), the cluster's files go to a folder of
-// their own under /var/lib/herald instead, named after the data dir, so the
-// default command still works; the log says where.
-func StartPostgres(ctx context.Context, dataDir, binDir string, logger *slog.Logger) (*pglocal.Cluster, error) {
-	opts := pglocal.Options{
-		DataDir: filepath.Join(dataDir, "postgres"), Durable: true, Logger: logger, BinDir: binDir,
-		// If the server dies, Herald restarts it and carries on.
-		Supervise: true,
-		// Sizing for a write-heavy event log; none of it weakens durability.
-		// Fewer checkpoints mean fewer full-page images in the WAL.
-		SharedBuffers: "512MB",
-		Settings:      map[string]string{"max_wal_size": "4GB", "checkpoint_timeout": "15min"},
-	}
-	c, err := pglocal.Start(ctx, opts)
-	if errors.Is(err, pglocal.ErrDirNotReachable) && os.Geteuid() == 0 {
-		abs, aerr := filepath.Abs(opts.DataDir)
-		if aerr != nil {
-			return nil, fmt.Errorf("start embedded postgres: %w", err)
-		}
-		sum := sha256.Sum256([]byte(abs))
-		alt := filepath.Join(fallbackPGRoot, "postgres-"+hex.EncodeToString(sum[:6]))
-		logger.Warn("the PostgreSQL user cannot reach the data dir; keeping the cluster's files elsewhere",
-			"data_dir", opts.DataDir, "cluster_dir", alt)
-		opts.DataDir = alt
-		c, err = pglocal.Start(ctx, opts)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("start embedded postgres: %w", err)
-	}
-	logger.Info("started PostgreSQL", "cluster_dir", opts.DataDir, "version", c.Version())
-	return c, nil
-}
-
 // rootCAs returns the system roots plus the certificates of the PEM bundle
 // at file (nil, meaning the system roots, when file is empty).
 func rootCAs(file string) (*x509.CertPool, error) {
@@ -620,32 +411,4 @@ func rootCAs(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("HERALD_TLS_CA_FILE: %s holds no PEM certificate", file)
 	}
 	return pool, nil
-}
-
-// DefaultAutoDisableAfter is how long an endpoint may fail without a single
-// success before Herald disables it.
-const DefaultAutoDisableAfter = 5 * 24 * time.Hour
-
-func autoDisable(d time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return DefaultAutoDisableAfter
-	case d < 0:
-		return 0
-	}
-	return d
-}
-
-// DefaultRetention is how long events and their delivery history are kept:
-// well past the retry schedule's 28 hours, and past MConnect's 5 days.
-const DefaultRetention = 30 * 24 * time.Hour
-
-func retention(d time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return DefaultRetention
-	case d < 0:
-		return 0
-	}
-	return d
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -82,18 +81,5 @@ func thinJSON(out *eventTypeJSON, t *herald.EventType) {
 	if out.ThinFields == nil {
 		out.ThinFields = []string{}
 	}
-	out.ThinRetention = &thinRetentionJSON{Keep: shortDuration(t.Thin.Keep), AfterFirstRead: shortDuration(t.Thin.AfterFirstRead)}
-}
-
-// shortDuration writes a duration as Go parses it, without the zero units
-// time.Duration.String appends: "720h", not "720h0m0s".
-func shortDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
+	out.ThinRetention = &thinRetentionJSON{Keep: herald.ShortDuration(t.Thin.Keep), AfterFirstRead: herald.ShortDuration(t.Thin.AfterFirstRead)}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/migrations"
 )
 
@@ -268,11 +269,15 @@ func PartitionsEnsure(ctx context.Context, db DBTX, daysAhead int) error {
 }
 
 // Expire applies retention: it drops the daily partitions of the event log
-// and delivery history older than keep (whole days, UTC) and deletes the
+// and delivery history older than keep (whole days, UTC; see
+// herald.KeptSince, so a zero keep drops nothing) and deletes the
 // idempotency keys of those events and the connector runs of those days, in
 // batches so no transaction is long. It returns the number of partitions dropped.
 func Expire(ctx context.Context, db DBTX, keep time.Duration, now time.Time) (int, error) {
-	firstKept := now.UTC().Add(-keep).Truncate(24 * time.Hour)
+	firstKept, ok := herald.KeptSince(keep, now)
+	if !ok {
+		return 0, nil
+	}
 	var n int
 	if err := db.QueryRow(ctx, `SELECT herald_drop_partitions($1::date)`, firstKept).Scan(&n); err != nil {
 		return 0, fmt.Errorf("drop old partitions: %w", err)
