@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,14 +24,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(heraldtest.Main(m, func(ctx context.Context, dsn string) error {
-		pool, err := postgres.OpenPool(ctx, dsn, 4)
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		return postgres.Migrate(ctx, pool, slog.New(slog.DiscardHandler))
-	}))
+	os.Exit(heraldtest.Main(m, postgres.MigrateDSN))
 }
 
 // fixture is a store with one active endpoint at url, signing with secret.
