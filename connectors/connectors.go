@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/webhook"
 )
 
 // Status is the outcome of one run.
@@ -357,25 +358,10 @@ func ConfigHeaders(cfg map[string]any, key string) (http.Header, error) {
 		if !isStr {
 			return nil, herald.Invalid("config."+key+"."+name, "type", "must be a string")
 		}
-		if !validHeaderName(name) || strings.ContainsAny(s, "\r\n\x00") {
+		if !webhook.ValidHeaderName(name) || strings.ContainsAny(s, "\r\n\x00") {
 			return nil, herald.Invalid("config."+key+"."+name, "header", "is not a valid HTTP header")
 		}
 		h.Set(name, s)
 	}
 	return h, nil
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range []byte(s) {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }

@@ -77,10 +77,11 @@ func DeliveryJobs(keys []postgres.DeliveryKey, endpoint func(i int) uuid.UUID) [
 
 type deliverBatchWorker struct {
 	river.WorkerDefaults[DeliverBatchArgs]
-	d *deliverWorker
+	q       *Queue
+	timeout time.Duration
 }
 
-func (w *deliverBatchWorker) Timeout(*river.Job[DeliverBatchArgs]) time.Duration { return w.d.timeout }
+func (w *deliverBatchWorker) Timeout(*river.Job[DeliverBatchArgs]) time.Duration { return w.timeout }
 
 // Work makes the first attempt of every delivery of the batch in parallel.
 // Those that must wait (a retry, a pending endpoint, an open circuit, a
@@ -95,7 +96,7 @@ func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBat
 	var wg sync.WaitGroup
 	for i, it := range items {
 		wg.Go(func() {
-			waits[i], errs[i] = w.d.deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt, Gen: it.Gen}, nil)
+			waits[i], errs[i] = w.q.attempts.Deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt, Gen: it.Gen}, 0)
 		})
 	}
 	wg.Wait()
@@ -116,7 +117,7 @@ func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBat
 		}
 	}
 	if len(later) > 0 {
-		if _, err := w.d.q.client.InsertMany(ctx, later); err != nil {
+		if _, err := w.q.client.InsertMany(ctx, later); err != nil {
 			return fmt.Errorf("delivery batch: schedule %d retries: %w", len(later), err)
 		}
 	}

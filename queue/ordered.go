@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 )
@@ -79,10 +80,11 @@ const (
 
 type drainWorker struct {
 	river.WorkerDefaults[DrainArgs]
-	d *deliverWorker
+	q       *Queue
+	timeout time.Duration
 }
 
-func (w *drainWorker) Timeout(*river.Job[DrainArgs]) time.Duration { return w.d.timeout + drainBudget }
+func (w *drainWorker) Timeout(*river.Job[DrainArgs]) time.Duration { return w.timeout + drainBudget }
 
 // Work sends the key's deliveries in position order. A delivery that must
 // wait (a retry, a pending endpoint, an open circuit, a rate-limit slot)
@@ -91,7 +93,7 @@ func (w *drainWorker) Timeout(*river.Job[DrainArgs]) time.Duration { return w.d.
 // crash between settling and leaving only means the next run skips it.
 func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error {
 	k := postgres.OrderedKey{EndpointID: job.Args.EndpointID, Key: job.Args.Key}
-	store := w.d.store
+	store := w.q.store
 	deadline := time.Now().Add(drainBudget)
 	var settled int64 // entries up to this position are done
 	for {
@@ -108,8 +110,8 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 		}
 		for _, e := range next {
 			dk := e.DeliveryKey
-			dk.Gen = anyGen
-			wait, err := w.d.deliver(ctx, dk, job.Metadata)
+			dk.Gen = delivery.AnyGen
+			wait, err := w.q.attempts.Deliver(ctx, dk, snoozes(job.Metadata))
 			if err != nil {
 				return w.keep(ctx, k, settled, fmt.Errorf("drain %s: %w", k.EndpointID, err))
 			}
@@ -117,7 +119,7 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 				return w.keep(ctx, k, settled, river.JobSnooze(wait))
 			}
 			settled = e.Pos
-			if time.Now().After(deadline) || w.d.q.stopping.Load() {
+			if time.Now().After(deadline) || w.q.stopping.Load() {
 				return w.keep(ctx, k, settled, river.JobSnooze(0))
 			}
 		}
@@ -128,8 +130,8 @@ func (w *drainWorker) Work(ctx context.Context, job *river.Job[DrainArgs]) error
 // snooze or an error), so the next run need not skip settled deliveries.
 func (w *drainWorker) keep(ctx context.Context, k postgres.OrderedKey, settled int64, result error) error {
 	if settled > 0 {
-		if err := w.d.store.OrderedSettle(context.WithoutCancel(ctx), k, settled); err != nil {
-			w.d.logger.Warn("save ordered progress", "endpoint", k.EndpointID, "error", err)
+		if err := w.q.store.OrderedSettle(context.WithoutCancel(ctx), k, settled); err != nil {
+			w.q.logger.Warn("save ordered progress", "endpoint", k.EndpointID, "error", err)
 		}
 	}
 	return result

@@ -6,18 +6,13 @@
 package queue
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf16"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -25,11 +20,10 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
-	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/postgres"
-	"github.com/heraldhq/herald/internal/thin"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -99,7 +93,7 @@ type Config struct {
 	Retention time.Duration
 	// Emit publishes one of Herald's operational events about a tenant
 	// (nil: none are published).
-	Emit func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error
+	Emit delivery.EmitFunc
 	// Breaker opens an endpoint's circuit after consecutive failures
 	// (zero Threshold: no breaker).
 	Breaker postgres.Breaker
@@ -122,8 +116,8 @@ type Config struct {
 	// Connectors runs hosted connectors on their own queue (nil: none).
 	Connectors *ConnectorConfig
 	// PushBody turns a stored event body into what webhooks carry (a thin
-	// type's notification); nil sends bodies as stored. See push.go.
-	PushBody PushBodyFunc
+	// type's notification); nil sends bodies as stored.
+	PushBody delivery.PushBodyFunc
 	// Sweep enforces the retention of thin payloads and files, every
 	// SweepInterval on the leader (nil: never).
 	Sweep         func(ctx context.Context) error
@@ -181,81 +175,31 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Sender makes one webhook attempt.
-type Sender interface {
-	Send(ctx context.Context, m webhook.Message) webhook.Result
-}
-
 // Queue owns the River client.
 type Queue struct {
-	client  *river.Client[pgx.Tx]
-	pool    *pgxpool.Pool
-	store   *postgres.Store
-	emit    func(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) error
-	logger  *slog.Logger
-	loads   *batcher[postgres.DeliveryKey, *postgres.SendTarget]
-	records *batcher[*postgres.AttemptRecord, struct{}]
+	client *river.Client[pgx.Tx]
+	pool   *pgxpool.Pool
+	store  *postgres.Store
+	emit   delivery.EmitFunc
+	logger *slog.Logger
+	// attempts makes the deliveries' attempts; the jobs only schedule them.
+	attempts *delivery.Deliverer
 	// stopping tells long-running jobs (ordered drains) to yield at their
 	// next step, so a graceful stop does not wait for whole drains.
 	stopping atomic.Bool
-	// sends bounds the requests in flight on this node to Config.Workers:
-	// batch jobs send their deliveries in parallel, so River's job count
-	// alone does not bound them.
-	sends chan struct{}
 	// routing decides who may receive what (resend.go).
 	routing Routing
 }
 
-var errStopped = errors.New("queue stopped")
-
-// pendingDelay is how long a delivery to an endpoint awaiting verification
-// waits before looking again: 1 s, doubling with each look, at most 5 min,
-// so a long-pending endpoint's backlog does not churn the queue.
-func pendingDelay(metadata []byte) time.Duration {
-	var m struct {
-		Snoozes int `json:"snoozes"`
-	}
-	_ = json.Unmarshal(metadata, &m)
-	return min(time.Second<<min(max(m.Snoozes, 0), 9), 5*time.Minute)
-}
-
-// anyGen is the job generation of a drain job's deliveries: a drain owns the
-// deliveries queued on its key whatever their generation (a retry by hand
-// of a queued delivery wakes the drain rather than giving it a job).
-const anyGen int32 = -1
-
-// recordTimeout bounds the recording of an attempt that was made.
-const recordTimeout = 30 * time.Second
-
-// maxBatch bounds the deliveries loaded or recorded by one query.
-const maxBatch = 256
-
 // New builds the River client with Herald's workers.
-func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
+func New(pool *pgxpool.Pool, store *postgres.Store, sender delivery.Sender, cfg Config, logger *slog.Logger) (*Queue, error) {
 	cfg = cfg.withDefaults()
-	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger, sends: make(chan struct{}, cfg.Workers),
-		routing: cfg.Routing}
-	q.loads = newBatcher(2, maxBatch, func(ctx context.Context, keys []postgres.DeliveryKey) ([]*postgres.SendTarget, error) {
-		found, err := store.DeliveryLoadMany(ctx, keys)
-		if err != nil {
-			return nil, err
-		}
-		if err := pushBodies(ctx, cfg.PushBody, found); err != nil {
-			return nil, err
-		}
-		out := make([]*postgres.SendTarget, len(keys))
-		for i, k := range keys {
-			out[i] = found[k.ID] // nil: gone
-		}
-		return out, nil
-	})
-	q.records = newBatcher(2, maxBatch, func(ctx context.Context, recs []*postgres.AttemptRecord) ([]struct{}, error) {
-		if err := store.DeliveryRecordAttempts(ctx, recs); err != nil {
-			return nil, err
-		}
-		q.noteHealth(ctx, recs, cfg.AutoDisableAfter, cfg.Breaker, logger)
-		return make([]struct{}, len(recs)), nil
-	})
+	q := &Queue{pool: pool, store: store, emit: cfg.Emit, logger: logger, routing: cfg.Routing}
+	q.attempts = delivery.New(store, sender, delivery.Config{
+		InFlight: cfg.Workers, Schedule: cfg.Schedule, ProbeTimeout: cfg.JobTimeout, PreciseWait: maxPreciseSnooze,
+		Breaker: cfg.Breaker, AutoDisableAfter: cfg.AutoDisableAfter, JWT: cfg.JWT, Tokens: cfg.Tokens,
+		PushBody: cfg.PushBody, Emit: cfg.Emit,
+	}, logger)
 	rc := &river.Config{
 		Logger:                      logger.With("component", "river"),
 		FetchCooldown:               cfg.FetchCooldown,
@@ -271,13 +215,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 	}
 	if !cfg.InsertOnly {
 		workers := river.NewWorkers()
-		dw := &deliverWorker{
-			q: q, store: store, sender: sender, schedule: cfg.Schedule, logger: logger, timeout: cfg.JobTimeout,
-			jwt: cfg.JWT, tokens: cfg.Tokens,
-		}
-		river.AddWorker(workers, dw)
-		river.AddWorker(workers, &deliverBatchWorker{d: dw})
-		river.AddWorker(workers, &drainWorker{d: dw})
+		river.AddWorker(workers, &deliverWorker{q: q, timeout: cfg.JobTimeout})
+		river.AddWorker(workers, &deliverBatchWorker{q: q, timeout: cfg.JobTimeout})
+		river.AddWorker(workers, &drainWorker{q: q, timeout: cfg.JobTimeout})
 		river.AddWorker(workers, &maintenanceWorker{q: q, store: store, retention: cfg.Retention, logger: logger})
 		if hs, ok := sender.(Handshaker); ok {
 			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
@@ -305,8 +245,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender Sender, cfg Config, l
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
-		q.loads.stop()
-		q.records.stop()
+		q.attempts.Stop()
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	q.client = client
@@ -345,8 +284,7 @@ func (q *Queue) Healthy() error {
 // or by another node).
 func (q *Queue) Stop(ctx context.Context) error {
 	q.stopping.Store(true)
-	defer q.records.stop()
-	defer q.loads.stop()
+	defer q.attempts.Stop()
 	err := q.client.Stop(ctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stop queue: %w", err)
@@ -398,59 +336,18 @@ func (q *Queue) Retry(ctx context.Context, id uuid.UUID, authorize func(d *heral
 	return r.Delivery, nil
 }
 
-// publish emits an operational event, logging (not returning) failures:
-// the work that caused it is done and must not be retried for its sake.
-func (q *Queue) publish(ctx context.Context, tenant uuid.UUID, typ, subject string, data map[string]any) {
-	if q.emit == nil {
-		return
-	}
-	if err := q.emit(ctx, tenant, typ, subject, data); err != nil {
-		q.logger.Warn("publish operational event", "type", typ, "error", err)
-	}
-}
-
-// noteHealth tracks endpoints' failure streaks from a batch of attempts and
-// auto-disables those failing for too long. Its errors are logged, not
-// returned: the attempts themselves are recorded already.
-func (q *Queue) noteHealth(ctx context.Context, recs []*postgres.AttemptRecord, disableAfter time.Duration, br postgres.Breaker, logger *slog.Logger) {
-	var ok, failed []uuid.UUID
-	for _, r := range recs {
-		if r.Status == herald.DeliverySucceeded {
-			ok = append(ok, r.EndpointID)
-		} else {
-			failed = append(failed, r.EndpointID)
-		}
-	}
-	disabled, err := q.store.EndpointHealthRecord(ctx, ok, failed, disableAfter, br)
-	if err != nil {
-		logger.Error("endpoint health", "error", err)
-	}
-	for _, id := range disabled {
-		logger.Warn("endpoint auto-disabled: no successful delivery", "endpoint", id, "after", disableAfter)
-		if ep, err := q.store.EndpointGet(ctx, id); err == nil {
-			q.publish(ctx, ep.TenantID, herald.OpEndpointDisabled, "endpoints/"+id.String(), map[string]any{
-				"endpoint_id": id, "reason": ep.DisabledReason})
-		}
-	}
-}
-
-// deliverWorker makes one attempt of a delivery and schedules the next.
+// deliverWorker makes one look at a delivery (see delivery.Deliverer) and
+// schedules the next.
 type deliverWorker struct {
 	river.WorkerDefaults[DeliverArgs]
-	q        *Queue
-	store    *postgres.Store
-	sender   Sender
-	schedule webhook.RetrySchedule
-	logger   *slog.Logger
-	timeout  time.Duration
-	jwt      *outbound.JWTIssuer
-	tokens   *outbound.TokenSource
+	q       *Queue
+	timeout time.Duration
 }
 
 func (w *deliverWorker) Timeout(*river.Job[DeliverArgs]) time.Duration { return w.timeout }
 
 // Work sends the delivery once. A failed attempt is not returned as an
-// error: the worker records it and snoozes the job until the next attempt
+// error: the attempt is recorded and the job snoozed until the next attempt
 // is due, so Herald's schedule (with Retry-After and jitter) decides, and the
 // attempt count lives in Herald's table.
 func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
@@ -459,7 +356,14 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 			return river.JobSnooze(wait)
 		}
 	}
-	wait, err := w.deliver(ctx, postgres.DeliveryKey{ID: job.Args.DeliveryID, CreatedAt: job.Args.CreatedAt, Gen: job.Args.Gen}, job.Metadata)
+	key := postgres.DeliveryKey{ID: job.Args.DeliveryID, CreatedAt: job.Args.CreatedAt, Gen: job.Args.Gen}
+	return snoozeFor(w.q.attempts.Deliver(ctx, key, snoozes(job.Metadata)))
+}
+
+// snoozeFor turns an attempt's wait into the job's result: a snooze
+// until the delivery is looked at again (River does not count snoozes as
+// attempts), done once it is settled, or its error.
+func snoozeFor(wait time.Duration, err error) error {
 	if err != nil {
 		return err
 	}
@@ -469,185 +373,13 @@ func (w *deliverWorker) Work(ctx context.Context, job *river.Job[DeliverArgs]) e
 	return nil
 }
 
-// deliver loads a delivery and makes its next attempt if it is due. It
-// returns how long the delivery must wait before it is looked at again (a
-// retry, a pending or open-circuit endpoint, a rate-limit slot), or 0 once
-// the delivery is settled: succeeded, failed for good, no longer there, or
-// handed to a newer job by a retry by hand (key.Gen is the generation the
-// job was made for). metadata is the River job's, whose snooze count paces
-// pending endpoints.
-func (w *deliverWorker) deliver(ctx context.Context, key postgres.DeliveryKey, metadata []byte) (time.Duration, error) {
-	id, createdAt := key.ID, key.CreatedAt
-	t, err := w.q.loads.do(ctx, key)
-	if err != nil {
-		return 0, fmt.Errorf("deliver %s: %w", id, err)
+// snoozes is how many times a job has snoozed, from its metadata.
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
 	}
-	if t == nil {
-		// The event was dropped by retention, or the endpoint deleted.
-		return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint or event no longer exists")
-	}
-	d := &t.Delivery
-	if d.Status != herald.DeliveryPending {
-		return 0, nil // a duplicate job for a delivery already settled
-	}
-	if key.Gen != anyGen && t.JobGen != key.Gen {
-		return 0, nil // superseded: a retry by hand gave the delivery a new job
-	}
-	if err := t.RenderErr; err != nil {
-		if errors.Is(err, thin.ErrUnrenderable) {
-			// No attempt could ever send it: dead-letter it visibly.
-			w.logger.Error("delivery cannot be rendered", "delivery", id, "error", err)
-			return 0, w.store.DeliveryFail(ctx, id, createdAt, err.Error())
-		}
-		return 0, fmt.Errorf("deliver %s: %w", id, err) // River retries
-	}
-	if t.EndpointStatus == herald.EndpointPending {
-		// Waiting for the receiver's consent: keep the delivery, look again
-		// later. Snoozes are not attempts.
-		return pendingDelay(metadata), nil
-	}
-	if t.EndpointStatus != herald.EndpointActive {
-		return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint disabled")
-	}
-	if wait, err := w.circuitWait(ctx, t); err != nil {
-		return 0, fmt.Errorf("deliver %s: %w", id, err)
-	} else if wait > 0 {
-		// The endpoint's circuit is open: don't hammer a receiver that is
-		// down. Snoozes are not attempts.
-		return wait, nil
-	}
-	if wait, err := w.rateWait(ctx, t); err != nil {
-		return 0, fmt.Errorf("deliver %s: %w", id, err)
-	} else if wait > 0 {
-		// Over the endpoint's rate: wait for the reserved slot. Snoozes are
-		// not attempts.
-		return wait, nil
-	}
-	secrets, err := w.secrets(t)
-	if err == nil {
-		var header http.Header
-		if header, err = w.extraHeaders(t); err == nil {
-			m := webhook.Message{URL: t.URL, ID: d.ID.String(), Body: t.Body, Secrets: secrets, Header: header}
-			if t.ContentMode == herald.ContentModeBinary {
-				if err := toBinary(&m); err != nil {
-					// Only a stored event that is no longer valid gets here.
-					w.logger.Error("delivery cannot be encoded in binary mode", "delivery", id, "error", err)
-					return 0, w.store.DeliveryFail(ctx, id, createdAt, "cannot encode the event in binary mode: "+err.Error())
-				}
-			}
-			return w.attempt(ctx, t, m)
-		}
-	}
-	// The endpoint's sealed settings cannot be opened (a wrong master
-	// key): no attempt can succeed, so dead-letter the delivery visibly.
-	w.logger.Error("delivery cannot be signed", "delivery", id, "endpoint", d.EndpointID, "error", err)
-	return 0, w.store.DeliveryFail(ctx, id, createdAt, "endpoint settings cannot be decrypted: "+err.Error())
-}
-
-// toBinary turns a message carrying a structured-mode event into the HTTP
-// binary content mode: the event's data as the body (signed as sent), its
-// attributes as ce- headers, which win over static headers of those names.
-func toBinary(m *webhook.Message) error {
-	ev, err := cloudevents.ParseStored(m.Body)
-	if err != nil {
-		return err
-	}
-	h, body, ct, err := ev.Binary()
-	if err != nil {
-		return err
-	}
-	if m.Header == nil {
-		m.Header = make(http.Header, len(h))
-	}
-	for k, v := range h {
-		m.Header[k] = v
-	}
-	m.Body, m.ContentType, m.OmitContentType = body, ct, ct == ""
-	return nil
-}
-
-// attempt sends the delivery once, records the attempt and schedules the
-// next one (see deliver for the result).
-func (w *deliverWorker) attempt(ctx context.Context, t *postgres.SendTarget, m webhook.Message) (time.Duration, error) {
-	d := &t.Delivery
-	id, createdAt := d.ID, d.CreatedAt
-	select {
-	case w.q.sends <- struct{}{}:
-	case <-ctx.Done():
-		return 0, fmt.Errorf("deliver %s: %w", id, ctx.Err())
-	}
-	started := time.Now()
-	m.Timestamp = started
-	res := w.send(ctx, t, m)
-	<-w.q.sends
-	if res.Err != nil && ctx.Err() != nil {
-		// This node cut the attempt short (its shutdown timeout, the job's
-		// timeout): not the receiver's failure, so it is not recorded as an
-		// attempt. The job's error makes River run it again soon, with the
-		// same webhook-id; the receiver may have seen this request.
-		return 0, fmt.Errorf("deliver %s: attempt interrupted: %w", id, ctx.Err())
-	}
-	rec := &postgres.AttemptRecord{
-		DeliveryID: id, CreatedAt: createdAt, EndpointID: d.EndpointID,
-		Attempt: herald.Attempt{
-			Attempt: d.Attempts + 1, At: started.UTC(), StatusCode: res.StatusCode, Latency: res.Latency,
-			ResponseBody: res.ResponseBody,
-		},
-	}
-	if res.Err != nil {
-		rec.Attempt.Error = res.Err.Error()
-	} else if !res.Success() {
-		rec.Attempt.Error = fmt.Sprintf("receiver answered HTTP %d", res.StatusCode)
-	}
-	var snooze time.Duration
-	switch {
-	case res.Success():
-		rec.Status = herald.DeliverySucceeded
-	case res.Gone():
-		rec.Status = herald.DeliveryFailed
-		rec.Attempt.Error = "receiver answered 410 Gone: endpoint disabled"
-	case res.Control == webhook.ControlAbortMessage || res.Control == webhook.ControlDisable:
-		// The receiver asked for no more retries of this message (and, for
-		// disable, of anything).
-		rec.Status = herald.DeliveryFailed
-		rec.Attempt.Error = "receiver answered webhook-delivery: " + res.Control
-	default:
-		delay, ok := w.schedule.Next(rec.Attempt.Attempt-d.RetryBase, res, rand.Float64)
-		if ok {
-			rec.Status = herald.DeliveryPending
-			rec.NextAttemptAt = time.Now().Add(delay).UTC()
-			snooze = delay
-		} else {
-			rec.Status = herald.DeliveryFailed
-		}
-	}
-	// The attempt happened: record it even if the job's context ends now
-	// (a stop that ran out of time), so its outcome is not lost.
-	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
-	if _, err := w.q.records.do(recCtx, rec); err != nil {
-		return 0, fmt.Errorf("deliver %s: %w", id, err)
-	}
-	if reason := disableReason(res); reason != "" {
-		if err := w.store.EndpointDisable(ctx, d.EndpointID, reason); err != nil {
-			return 0, fmt.Errorf("deliver %s: %w", id, err)
-		}
-		w.logger.Warn("endpoint disabled by its receiver", "endpoint", d.EndpointID, "reason", reason)
-		w.q.publish(ctx, d.TenantID, herald.OpEndpointDisabled, "endpoints/"+d.EndpointID.String(), map[string]any{
-			"endpoint_id": d.EndpointID, "reason": reason})
-	}
-	if rec.Status == herald.DeliveryFailed && disableReason(res) == "" {
-		w.logger.Info("delivery failed after last attempt", "delivery", id, "endpoint", d.EndpointID,
-			"attempts", rec.Attempt.Attempt, "error", rec.Attempt.Error)
-		if !herald.IsOperational(d.EventType) { // no events about failing operational events
-			w.q.announceExhausted(ctx, d, rec)
-		}
-	}
-	w.q.announceRecovered(ctx, t, rec)
-	if rec.Status == herald.DeliveryPending {
-		return max(snooze, time.Millisecond), nil
-	}
-	return 0, nil
+	_ = json.Unmarshal(metadata, &m)
+	return m.Snoozes
 }
 
 // MaintenanceArgs is the periodic housekeeping job.
@@ -716,178 +448,6 @@ func (q *Queue) ResumeDeliveries(ctx context.Context) error {
 	return nil
 }
 
-// send makes the attempt, adding the endpoint's outbound authentication:
-// a fresh Herald-signed JWT, or a cached OAuth2 token that is dropped when
-// the endpoint answers 401 so the next attempt fetches a new one. Failing to
-// get a token is a failed attempt, retried like any other.
-func (w *deliverWorker) send(ctx context.Context, t *postgres.SendTarget, m webhook.Message) webhook.Result {
-	auth, err := w.store.OpenAuth(t.Delivery.EndpointID, t.AuthSealed)
-	if err != nil {
-		return webhook.Result{Err: err}
-	}
-	if m.ClientCert, err = w.clientCert(t); err != nil {
-		return webhook.Result{Err: err}
-	}
-	if auth == nil {
-		return w.sender.Send(ctx, m)
-	}
-	if m.Header == nil {
-		m.Header = http.Header{}
-	}
-	switch auth.Type {
-	case herald.AuthJWT:
-		if w.jwt == nil {
-			return webhook.Result{Err: errors.New("jwt auth: no signing keys configured")}
-		}
-		tok, err := w.jwt.Token(t.URL, t.Delivery.EventID.String(), m.ID)
-		if err != nil {
-			return webhook.Result{Err: fmt.Errorf("jwt auth: %w", err)}
-		}
-		m.Header.Set("Authorization", "Bearer "+tok)
-		return w.sender.Send(ctx, m)
-	case herald.AuthOAuth2:
-		if w.tokens == nil {
-			return webhook.Result{Err: errors.New("oauth2 auth: no token source configured")}
-		}
-		creds := outbound.ClientCredentials{TokenURL: auth.TokenURL, ClientID: auth.ClientID,
-			ClientSecret: auth.ClientSecret, Scopes: auth.Scopes, Audience: auth.Audience}
-		tok, err := w.tokens.Token(ctx, creds)
-		if err != nil {
-			return webhook.Result{Err: fmt.Errorf("oauth2 token: %w", err)}
-		}
-		m.Header.Set("Authorization", "Bearer "+tok)
-		res := w.sender.Send(ctx, m)
-		if res.StatusCode == http.StatusUnauthorized {
-			w.tokens.Invalidate(creds, tok)
-		}
-		return res
-	default:
-		return webhook.Result{Err: fmt.Errorf("unknown auth type %q", auth.Type)}
-	}
-}
-
-// circuitWait says how long a delivery must wait because its endpoint's
-// circuit is open (0: go ahead). After the cool-down one attempt, the probe,
-// goes through; its outcome closes the circuit or opens it again.
-func (w *deliverWorker) circuitWait(ctx context.Context, t *postgres.SendTarget) (time.Duration, error) {
-	if t.OpenUntil.IsZero() {
-		return 0, nil
-	}
-	// Spread the waiting deliveries' wake-ups over a second.
-	jitter := time.Duration(rand.Int64N(int64(time.Second)))
-	if wait := time.Until(t.OpenUntil); wait > 0 {
-		return wait + jitter, nil
-	}
-	probe, err := w.store.EndpointClaimProbe(ctx, t.Delivery.EndpointID, w.timeout)
-	if err != nil {
-		return 0, err
-	}
-	if probe {
-		return 0, nil
-	}
-	return time.Second + jitter, nil // another attempt is probing
-}
-
-// rateEarly tolerates waking a little before a reserved slot.
-const rateEarly = 5 * time.Millisecond
-
-// rateWait applies the endpoint's rate limit: it reserves this attempt's
-// slot (once) and says how long to wait for it (0: send now).
-func (w *deliverWorker) rateWait(ctx context.Context, t *postgres.SendTarget) (time.Duration, error) {
-	if t.RateLimit <= 0 {
-		return 0, nil
-	}
-	slot := t.SlotAt
-	if slot.IsZero() {
-		var err error
-		d := &t.Delivery
-		if slot, err = w.store.EndpointReserveSlot(ctx, d.EndpointID, d.ID, d.CreatedAt, t.RateLimit); err != nil {
-			return 0, err
-		}
-	}
-	if wait := time.Until(slot); wait > rateEarly {
-		// River parks longer snoozes until its scheduler's next 5-second
-		// pass, which would bunch deliveries; shorter ones wake on time.
-		return min(wait, maxPreciseSnooze), nil
-	}
-	return 0, nil
-}
-
 // maxPreciseSnooze is the longest snooze River wakes exactly on time (below
 // its scheduler interval).
 const maxPreciseSnooze = 4500 * time.Millisecond
-
-// disableReason says why a response disables its endpoint ("" if it
-// does not): 410 Gone, or the receiver's webhook-delivery: disable header.
-func disableReason(res webhook.Result) string {
-	switch {
-	case res.Gone():
-		return "receiver answered 410 Gone"
-	case res.Control == webhook.ControlDisable:
-		return "receiver answered webhook-delivery: disable"
-	}
-	return ""
-}
-
-// secrets returns the endpoint's live signing secrets: the current one and
-// those rotated out whose grace has not ended (one signature each).
-func (w *deliverWorker) secrets(t *postgres.SendTarget) ([]string, error) {
-	ep := &herald.Endpoint{ID: t.Delivery.EndpointID}
-	var err error
-	if ep.Secret, err = w.store.OpenSecret(ep.ID, t.SecretSealed); err != nil {
-		return nil, err
-	}
-	if ep.OldSecrets, err = w.store.OpenOldSecrets(ep.ID, t.OldSecrets); err != nil {
-		return nil, err
-	}
-	return ep.LiveSecrets(time.Now()), nil
-}
-
-// ConfigHeader carries the endpoint's config object with every delivery, as
-// compact JSON with non-ASCII characters escaped (header values are ASCII).
-const ConfigHeader = "Herald-Endpoint-Config"
-
-// extraHeaders builds the endpoint's static headers and its config header.
-func (w *deliverWorker) extraHeaders(t *postgres.SendTarget) (http.Header, error) {
-	static, err := w.store.OpenHeaders(t.Delivery.EndpointID, t.HeadersSealed)
-	if err != nil {
-		return nil, err
-	}
-	if len(static) == 0 && len(t.Config) == 0 {
-		return nil, nil
-	}
-	h := make(http.Header, len(static)+1)
-	for k, v := range static {
-		h.Set(k, v)
-	}
-	if len(t.Config) > 0 {
-		v, err := asciiJSON(t.Config)
-		if err != nil {
-			return nil, err
-		}
-		h.Set(ConfigHeader, v)
-	}
-	return h, nil
-}
-
-// asciiJSON compacts a JSON document and escapes every non-ASCII character,
-// so it can travel in an HTTP header.
-func asciiJSON(doc []byte) (string, error) {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, doc); err != nil {
-		return "", fmt.Errorf("compact config: %w", err)
-	}
-	var b strings.Builder
-	for _, r := range buf.String() {
-		switch {
-		case r < 0x80:
-			b.WriteRune(r)
-		case r > 0xFFFF:
-			r1, r2 := utf16.EncodeRune(r)
-			fmt.Fprintf(&b, "\\u%04x\\u%04x", r1, r2)
-		default:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		}
-	}
-	return b.String(), nil
-}

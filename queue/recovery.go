@@ -66,6 +66,10 @@ func (h *jobErrors) HandlePanic(ctx context.Context, job *rivertype.JobRow, pani
 	return nil
 }
 
+// deadLetterTimeout bounds the dead-lettering of a discarded job's
+// deliveries.
+const deadLetterTimeout = 30 * time.Second
+
 // deadLetter fails the still-pending deliveries a job was for.
 func (h *jobErrors) deadLetter(ctx context.Context, job *rivertype.JobRow, reason string) {
 	var keys []postgres.DeliveryKey
@@ -88,7 +92,7 @@ func (h *jobErrors) deadLetter(ctx context.Context, job *rivertype.JobRow, reaso
 		h.logger.Error("job discarded after its last attempt", "kind", job.Kind, "job", job.ID, "reason", reason)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), deadLetterTimeout)
 	defer cancel()
 	for _, k := range keys {
 		if err := h.store.DeliveryFail(ctx, k.ID, k.CreatedAt, reason); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -83,7 +84,7 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 	res, err := w.hs.Handshake(ctx, webhook.HandshakeRequest{
 		URL: ep.URL, Origin: origin, CallbackURL: w.publicURL + CallbackPath + id.String() + "/" + token,
 		RequestRate: ep.RateLimit * 60, // the spec's rates are per minute
-		ClientCert:  toClientCertificate(ep.MTLS),
+		ClientCert:  delivery.ClientCertificate(ep.MTLS),
 	})
 	// The outcome is recorded on the endpoint whatever it is, so its
 	// owner can see why it is still pending.
@@ -114,7 +115,7 @@ func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) err
 		return err
 	}
 	w.logger.Info("endpoint verified by handshake", "endpoint", id, "allowed_rate", res.AllowedRate)
-	w.q.publish(ctx, ep.TenantID, herald.OpEndpointVerified, "endpoints/"+id.String(), map[string]any{
+	w.q.emit.Publish(ctx, w.logger, ep.TenantID, herald.OpEndpointVerified, "endpoints/"+id.String(), map[string]any{
 		"endpoint_id": id, "verified_by": "handshake"})
 	return nil
 }

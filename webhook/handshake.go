@@ -141,14 +141,14 @@ func checkHandshake(r HandshakeRequest) error {
 	// The spec asks for "a DNS expression that identifies the sending
 	// system"; anything else (a URL, a host:port) would never match what a
 	// target echoes back.
-	if !validHeaderValue(r.Origin) || checkHostname(strings.ToLower(strings.TrimSuffix(r.Origin, "."))) != nil {
+	if !ValidHeaderValue(r.Origin) || checkHostname(strings.ToLower(strings.TrimSuffix(r.Origin, "."))) != nil {
 		return fmt.Errorf("%w: handshake origin %q is not a DNS name", ErrInvalidMessage, r.Origin)
 	}
 	if r.RequestRate < 0 {
 		return fmt.Errorf("%w: handshake request rate %d is negative", ErrInvalidMessage, r.RequestRate)
 	}
 	if r.CallbackURL != "" {
-		if !validHeaderValue(r.CallbackURL) {
+		if !ValidHeaderValue(r.CallbackURL) {
 			return fmt.Errorf("%w: handshake callback URL contains control characters", ErrInvalidMessage)
 		}
 		u, err := url.Parse(r.CallbackURL)

@@ -329,48 +329,23 @@ func checkHeaders(m Message) error {
 	if m.ID == "" {
 		return fmt.Errorf("%w: empty webhook id", ErrInvalidMessage)
 	}
-	if !validHeaderValue(m.ID) {
+	if !ValidHeaderValue(m.ID) {
 		return fmt.Errorf("%w: webhook id %q contains control characters", ErrInvalidMessage, m.ID)
 	}
-	if !validHeaderValue(m.ContentType) {
+	if !ValidHeaderValue(m.ContentType) {
 		return fmt.Errorf("%w: content type %q contains control characters", ErrInvalidMessage, m.ContentType)
 	}
 	for k, vs := range m.Header {
-		if !validHeaderName(k) {
+		if !ValidHeaderName(k) {
 			return fmt.Errorf("%w: header name %q is not an HTTP token", ErrInvalidMessage, k)
 		}
 		for _, v := range vs {
-			if !validHeaderValue(v) {
+			if !ValidHeaderValue(v) {
 				return fmt.Errorf("%w: header %s contains control characters", ErrInvalidMessage, k)
 			}
 		}
 	}
 	return nil
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x7f || c <= ' ' || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether s has no control characters other than
-// horizontal tab (RFC 9110 field-value).
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // header builds the request headers. Keys are written pre-canonicalized so

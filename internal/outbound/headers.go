@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/heraldhq/herald/webhook"
 )
 
 const (
@@ -89,7 +91,7 @@ func ValidateStaticHeaders(h map[string]string, authManaged bool) error {
 			bad(name[:32]+"...", "name is longer than %d bytes", maxStaticHeaderName)
 			continue
 		}
-		if !validHeaderName(name) {
+		if !webhook.ValidHeaderName(name) {
 			bad(name, "is not a valid header name")
 			continue
 		}
@@ -115,35 +117,9 @@ func ValidateStaticHeaders(h map[string]string, authManaged bool) error {
 			bad(name, "value is %d bytes, at most %d allowed", len(value), MaxStaticHeaderValue)
 			continue
 		}
-		if !validHeaderValue(value) {
+		if !webhook.ValidHeaderValue(value) {
 			bad(name, "value contains control characters (such as CR or LF)")
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue reports whether s has no control characters other than
-// horizontal tab (RFC 9110 field-value; obs-text bytes are tolerated as Go's
-// HTTP client does).
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }

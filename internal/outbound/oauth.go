@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/webhook"
 )
 
 // AuthStyle says how the client authenticates to the token endpoint.
@@ -88,7 +90,7 @@ func (c ClientCredentials) Validate() error {
 		return errors.New("outbound: OAuth2 client secret is empty")
 	case c.AuthStyle != "" && c.AuthStyle != AuthStyleBasic && c.AuthStyle != AuthStyleBody:
 		return fmt.Errorf("outbound: unknown OAuth2 auth style %q (want %q or %q)", c.AuthStyle, AuthStyleBasic, AuthStyleBody)
-	case !validHeaderValue(c.Audience):
+	case !webhook.ValidHeaderValue(c.Audience):
 		return errors.New("outbound: OAuth2 audience contains control characters")
 	}
 	for _, s := range c.Scopes {

@@ -1,10 +1,14 @@
-package queue
+package delivery
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
+
+// errStopped answers the loads and records asked for after Stop.
+var errStopped = errors.New("deliveries stopped")
 
 // batcher lets many concurrent workers share database round trips: each
 // call queues a request, and a few runner goroutines each take everything

@@ -2,38 +2,10 @@ package queue
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/riverqueue/river"
-
-	"github.com/heraldhq/herald/internal/postgres"
 )
-
-// PushBodyFunc returns what a push channel carries for a stored event: for
-// a thin event type, the notification (attributes, the declared fields and
-// a dataref), never the full payload.
-type PushBodyFunc func(ctx context.Context, event uuid.UUID, typ string, body []byte) ([]byte, error)
-
-// pushBodies replaces the loaded bodies by what may be pushed. Every
-// attempt (first sends, retries, recoveries, replays and test sends) loads
-// its body through here, so a thin payload cannot leave by another path.
-func pushBodies(ctx context.Context, push PushBodyFunc, targets map[uuid.UUID]*postgres.SendTarget) error {
-	if push == nil {
-		return nil
-	}
-	for _, t := range targets {
-		b, err := push(ctx, t.Delivery.EventID, t.Delivery.EventType, t.Body)
-		if err != nil {
-			// Only this delivery fails; the others loaded with it go on.
-			t.Body, t.RenderErr = nil, fmt.Errorf("render delivery %s: %w", t.Delivery.ID, err)
-			continue
-		}
-		t.Body = b
-	}
-	return nil
-}
 
 // SweepArgs is the periodic job enforcing the retention of thin payloads
 // and files.
