@@ -43,41 +43,18 @@ func (s *Store) CatalogLoad(ctx context.Context) (*Catalog, error) {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT `+tenantColumns+` FROM tenants`)
-		if err != nil {
-			return fmt.Errorf("load tenants: %w", err)
+		if c.Tenants, err = collect(rows, err, "load tenants", scanTenant); err != nil {
+			return err
 		}
-		for rows.Next() {
-			t, err := scanTenant(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("load tenants: %w", err)
-			}
-			c.Tenants = append(c.Tenants, t)
-		}
-		rows.Close()
 		rows, err = tx.Query(ctx, `SELECT `+clientColumns+` FROM clients`)
-		if err != nil {
-			return fmt.Errorf("load clients: %w", err)
+		if c.Clients, err = collect(rows, err, "load clients", scanClient); err != nil {
+			return err
 		}
-		for rows.Next() {
-			cl, err := scanClient(rows)
-			if err != nil {
-				rows.Close()
-				return fmt.Errorf("load clients: %w", err)
-			}
-			c.Clients = append(c.Clients, cl)
-		}
-		rows.Close()
 		if c.EventTypes, err = s.eventTypeList(ctx, tx); err != nil {
 			return err
 		}
 		rows, err = tx.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints WHERE status IN ('active', 'pending')`)
-		if err != nil {
-			return fmt.Errorf("load endpoints: %w", err)
-		}
-		c.Endpoints, err = s.collectEndpoints(rows)
-		rows.Close()
-		if err != nil {
+		if c.Endpoints, err = collect(rows, err, "load endpoints", s.scanEndpoint); err != nil {
 			return err
 		}
 		c.Connectors, err = connectorsForCatalog(ctx, tx)

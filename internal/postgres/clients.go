@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -52,19 +51,7 @@ func (s *Store) ClientGet(ctx context.Context, id uuid.UUID) (*herald.Client, er
 func (s *Store) ClientList(ctx context.Context, tenant uuid.UUID) ([]*herald.Client, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+clientColumns+` FROM clients
 		WHERE $1::uuid IS NULL OR tenant_id = $1 ORDER BY created_at, id`, nullUUID(tenant))
-	if err != nil {
-		return nil, fmt.Errorf("list clients: %w", err)
-	}
-	defer rows.Close()
-	var out []*herald.Client
-	for rows.Next() {
-		c, err := scanClient(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "list clients", scanClient)
 }
 
 // ClientDelete removes a client; its credential stops working.

@@ -106,19 +106,7 @@ func (s *Store) ConnectorList(ctx context.Context, tenant, client uuid.UUID) ([]
 	rows, err := s.pool.Query(ctx, `SELECT `+connectorColumns+` FROM connectors
 		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
 		ORDER BY name, id`, nullUUID(tenant), nullUUID(client))
-	if err != nil {
-		return nil, fmt.Errorf("list connectors: %w", err)
-	}
-	defer rows.Close()
-	var out []*herald.Connector
-	for rows.Next() {
-		c, err := s.scanConnector(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list connectors: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, translate(rows.Err(), "connectors")
+	return collect(rows, err, "list connectors", s.scanConnector)
 }
 
 // ConnectorUpdate saves a connector's editable fields.
@@ -263,19 +251,9 @@ func (s *Store) ConnectorRunList(ctx context.Context, connector uuid.UUID, statu
 		WHERE r.connector_id = $1 AND ($2::text IS NULL OR r.status = $2)
 		  AND ($3::uuid IS NULL OR (r.created_at, r.id) < (SELECT created_at, id FROM connector_runs WHERE id = $3))
 		ORDER BY r.created_at DESC, r.id DESC LIMIT $4`, connector, st, nullUUID(before), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list connector runs: %w", err)
-	}
-	defer rows.Close()
-	var out []*herald.ConnectorRun
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list connector runs: %w", err)
-		}
-		out = append(out, r)
-	}
-	return out, translate(rows.Err(), "connector runs")
+	return collect(rows, err, "list connector runs", func(row pgx.Row) (*herald.ConnectorRun, error) {
+		return scanRun(row)
+	})
 }
 
 // ConnectorRunTarget is what a worker needs for one attempt: the run, its

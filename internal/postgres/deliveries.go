@@ -196,20 +196,9 @@ func (s *Store) DeliveryList(ctx context.Context, f DeliveryFilter) ([]*herald.D
 		WHERE d.endpoint_id = $1 AND ($2::text IS NULL OR d.status = $2)
 			AND ($3::timestamptz IS NULL OR (d.created_at, d.id) < ($3, $4))
 		ORDER BY d.created_at DESC, d.id DESC LIMIT $5`, f.EndpointID, status, beforeTime, beforeID, f.Limit)
+	out, err := collect(rows, err, "list deliveries", scanDelivery)
 	if err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
-	}
-	defer rows.Close()
-	var out []*herald.Delivery
-	for rows.Next() {
-		d, err := scanDelivery(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list deliveries: %w", err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list deliveries: %w", err)
+		return nil, err
 	}
 	if err := s.attachAttempts(ctx, out); err != nil {
 		return nil, err

@@ -77,19 +77,7 @@ func (s *Store) EndpointHealthRecord(ctx context.Context, ok, failed []uuid.UUID
 			AND h.failing_since < now() - $2::interval
 		RETURNING e.id`, badIDs, disableAfter,
 		fmt.Sprintf("no successful delivery for %s", disableAfter))
-	if err != nil {
-		return nil, fmt.Errorf("auto-disable endpoints: %w", err)
-	}
-	defer rows.Close()
-	var out []uuid.UUID
-	for rows.Next() {
-		var id uuid.UUID
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("auto-disable endpoints: %w", err)
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "auto-disable endpoints", scanUUID)
 }
 
 // EndpointClaimProbe lets one attempt through an open circuit whose

@@ -158,27 +158,11 @@ func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID) ([]*
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
 		ORDER BY created_at DESC, id`, nullUUID(tenant), nullUUID(client))
-	if err != nil {
-		return nil, fmt.Errorf("list endpoints: %w", err)
-	}
-	defer rows.Close()
-	eps, err := s.collectEndpoints(rows)
+	eps, err := collect(rows, err, "list endpoints", s.scanEndpoint)
 	if err != nil {
 		return nil, err
 	}
 	return eps, endpointVerificationsFill(ctx, s.pool, eps...)
-}
-
-func (s *Store) collectEndpoints(rows pgx.Rows) ([]*herald.Endpoint, error) {
-	var out []*herald.Endpoint
-	for rows.Next() {
-		e, err := s.scanEndpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("scan endpoint: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
 }
 
 // EndpointUpdate writes an endpoint's editable fields (url, description,

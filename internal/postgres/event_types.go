@@ -123,22 +123,10 @@ func (s *Store) EventTypeList(ctx context.Context) ([]*herald.EventType, error) 
 
 func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType, error) {
 	rows, err := db.Query(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` ORDER BY t.name`)
+	out, err := collect(rows, err, "list event types", scanEventType)
 	if err != nil {
-		return nil, fmt.Errorf("list event types: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []*herald.EventType
-	for rows.Next() {
-		t, err := scanEventType(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list event types: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list event types: %w", err)
-	}
-	rows.Close()
 	return out, eventTypeThinFill(ctx, db, out...)
 }
 
@@ -146,20 +134,13 @@ func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType
 func (s *Store) EventTypeVersions(ctx context.Context, name string) ([]herald.SchemaVersion, error) {
 	rows, err := s.pool.Query(ctx, `SELECT version, schema, schema_draft, format_assertion, created_at
 		FROM event_type_versions WHERE type_name = $1 ORDER BY version`, name)
-	if err != nil {
-		return nil, fmt.Errorf("event type %s versions: %w", name, err)
-	}
-	defer rows.Close()
-	var out []herald.SchemaVersion
-	for rows.Next() {
+	out, err := collect(rows, err, "event type "+name+" versions", func(row pgx.Row) (herald.SchemaVersion, error) {
 		var v herald.SchemaVersion
-		if err := rows.Scan(&v.Version, &v.Schema, &v.SchemaDraft, &v.FormatAssertion, &v.CreatedAt); err != nil {
-			return nil, fmt.Errorf("event type %s versions: %w", name, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("event type %s versions: %w", name, err)
+		err := row.Scan(&v.Version, &v.Schema, &v.SchemaDraft, &v.FormatAssertion, &v.CreatedAt)
+		return v, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) == 0 {
 		return nil, herald.NotFound("event type %q", name)

@@ -48,19 +48,7 @@ func (s *Store) FileGet(ctx context.Context, id uuid.UUID) (*herald.File, error)
 // FilesOfEvent returns the files attached to an event, oldest first.
 func (s *Store) FilesOfEvent(ctx context.Context, event uuid.UUID) ([]*herald.File, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+fileColumns+` FROM files WHERE event_id = $1 ORDER BY created_at, id`, event)
-	if err != nil {
-		return nil, fmt.Errorf("files of event %s: %w", event, err)
-	}
-	defer rows.Close()
-	var out []*herald.File
-	for rows.Next() {
-		f, err := scanFile(rows)
-		if err != nil {
-			return nil, fmt.Errorf("files of event %s: %w", event, err)
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "files of event "+event.String(), scanFile)
 }
 
 // FilesAttachable checks that files may be attached to a new event of the

@@ -70,19 +70,7 @@ func (s *Store) IntegrationGetByKey(ctx context.Context, key string) (*herald.In
 func (s *Store) IntegrationList(ctx context.Context, tenant uuid.UUID) ([]*herald.Integration, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+integrationColumns+` FROM integrations
 		WHERE $1::uuid IS NULL OR tenant_id = $1 ORDER BY created_at, id`, nullUUID(tenant))
-	if err != nil {
-		return nil, fmt.Errorf("list integrations: %w", err)
-	}
-	defer rows.Close()
-	var out []*herald.Integration
-	for rows.Next() {
-		i, err := scanIntegration(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list integrations: %w", err)
-		}
-		out = append(out, i)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "list integrations", scanIntegration)
 }
 
 // IntegrationRotate replaces a live credential's secret hash; the old

@@ -68,22 +68,7 @@ func (s *Store) OrderedAppend(ctx context.Context, db DBTX, items []OrderedItem)
 			FROM u JOIN c USING (endpoint_id, partition_key) JOIN k USING (endpoint_id, partition_key)
 		)
 		SELECT endpoint_id, partition_key FROM k WHERE created`, eps, keys, ids, created)
-	if err != nil {
-		return nil, fmt.Errorf("append ordered deliveries: %w", err)
-	}
-	defer rows.Close()
-	var out []OrderedKey
-	for rows.Next() {
-		var k OrderedKey
-		if err := rows.Scan(&k.EndpointID, &k.Key); err != nil {
-			return nil, fmt.Errorf("append ordered deliveries: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("append ordered deliveries: %w", err)
-	}
-	return out, nil
+	return collect(rows, err, "append ordered deliveries", scanOrderedKey)
 }
 
 // OrderedNext drops a key's queue entries up to position settled and
@@ -95,22 +80,11 @@ func (s *Store) OrderedNext(ctx context.Context, k OrderedKey, settled int64, li
 		SELECT pos, delivery_id, created_at FROM ordered_queue
 		WHERE endpoint_id = $1 AND partition_key = $2 AND pos > $3
 		ORDER BY pos LIMIT $4`, k.EndpointID, k.Key, settled, limit)
-	if err != nil {
-		return nil, fmt.Errorf("next ordered deliveries of %s: %w", k.EndpointID, err)
-	}
-	defer rows.Close()
-	var out []OrderedEntry
-	for rows.Next() {
+	return collect(rows, err, "next ordered deliveries of "+k.EndpointID.String(), func(row pgx.Row) (OrderedEntry, error) {
 		var e OrderedEntry
-		if err := rows.Scan(&e.Pos, &e.ID, &e.CreatedAt); err != nil {
-			return nil, fmt.Errorf("next ordered deliveries of %s: %w", k.EndpointID, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("next ordered deliveries of %s: %w", k.EndpointID, err)
-	}
-	return out, nil
+		err := row.Scan(&e.Pos, &e.ID, &e.CreatedAt)
+		return e, err
+	})
 }
 
 // OrderedSettle drops a key's queue entries up to position settled.
@@ -162,17 +136,11 @@ func (s *Store) OrderedOrphans(ctx context.Context, kind string) ([]OrderedKey, 
 			SELECT 1 FROM river_job j
 			WHERE j.kind = $1 AND j.state NOT IN ('completed', 'cancelled', 'discarded')
 				AND j.args->>'e' = k.endpoint_id::text AND j.args->>'k' = k.partition_key)`, kind)
-	if err != nil {
-		return nil, fmt.Errorf("find orphaned ordered keys: %w", err)
-	}
-	defer rows.Close()
-	var out []OrderedKey
-	for rows.Next() {
-		var k OrderedKey
-		if err := rows.Scan(&k.EndpointID, &k.Key); err != nil {
-			return nil, fmt.Errorf("find orphaned ordered keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "find orphaned ordered keys", scanOrderedKey)
+}
+
+func scanOrderedKey(row pgx.Row) (OrderedKey, error) {
+	var k OrderedKey
+	err := row.Scan(&k.EndpointID, &k.Key)
+	return k, err
 }

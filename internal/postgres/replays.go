@@ -104,22 +104,9 @@ func (s *Store) ReplayPage(ctx context.Context, r *Replay, scope ReplayScope, li
 		ORDER BY e.seq LIMIT $9`,
 		r.CursorSeq, r.From, r.To, scope.Types, scope.OwnTypes, raw(scope.TenantID), raw(scope.EndpointID), scope.WithBody,
 		limit)
-	if err != nil {
-		return nil, fmt.Errorf("replay %s: page: %w", r.ID, err)
-	}
-	defer rows.Close()
-	var out []*RoutedEvent
-	for rows.Next() {
-		e, err := scanRoutedEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: page: %w", r.ID, err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("replay %s: page: %w", r.ID, err)
-	}
-	return out, nil
+	return collect(rows, err, "replay "+r.ID.String()+": page", func(row pgx.Row) (*RoutedEvent, error) {
+		return scanRoutedEvent(row)
+	})
 }
 
 // ReplayAdvance records a page in tx: the new deliveries (linked to the

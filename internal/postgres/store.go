@@ -104,3 +104,31 @@ func IsUnstorableText(err error) bool {
 // a uuid.UUID would go through its driver.Valuer (a string) on every row,
 // which dominated COPY's CPU time on the ingest path.
 func raw(id uuid.UUID) [16]byte { return id }
+
+// collect reads every row of a query's result with scan and closes it; op
+// names the query in errors. No rows is a nil slice, which the API layer
+// answers as an empty list.
+func collect[T any](rows pgx.Rows, err error, op string, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+func scanUUID(row pgx.Row) (uuid.UUID, error) {
+	var id uuid.UUID
+	err := row.Scan(&id)
+	return id, err
+}

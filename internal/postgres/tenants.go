@@ -38,19 +38,7 @@ func (s *Store) TenantGet(ctx context.Context, id uuid.UUID) (*herald.Tenant, er
 // TenantList returns all tenants by name.
 func (s *Store) TenantList(ctx context.Context) ([]*herald.Tenant, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
-	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", err)
-	}
-	defer rows.Close()
-	var out []*herald.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list tenants: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "list tenants", scanTenant)
 }
 
 // TenantDelete removes a tenant with its clients and endpoints. A tenant that
