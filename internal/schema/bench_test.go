@@ -133,26 +133,3 @@ func BenchmarkCompile(b *testing.B) {
 		}
 	}
 }
-
-// BenchmarkDecode compares decodeJSON with the decoder Validate used before,
-// jsonschema.UnmarshalJSON (encoding/json with UseNumber), on benchOrder.
-func BenchmarkDecode(b *testing.B) {
-	doc := []byte(benchOrder)
-	for _, dec := range []struct {
-		name   string
-		decode func([]byte) (any, error)
-	}{
-		{"herald", decodeJSON},
-		{"encoding_json", referenceDecode},
-	} {
-		b.Run(dec.name, func(b *testing.B) {
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := dec.decode(doc); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
