@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math/big"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // invalidDocs are seeds of the kinds TestParseErrors covers.
@@ -27,6 +31,9 @@ func FuzzParse(f *testing.F) {
 	}
 	for _, doc := range invalidDocs {
 		f.Add([]byte(doc))
+	}
+	for _, tc := range readCases {
+		f.Add([]byte(tc.doc))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		flt, err := Parse(doc)
@@ -217,23 +224,23 @@ func (r *ref) match(n *node, e *event, data any, hasData bool) bool {
 	return r.typed(n, v)
 }
 
-func resolve(v any, ok bool, segs []segment) (any, bool) {
+func resolve(v any, ok bool, segs jsoncheck.Path) (any, bool) {
 	for _, s := range segs {
 		if !ok {
 			return nil, false
 		}
 		switch c := v.(type) {
 		case map[string]any:
-			if s.isIndex {
+			if s.IsIndex {
 				return nil, false
 			}
-			v, ok = c[s.name]
+			v, ok = c[s.Name]
 		case []any:
-			i := s.index
+			i := s.Index
 			if i < 0 {
 				i += len(c)
 			}
-			if !s.isIndex || i < 0 || i >= len(c) {
+			if !s.IsIndex || i < 0 || i >= len(c) {
 				return nil, false
 			}
 			v = c[i]
@@ -324,4 +331,23 @@ func (r *ref) apply(n *node, eq func(scalar) bool, str, num func() (string, bool
 	}
 	c, ok := r.cmpNumbers(lit, n.vals[0].str)
 	return ok && numericOK(n.op, c)
+}
+
+// numberGrammar is the RFC 8259 number grammar, for the differential fuzz test.
+var numberGrammar = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// refRat converts a JSON number literal to a big.Rat, refusing exponents
+// whose big.Rat would be costly to build.
+func refRat(lit string) (*big.Rat, bool) {
+	if !numberGrammar.MatchString(lit) {
+		return nil, false
+	}
+	if i := strings.IndexAny(lit, "eE"); i >= 0 {
+		e := strings.TrimLeft(lit[i+1:], "+-")
+		if e = strings.TrimLeft(e, "0"); len(e) > 3 {
+			return nil, false
+		}
+	}
+	r, ok := new(big.Rat).SetString(lit)
+	return r, ok
 }

@@ -1,5 +1,10 @@
 package jsoncheck
 
+import (
+	"bytes"
+	"strconv"
+)
+
 // Numbers: the one grammar (RFC 8259 §6), which the Reader checks and
 // ParseDecimal reads, and the exact value of a literal.
 
@@ -47,6 +52,19 @@ func scanNumber[S ~string | ~[]byte](s S, i int) (end, bad int, why string) {
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// FitsFloat64 reports whether the number literal lit is within float64's
+// range, as encoding/json needs to decode it into an any (a literal too
+// small rounds to zero, which is no error).
+func FitsFloat64(lit []byte) bool {
+	// Without an exponent, 308 digits stay below the largest float64
+	// (1.797…e308): the usual literal needs no conversion.
+	if len(lit) <= 308 && bytes.IndexAny(lit, "eE") < 0 {
+		return true
+	}
+	_, err := strconv.ParseFloat(string(lit), 64)
+	return err == nil
+}
 
 // Decimal is the exact value of a JSON number literal:
 //
