@@ -38,9 +38,6 @@ const shortString = 24
 // string is short and holds neither escapes nor non-ASCII bytes, so its
 // bytes are its text; false means they may not be.
 func StringEnd(b []byte, i int) (end int, plain bool) {
-	// Most strings in events are short, where a byte loop beats the call
-	// into bytes.IndexByte; long ones (text, base64) go to IndexByte after
-	// the first shortString bytes.
 	j := i + 1
 	plain = true
 	for stop := min(len(b), j+shortString); j < stop; j++ {
@@ -54,10 +51,30 @@ func StringEnd(b []byte, i int) (end int, plain bool) {
 			plain = false
 		}
 	}
+	// A long string: its first bytes are read again, which costs little
+	// next to the rest.
+	return stringEnd(b, i), false
+}
+
+// stringEnd is StringEnd for skipping, where plain is not needed: one test
+// fewer per byte on the path filters and thin fields walk most.
+func stringEnd(b []byte, i int) int {
+	// Most strings in events are short, where a byte loop beats the call
+	// into bytes.IndexByte; long ones (text, base64) go to IndexByte after
+	// the first shortString bytes.
+	j := i + 1
+	for stop := min(len(b), j+shortString); j < stop; j++ {
+		switch b[j] {
+		case '"':
+			return j + 1
+		case '\\':
+			j++
+		}
+	}
 	for j < len(b) {
 		q := bytes.IndexByte(b[j:], '"')
 		if q < 0 {
-			return -1, false
+			return -1
 		}
 		j += q
 		// The quote is escaped if an odd number of backslashes precede it.
@@ -68,11 +85,11 @@ func StringEnd(b []byte, i int) (end int, plain bool) {
 			k--
 		}
 		if (j-1-k)%2 == 0 {
-			return j + 1, false
+			return j + 1
 		}
 		j++
 	}
-	return -1, false
+	return -1
 }
 
 // ValueEnd returns the offset just past the value starting at b[i], or -1.
@@ -82,8 +99,7 @@ func ValueEnd(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		end, _ := StringEnd(b, i)
-		return end
+		return stringEnd(b, i)
 	case '{', '[':
 		return containerEnd(b, i)
 	}
@@ -126,7 +142,7 @@ func containerEnd(b []byte, i int) int {
 		}
 		switch b[j] {
 		case '"':
-			e, _ := StringEnd(b, j)
+			e := stringEnd(b, j)
 			if e < 0 {
 				return -1
 			}
@@ -145,13 +161,13 @@ func containerEnd(b []byte, i int) int {
 
 // MemberAt reads the member whose name starts at b[i] (its opening quote):
 // where the name ends, where the value starts, and whether the name is
-// plain (see StringEnd). It returns -1 offsets when the text is malformed.
+// plain: free of escapes and non-ASCII bytes, so that its bytes are its
+// text. It returns -1 offsets when the text is malformed.
 func MemberAt(b []byte, i int) (nameEnd, value int, plain bool) {
 	if i >= len(b) || b[i] != '"' {
 		return -1, -1, false
 	}
-	nameEnd, plain = StringEnd(b, i)
-	if nameEnd < 0 {
+	if nameEnd, plain = NameEnd(b, i); nameEnd < 0 {
 		return -1, -1, false
 	}
 	j := skipSpace(b, nameEnd)
@@ -162,6 +178,25 @@ func MemberAt(b []byte, i int) (nameEnd, value int, plain bool) {
 		return -1, -1, false
 	}
 	return nameEnd, j, plain
+}
+
+// NameEnd is StringEnd for member names, which are short: one byte loop,
+// small enough to be inlined into the loops that walk objects (MemberAt
+// and the JSON path walker). Its plain holds for a name of any length.
+func NameEnd(b []byte, i int) (end int, plain bool) {
+	plain = true
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, plain
+		case c == '\\':
+			plain = false
+			j++
+		case c >= utf8.RuneSelf:
+			plain = false
+		}
+	}
+	return -1, false
 }
 
 // After reads what follows a member or element that ends before b[i], in

@@ -191,13 +191,27 @@ func (w *walker) visit(n *node, b []byte, i int) int {
 }
 
 // object walks the object at b[i] == '{', visiting members n has edges for.
+// It reads the punctuation around names and values itself, where
+// jsoncheck.MemberAt and After would cost two calls per member: this loop
+// runs for every member of every document a filter reads, and the calls
+// made Match about 5% slower.
 func (w *walker) object(n *node, b []byte, i int) int {
 	if i = jsoncheck.SkipSpace(b, i+1); i < len(b) && b[i] == '}' {
 		return i + 1
 	}
-	for more := true; more; {
-		nameEnd, v, plain := jsoncheck.MemberAt(b, i)
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		nameEnd, plain := jsoncheck.NameEnd(b, i)
 		if nameEnd < 0 {
+			return -1
+		}
+		v := jsoncheck.SkipSpace(b, nameEnd)
+		if v >= len(b) || b[v] != ':' {
+			return -1
+		}
+		if v = jsoncheck.SkipSpace(b, v+1); v >= len(b) {
 			return -1
 		}
 		var end int
@@ -209,11 +223,18 @@ func (w *walker) object(n *node, b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		if i, more = jsoncheck.After(b, end, '}'); i < 0 {
+		if i = jsoncheck.SkipSpace(b, end); i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = jsoncheck.SkipSpace(b, i+1)
+		case '}':
+			return i + 1
+		default:
 			return -1
 		}
 	}
-	return i
 }
 
 // member returns n's child for the member name raw (quotes included), or
@@ -258,11 +279,18 @@ func (w *walker) array(n *node, b []byte, start int) int {
 			return -1
 		}
 		count++
-		if i, more = jsoncheck.After(b, i, ']'); i < 0 {
+		// The punctuation is read here, not by jsoncheck.After, for the
+		// reason object gives.
+		if i = jsoncheck.SkipSpace(b, i); i >= len(b) {
 			return -1
 		}
-		if !more {
-			end = i
+		switch b[i] {
+		case ',':
+			i = jsoncheck.SkipSpace(b, i+1)
+		case ']':
+			end, more = i+1, false
+		default:
+			return -1
 		}
 	}
 	for _, e := range n.fromEnd {
