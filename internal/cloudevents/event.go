@@ -100,7 +100,7 @@ func (e *Event) DataBytes() ([]byte, error) {
 	case e.DataIsJSON():
 		return e.Data, nil
 	}
-	if end, _ := jsoncheck.StringEnd(e.Data, 0); len(e.Data) < 2 || e.Data[0] != '"' || end != len(e.Data) {
+	if end := jsoncheck.StringEnd(e.Data, 0); len(e.Data) < 2 || e.Data[0] != '"' || end != len(e.Data) {
 		return nil, fmt.Errorf("cloudevents: event %q: data under datacontenttype %q must be a JSON string", e.ID, e.DataContentType)
 	}
 	b, err := jsoncheck.AppendUnquoted(nil, e.Data, jsoncheck.Exact)

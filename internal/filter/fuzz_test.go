@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math/big"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/jsoncheck"
+	"github.com/heraldhq/herald/internal/jsoncheck/jsonchecktest"
 )
 
 // invalidDocs are seeds of the kinds TestParseErrors covers.
@@ -253,9 +252,9 @@ func resolve(v any, ok bool, segs jsoncheck.Path) (any, bool) {
 
 // cmpNumbers compares two number literals, or reports false.
 func (r *ref) cmpNumbers(a, b string) (int, bool) {
-	ra, ok1 := refRat(a)
-	rb, ok2 := refRat(b)
-	if numberGrammar.MatchString(a) && numberGrammar.MatchString(b) && (!ok1 || !ok2) {
+	ra, ok1 := jsonchecktest.Rat(a)
+	rb, ok2 := jsonchecktest.Rat(b)
+	if jsonchecktest.NumberGrammar.MatchString(a) && jsonchecktest.NumberGrammar.MatchString(b) && (!ok1 || !ok2) {
 		r.undecided = true
 	}
 	if !ok1 || !ok2 {
@@ -331,23 +330,4 @@ func (r *ref) apply(n *node, eq func(scalar) bool, str, num func() (string, bool
 	}
 	c, ok := r.cmpNumbers(lit, n.vals[0].str)
 	return ok && numericOK(n.op, c)
-}
-
-// numberGrammar is the RFC 8259 number grammar, for the differential fuzz test.
-var numberGrammar = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
-
-// refRat converts a JSON number literal to a big.Rat, refusing exponents
-// whose big.Rat would be costly to build.
-func refRat(lit string) (*big.Rat, bool) {
-	if !numberGrammar.MatchString(lit) {
-		return nil, false
-	}
-	if i := strings.IndexAny(lit, "eE"); i >= 0 {
-		e := strings.TrimLeft(lit[i+1:], "+-")
-		if e = strings.TrimLeft(e, "0"); len(e) > 3 {
-			return nil, false
-		}
-	}
-	r, ok := new(big.Rat).SetString(lit)
-	return r, ok
 }

@@ -1,10 +1,10 @@
 package jsoncheck
 
 import (
-	"math/big"
-	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/jsoncheck/jsonchecktest"
 )
 
 func TestDecimal(t *testing.T) {
@@ -64,26 +64,6 @@ func TestDecimal(t *testing.T) {
 	}
 }
 
-// numberGrammar is the RFC 8259 number grammar, for the differential fuzz
-// test.
-var numberGrammar = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
-
-// refRat converts a JSON number literal to a big.Rat, refusing exponents
-// whose big.Rat would be costly to build.
-func refRat(lit string) (*big.Rat, bool) {
-	if !numberGrammar.MatchString(lit) {
-		return nil, false
-	}
-	if i := strings.IndexAny(lit, "eE"); i >= 0 {
-		e := strings.TrimLeft(lit[i+1:], "+-")
-		if e = strings.TrimLeft(e, "0"); len(e) > 3 {
-			return nil, false
-		}
-	}
-	r, ok := new(big.Rat).SetString(lit)
-	return r, ok
-}
-
 // FuzzDecimal checks ParseDecimal and Cmp against the regexp grammar and
 // big.Rat.
 func FuzzDecimal(f *testing.F) {
@@ -93,11 +73,11 @@ func FuzzDecimal(f *testing.F) {
 	f.Fuzz(func(t *testing.T, a, b string) {
 		da, okA := ParseDecimal(a, nil)
 		db, okB := ParseDecimal(b, nil)
-		if okA != numberGrammar.MatchString(a) || okB != numberGrammar.MatchString(b) {
+		if okA != jsonchecktest.NumberGrammar.MatchString(a) || okB != jsonchecktest.NumberGrammar.MatchString(b) {
 			t.Fatalf("ParseDecimal disagrees with the grammar on %q (%v) or %q (%v)", a, okA, b, okB)
 		}
-		ra, ok1 := refRat(a)
-		rb, ok2 := refRat(b)
+		ra, ok1 := jsonchecktest.Rat(a)
+		rb, ok2 := jsonchecktest.Rat(b)
 		if !ok1 || !ok2 {
 			return
 		}

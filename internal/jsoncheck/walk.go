@@ -34,31 +34,9 @@ func TrimSpace(b []byte) []byte {
 const shortString = 24
 
 // StringEnd returns the offset just past the string starting at b[i] (its
-// opening quote), or -1 if it is unterminated. plain reports that the
-// string is short and holds neither escapes nor non-ASCII bytes, so its
-// bytes are its text; false means they may not be.
-func StringEnd(b []byte, i int) (end int, plain bool) {
-	j := i + 1
-	plain = true
-	for stop := min(len(b), j+shortString); j < stop; j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return j + 1, plain
-		case c == '\\':
-			plain = false
-			j++
-		case c >= utf8.RuneSelf:
-			plain = false
-		}
-	}
-	// A long string: its first bytes are read again, which costs little
-	// next to the rest.
-	return stringEnd(b, i), false
-}
-
-// stringEnd is StringEnd for skipping, where plain is not needed: one test
-// fewer per byte on the path filters and thin fields walk most.
-func stringEnd(b []byte, i int) int {
+// opening quote), or -1 if it is unterminated. Member names, which the
+// walkers also need to know plain, are read by NameEnd.
+func StringEnd(b []byte, i int) int {
 	// Most strings in events are short, where a byte loop beats the call
 	// into bytes.IndexByte; long ones (text, base64) go to IndexByte after
 	// the first shortString bytes.
@@ -99,7 +77,7 @@ func ValueEnd(b []byte, i int) int {
 	}
 	switch b[i] {
 	case '"':
-		return stringEnd(b, i)
+		return StringEnd(b, i)
 	case '{', '[':
 		return containerEnd(b, i)
 	}
@@ -142,7 +120,7 @@ func containerEnd(b []byte, i int) int {
 		}
 		switch b[j] {
 		case '"':
-			e := stringEnd(b, j)
+			e := StringEnd(b, j)
 			if e < 0 {
 				return -1
 			}
@@ -180,9 +158,11 @@ func MemberAt(b []byte, i int) (nameEnd, value int, plain bool) {
 	return nameEnd, j, plain
 }
 
-// NameEnd is StringEnd for member names, which are short: one byte loop,
-// small enough to be inlined into the loops that walk objects (MemberAt
-// and the JSON path walker). Its plain holds for a name of any length.
+// NameEnd is StringEnd for member names: it also reports whether the name
+// is plain, free of escapes and non-ASCII bytes, so that its bytes are its
+// text. Names are short, so it is one byte loop, small enough to be
+// inlined into the loops that walk objects (MemberAt and the JSON path
+// walker).
 func NameEnd(b []byte, i int) (end int, plain bool) {
 	plain = true
 	for j := i + 1; j < len(b); j++ {

@@ -279,18 +279,11 @@ func (w *walker) array(n *node, b []byte, start int) int {
 			return -1
 		}
 		count++
-		// The punctuation is read here, not by jsoncheck.After, for the
-		// reason object gives.
-		if i = jsoncheck.SkipSpace(b, i); i >= len(b) {
+		if i, more = jsoncheck.After(b, i, ']'); i < 0 {
 			return -1
 		}
-		switch b[i] {
-		case ',':
-			i = jsoncheck.SkipSpace(b, i+1)
-		case ']':
-			end, more = i+1, false
-		default:
-			return -1
+		if !more {
+			end = i
 		}
 	}
 	for _, e := range n.fromEnd {
