@@ -1,9 +1,7 @@
 package filter
 
 import (
-	"bytes"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/jsoncheck"
 )
@@ -160,14 +158,11 @@ func equalText[S ~string | ~[]byte](op *scalar, s S, typed bool) bool {
 func (n *node) matchData(raw []byte, st *scanState) bool {
 	switch raw[0] {
 	case '"':
-		s := raw[1 : len(raw)-1]
-		// Most strings are plain and compare as they are; others are
-		// decoded (into scratch space, usually), so that "\u00e9" is "é".
-		if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-			var err error
-			if s, err = jsoncheck.AppendUnquoted(st.scratch[:0], raw, jsoncheck.Lenient); err != nil {
-				return false
-			}
+		// Most strings compare as they stand; others are decoded (into
+		// scratch space, usually), so that "\u00e9" is "é".
+		s, err := jsoncheck.Text(st.scratch[:0], raw)
+		if err != nil {
+			return false
 		}
 		return matchText(n, s, true)
 	case '{', '[':

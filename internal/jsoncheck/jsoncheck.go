@@ -22,7 +22,9 @@
 //     (package jsonpath) use them to find values without decoding or
 //     checking again what they skip.
 //   - [AppendUnquoted], the one decoder of string literals (escapes,
-//     surrogate pairs, invalid UTF-8), and [AppendString], the one encoder.
+//     surrogate pairs, invalid UTF-8), with [Text] to skip it when a
+//     literal's bytes are already its text, and [AppendString], the one
+//     encoder.
 //   - The number grammar (the Reader's check, and [ParseDecimal], the
 //     exact value of a literal that filters compare).
 //   - [Path], a location in a document, and its renderings.

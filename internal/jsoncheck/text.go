@@ -101,6 +101,21 @@ var (
 	errUnescapedInput = errors.New("string holds a raw control character or quote")
 )
 
+// Text returns the text of the JSON string literal raw (quotes included)
+// as encoding/json reads it: raw's own bytes between the quotes when they
+// are already its text (no escapes, all UTF-8), the usual case, which
+// costs no copy; otherwise the text decoded in Lenient mode, appended to
+// dst (scratch space the caller can reuse).
+func Text(dst, raw []byte) ([]byte, error) {
+	if len(raw) < 2 {
+		return nil, errNotString
+	}
+	if s := raw[1 : len(raw)-1]; bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+		return s, nil
+	}
+	return AppendUnquoted(dst, raw, Lenient)
+}
+
 // AppendUnquoted appends the text of the JSON string literal raw (quotes
 // included) to dst.
 func AppendUnquoted(dst, raw []byte, mode Mode) ([]byte, error) {

@@ -45,3 +45,30 @@ func TestUnquote(t *testing.T) {
 		}
 	}
 }
+
+func TestText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		raw, want string
+		copied    bool // the text is not raw's own bytes
+		err       bool
+	}{
+		{`"plain"`, "plain", false, false},
+		{`"é long enough to pass twenty-four bytes"`, "é long enough to pass twenty-four bytes", false, false},
+		{`"t\u00e9"`, "té", true, false},
+		{"\"\xff\"", "\uFFFD", true, false},
+		{`"\ud800"`, "\uFFFD", true, false},
+		{`"\x"`, "", true, true},
+		{`"`, "", false, true},
+	} {
+		raw := []byte(tc.raw)
+		got, err := Text(nil, raw)
+		if (err != nil) != tc.err || err == nil && string(got) != tc.want {
+			t.Errorf("Text(%s) = %q, %v; want %q, error %t", tc.raw, got, err, tc.want, tc.err)
+			continue
+		}
+		if err == nil && !tc.copied && &got[0] != &raw[1] {
+			t.Errorf("Text(%s) copied text that needs no decoding", tc.raw)
+		}
+	}
+}

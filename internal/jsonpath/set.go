@@ -1,9 +1,7 @@
 package jsonpath
 
 import (
-	"bytes"
 	"math"
-	"unicode/utf8"
 
 	"github.com/heraldhq/herald/internal/jsoncheck"
 )
@@ -242,12 +240,11 @@ func (w *walker) object(n *node, b []byte, i int) int {
 // decoded as encoding/json decodes them when they need it.
 func (w *walker) member(n *node, raw []byte, plain bool) *node {
 	name := raw[1 : len(raw)-1]
-	if !plain && (bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name)) {
-		decoded, err := jsoncheck.AppendUnquoted(w.scratch[:0], raw, jsoncheck.Lenient)
-		if err != nil {
+	if !plain {
+		var err error
+		if name, err = jsoncheck.Text(w.scratch[:0], raw); err != nil {
 			return nil
 		}
-		name = decoded
 	}
 	for _, e := range n.members {
 		if string(name) == e.name {

@@ -89,14 +89,8 @@ func Notification(body []byte, fields []Path, dataref string) ([]byte, error) {
 }
 
 func isJSONObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '{'
-	}
-	return false
+	i := jsoncheck.SkipSpace(b, 0)
+	return i < len(b) && b[i] == '{'
 }
 
 // keep copies the values of data at fields into dst, creating the
