@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // ceHeader is one ce-* attribute header, name lowercased without the prefix.
@@ -121,7 +123,7 @@ func (p *eventParser) dataFromBody(body []byte, ct string) {
 	}
 	if isTextMediaType(ct) && utf8.Valid(body) {
 		// Stored as the JSON string it will be delivered as.
-		ev.Data = json.RawMessage(appendJSONString(make([]byte, 0, len(body)+2), string(body)))
+		ev.Data = json.RawMessage(jsoncheck.AppendString(make([]byte, 0, len(body)+2), string(body)))
 		ev.verified = ev.Data
 		return
 	}
@@ -189,4 +191,17 @@ func unquoteHTTP(v string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// hexVal returns the value of the hexadecimal digit c, for percent-encoding.
+func hexVal(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

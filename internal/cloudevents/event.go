@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // SpecVersion is the only CloudEvents specversion Herald accepts.
@@ -98,10 +100,10 @@ func (e *Event) DataBytes() ([]byte, error) {
 	case e.DataIsJSON():
 		return e.Data, nil
 	}
-	if len(e.Data) < 2 || e.Data[0] != '"' || stringEnd(e.Data, 0) != len(e.Data) {
+	if end := jsoncheck.StringEnd(e.Data, 0); len(e.Data) < 2 || e.Data[0] != '"' || end != len(e.Data) {
 		return nil, fmt.Errorf("cloudevents: event %q: data under datacontenttype %q must be a JSON string", e.ID, e.DataContentType)
 	}
-	b, err := appendUnquoted(nil, e.Data)
+	b, err := jsoncheck.AppendUnquoted(nil, e.Data, jsoncheck.Exact)
 	if err != nil {
 		return nil, fmt.Errorf("cloudevents: event %q: decoding text data: %w", e.ID, err)
 	}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // MarshalStructured encodes e in the JSON event format, the body of an
@@ -39,24 +41,24 @@ func (e *Event) AppendStructured(dst []byte) ([]byte, error) {
 		sv = SpecVersion
 	}
 	dst = append(dst, `{"specversion":`...)
-	dst = appendJSONString(dst, sv)
+	dst = jsoncheck.AppendString(dst, sv)
 	dst = append(dst, `,"id":`...)
-	dst = appendJSONString(dst, e.ID)
+	dst = jsoncheck.AppendString(dst, e.ID)
 	dst = append(dst, `,"source":`...)
-	dst = appendJSONString(dst, e.Source)
+	dst = jsoncheck.AppendString(dst, e.Source)
 	dst = append(dst, `,"type":`...)
-	dst = appendJSONString(dst, e.Type)
+	dst = jsoncheck.AppendString(dst, e.Type)
 	if e.DataContentType != "" {
 		dst = append(dst, `,"datacontenttype":`...)
-		dst = appendJSONString(dst, e.DataContentType)
+		dst = jsoncheck.AppendString(dst, e.DataContentType)
 	}
 	if e.DataSchema != "" {
 		dst = append(dst, `,"dataschema":`...)
-		dst = appendJSONString(dst, e.DataSchema)
+		dst = jsoncheck.AppendString(dst, e.DataSchema)
 	}
 	if e.Subject != "" {
 		dst = append(dst, `,"subject":`...)
-		dst = appendJSONString(dst, e.Subject)
+		dst = jsoncheck.AppendString(dst, e.Subject)
 	}
 	if !e.Time.IsZero() {
 		dst = append(dst, `,"time":"`...)
@@ -75,7 +77,7 @@ func (e *Event) AppendStructured(dst []byte) ([]byte, error) {
 		for _, name := range names {
 			var err error
 			dst = append(dst, ',')
-			dst = appendJSONString(dst, name)
+			dst = jsoncheck.AppendString(dst, name)
 			dst = append(dst, ':')
 			if dst, err = appendExtensionValue(dst, e.Extensions[name]); err != nil {
 				return orig, fmt.Errorf("cloudevents: encoding event %q: extension %q: %w", e.ID, name, err)
@@ -134,7 +136,7 @@ func (e *Event) checkEncodable() error {
 func appendExtensionValue(dst []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
 	case string:
-		return appendJSONString(dst, v), nil
+		return jsoncheck.AppendString(dst, v), nil
 	case bool:
 		return strconv.AppendBool(dst, v), nil
 	case int32:

@@ -189,7 +189,7 @@ func parseStructured(body []byte, lim Limits) ([]*Event, error) {
 		c.add(Problem{Index: 0, Rule: RuleJSON, Detail: sc.syntax})
 		return nil, c.err()
 	}
-	obj := trimSpace(body)
+	obj := jsoncheck.TrimSpace(body)
 	if obj[0] != '{' {
 		c.add(Problem{Index: 0, Rule: RuleType, Detail: fmt.Sprintf("a structured-mode body must be a JSON object, not %s", jsonKind(obj))})
 		return nil, c.err()
@@ -213,7 +213,7 @@ func parseBatch(body []byte, lim Limits) ([]*Event, error) {
 		c.add(Problem{Index: -1, Rule: RuleJSON, Detail: sc.syntax})
 		return nil, c.err()
 	}
-	arr := trimSpace(body)
+	arr := jsoncheck.TrimSpace(body)
 	if arr[0] != '[' {
 		c.add(Problem{Index: -1, Rule: RuleType, Detail: fmt.Sprintf("a batch body must be a JSON array of events, not %s", jsonKind(arr))})
 		return nil, c.err()
@@ -221,7 +221,7 @@ func parseBatch(body []byte, lim Limits) ([]*Event, error) {
 	// Sizes first: 413 outranks 400, and an oversize event should not cost
 	// the work of validating its neighbours.
 	n := 0
-	for elem := range elements(arr) {
+	for elem := range jsoncheck.Elements(arr) {
 		if len(elem) > lim.MaxEventBytes {
 			return nil, &TooLargeError{Which: WhichEvent, Index: n, Limit: lim.MaxEventBytes, Size: len(elem)}
 		}
@@ -231,7 +231,7 @@ func parseBatch(body []byte, lim Limits) ([]*Event, error) {
 	c.omitted += sc.omitted
 	dups := sc.dups // in document order, so in element order
 	i := 0
-	for elem := range elements(arr) {
+	for elem := range jsoncheck.Elements(arr) {
 		// The repeated names inside this element, with paths from it.
 		var mine []jsoncheck.Duplicate
 		for len(dups) > 0 && dups[0].Path[0].Index == i {
@@ -267,7 +267,7 @@ func parseObject(c *collector, index int, obj []byte, dups []jsoncheck.Duplicate
 		p.add(dupField(d.Path), RuleDuplicateKey, dupDetail(d, ""))
 	}
 	var data, dataB64 []byte
-	for rawKey, val := range members(obj) {
+	for rawKey, val := range jsoncheck.Members(obj) {
 		var bit uint16
 		if inner := rawKey[1 : len(rawKey)-1]; bytes.IndexByte(inner, '\\') < 0 {
 			bit = attrBit(inner) // the common case: no escapes, no allocation
@@ -275,7 +275,7 @@ func parseObject(c *collector, index int, obj []byte, dups []jsoncheck.Duplicate
 		var name string
 		if bit == 0 {
 			var err error
-			if name, err = unquote(rawKey); err != nil {
+			if name, err = jsoncheck.Unquote(rawKey); err != nil {
 				p.add("", RuleEncoding, fmt.Sprintf("member name %s: %v", quoteExcerpt(string(rawKey)), err))
 				continue
 			}
@@ -305,7 +305,7 @@ func parseObject(c *collector, index int, obj []byte, dups []jsoncheck.Duplicate
 				p.add(name, RuleType, fmt.Sprintf("%s must be a string, not %s", name, jsonKind(val)))
 				continue
 			}
-			s, err := unquote(val)
+			s, err := jsoncheck.Unquote(val)
 			if err != nil {
 				p.add(name, RuleEncoding, fmt.Sprintf("%s: %v", name, err))
 				continue
@@ -328,7 +328,7 @@ func (p *eventParser) extensionFromJSON(name string, val []byte) {
 	case 'n':
 		return // unset
 	case '"':
-		s, err := unquote(val)
+		s, err := jsoncheck.Unquote(val)
 		if err != nil {
 			p.add(extField(name), RuleEncoding, fmt.Sprintf("%s: %v", extField(name), err))
 			return
@@ -359,7 +359,7 @@ func (p *eventParser) dataFromJSON(data, dataB64 []byte) {
 			p.add("data_base64", RuleType, fmt.Sprintf("data_base64 must be a base64 string, not %s", jsonKind(dataB64)))
 			return
 		}
-		s, err := unquote(dataB64)
+		s, err := jsoncheck.Unquote(dataB64)
 		if err != nil {
 			p.add("data_base64", RuleEncoding, fmt.Sprintf("data_base64: %v", err))
 			return
@@ -389,7 +389,7 @@ func (p *eventParser) dataFromJSON(data, dataB64 []byte) {
 			p.add("data", RuleType, fmt.Sprintf("data must be a string because datacontenttype %s is not JSON, not %s; use data_base64 for binary data", quoteExcerpt(p.ev.DataContentType), jsonKind(data)))
 			return
 		}
-		if _, err := appendUnquoted(nil, data); err != nil {
+		if _, err := jsoncheck.AppendUnquoted(nil, data, jsoncheck.Exact); err != nil {
 			p.add("data", RuleEncoding, fmt.Sprintf("data: %v", err))
 			return
 		}
@@ -418,7 +418,7 @@ func decodeBase64(s string) ([]byte, error) {
 // JSON check, and holds it as the event's JSON data. field and prefix name
 // the source in a syntax problem, where in a repeated name's.
 func (p *eventParser) jsonData(field, prefix, where string, b []byte) {
-	data := trimSpace(b)
+	data := jsoncheck.TrimSpace(b)
 	sc := scanJSON(data, p.c.max)
 	if sc.syntax != "" {
 		p.add(field, RuleJSON, prefix+sc.syntax)

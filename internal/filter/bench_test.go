@@ -3,26 +3,13 @@ package filter
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/jsoncheck/jsonchecktest"
 )
 
-// benchOrder is about 1 KB, a typical order.created payload (the one
-// internal/schema benchmarks with).
-const benchOrder = `{
-  "order_id": "3b241101-e2bb-4255-8caf-4136c566a962",
-  "status": "paid",
-  "created_at": "2024-05-01T12:30:45.123Z",
-  "customer": {"id": "cus_84d1e0a2", "email": "ana.popescu@example.md", "name": "Ana Popescu", "phone": "+37360000000"},
-  "shipping": {"country": "MD", "city": "Chisinau", "line1": "Str. Stefan cel Mare 1", "postcode": "MD-2001"},
-  "items": [
-    {"sku": "BOOK-0001", "name": "Go Programming", "qty": 1, "unit_price": 39.90},
-    {"sku": "MUG-0042", "name": "Gopher mug", "qty": 2, "unit_price": 12.50},
-    {"sku": "STICKER-7", "name": "Sticker pack", "qty": 5, "unit_price": 1.99},
-    {"sku": "TSHIRT-L", "name": "T-shirt, large", "qty": 1, "unit_price": 19.00},
-    {"sku": "CABLE-USB-C", "name": "USB-C cable 1m", "qty": 3, "unit_price": 6.75}
-  ],
-  "totals": {"currency": "EUR", "net": 123.00, "vat": 24.60, "gross": 147.60},
-  "tags": ["web", "promo-may", "first-order"]
-}`
+// benchOrder is the benchmark order (see jsonchecktest.Order), the one
+// internal/schema benchmarks with.
+const benchOrder = jsonchecktest.Order
 
 // benchFilter has six conditions: two on attributes and extensions, four on
 // data, one of them under not, reading values early, late and in between.

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
+	"github.com/heraldhq/herald/internal/jsonpath"
 )
 
 // opcode is what a node does: combine other nodes, or test one value.
@@ -82,7 +85,7 @@ type scalar struct {
 	// "null". Booleans and null keep their text so that comparing them to a
 	// canonical string form or a JSON literal is one string comparison.
 	str string
-	num decimal // for numbers
+	num jsoncheck.Decimal // for numbers
 }
 
 // node is a compiled filter: a combinator or a condition.
@@ -100,9 +103,9 @@ type node struct {
 	readsData bool
 
 	target target
-	name   string    // attribute or extension name
-	segs   []segment // data path
-	path   *pathNode // data path's trie node, whose slot holds the value
+	name   string         // attribute or extension name
+	segs   jsoncheck.Path // data path
+	path   jsonpath.Ref   // data path's slot in the filter's path set
 
 	// vals are the operands: one for eq, ne, prefix, ..., all of them for in
 	// (document order, for MarshalJSON).
@@ -121,7 +124,7 @@ const inSetMin = 8
 // compiler turns a jsonValue tree into nodes.
 type compiler struct {
 	conditions int
-	paths      pathSet
+	paths      jsonpath.Set
 }
 
 func errorf(ptr, format string, args ...any) *Error {
@@ -247,12 +250,12 @@ func (c *compiler) condition(v *jsonValue, ptr string) (*node, error) {
 		}
 		n.name = tVal.str
 	case targetData:
-		segs, perr := parsePath(tVal.str)
+		segs, perr := jsonpath.Parse(tVal.str, jsonpath.Singular)
 		if perr != nil {
-			return nil, errorf(tptr, "invalid path %s at offset %d: %s", quote(tVal.str), perr.off, perr.msg)
+			return nil, errorf(tptr, "invalid path %s at offset %d: %s", quote(tVal.str), perr.Offset, perr.Message)
 		}
 		n.segs = segs
-		n.path = c.paths.add(segs)
+		n.path = c.paths.Add(segs)
 		n.readsData = true
 	}
 	if err := c.operand(n, oVal, ptr+"/"+oKey); err != nil {
@@ -370,7 +373,7 @@ func (c *compiler) operand(n *node, v *jsonValue, ptr string) error {
 	case opGt, opGte, opLt, opLte:
 		if v.kind != jsonNumber {
 			if v.kind == jsonString {
-				if _, ok := parseNumber(v.str, nil); ok {
+				if _, ok := jsoncheck.ParseDecimal(v.str, nil); ok {
 					return errorf(ptr, "%s takes a number; write %s without quotes", name, v.str)
 				}
 			}
@@ -391,7 +394,7 @@ func (c *compiler) scalar(n *node, v *jsonValue, ptr, opName string) (scalar, er
 	case jsonString:
 		return scalar{kind: jsonString, str: v.str}, nil
 	case jsonNumber:
-		d, ok := parseNumber(v.str, nil)
+		d, ok := jsoncheck.ParseDecimal(v.str, nil)
 		if !ok {
 			// The decoder has checked the syntax already; this is defence.
 			return scalar{}, errorf(ptr, "invalid number %s", quote(v.str))

@@ -88,6 +88,8 @@
 // value, so that every operator has one value to test. A path has at most
 // [MaxPathSegments] segments. [Filter.MarshalJSON] writes paths in a
 // canonical form: ".name" for ASCII identifiers, "['...']" otherwise.
+// Paths are read by package jsonpath (its Singular rules), which also
+// finds their values in the data.
 //
 // # Matching rules
 //

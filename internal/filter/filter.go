@@ -2,6 +2,8 @@ package filter
 
 import (
 	"strconv"
+
+	"github.com/heraldhq/herald/internal/jsonpath"
 )
 
 // Limits on a filter document. They bound the cost of one Match call, which
@@ -18,7 +20,7 @@ const (
 	// MaxInValues is the most values one "in" operator may list.
 	MaxInValues = 256
 	// MaxPathSegments is the most segments one data path may have.
-	MaxPathSegments = 32
+	MaxPathSegments = jsonpath.MaxSegments
 )
 
 // Event is what Match needs to know about an event. Ingest adapts its
@@ -44,7 +46,7 @@ type Filter struct {
 	root *node
 	// paths is the trie of every data path the filter reads, or nil when it
 	// reads no data; Match extracts all of them in one pass over the data.
-	paths *pathNode
+	paths *jsonpath.Set
 }
 
 // Error is a problem in a filter document, as returned by Parse.
@@ -88,7 +90,7 @@ func Parse(doc []byte) (*Filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Filter{root: root, paths: c.paths.build()}, nil
+	return &Filter{root: root, paths: c.paths.Build()}, nil
 }
 
 // Match reports whether the event satisfies the filter. A nil *Filter

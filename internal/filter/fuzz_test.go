@@ -7,6 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
+	"github.com/heraldhq/herald/internal/jsoncheck/jsonchecktest"
 )
 
 // invalidDocs are seeds of the kinds TestParseErrors covers.
@@ -27,6 +30,9 @@ func FuzzParse(f *testing.F) {
 	}
 	for _, doc := range invalidDocs {
 		f.Add([]byte(doc))
+	}
+	for _, tc := range readCases {
+		f.Add([]byte(tc.doc))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		flt, err := Parse(doc)
@@ -217,23 +223,23 @@ func (r *ref) match(n *node, e *event, data any, hasData bool) bool {
 	return r.typed(n, v)
 }
 
-func resolve(v any, ok bool, segs []segment) (any, bool) {
+func resolve(v any, ok bool, segs jsoncheck.Path) (any, bool) {
 	for _, s := range segs {
 		if !ok {
 			return nil, false
 		}
 		switch c := v.(type) {
 		case map[string]any:
-			if s.isIndex {
+			if s.IsIndex {
 				return nil, false
 			}
-			v, ok = c[s.name]
+			v, ok = c[s.Name]
 		case []any:
-			i := s.index
+			i := s.Index
 			if i < 0 {
 				i += len(c)
 			}
-			if !s.isIndex || i < 0 || i >= len(c) {
+			if !s.IsIndex || i < 0 || i >= len(c) {
 				return nil, false
 			}
 			v = c[i]
@@ -246,9 +252,9 @@ func resolve(v any, ok bool, segs []segment) (any, bool) {
 
 // cmpNumbers compares two number literals, or reports false.
 func (r *ref) cmpNumbers(a, b string) (int, bool) {
-	ra, ok1 := refRat(a)
-	rb, ok2 := refRat(b)
-	if numberGrammar.MatchString(a) && numberGrammar.MatchString(b) && (!ok1 || !ok2) {
+	ra, ok1 := jsonchecktest.Rat(a)
+	rb, ok2 := jsonchecktest.Rat(b)
+	if jsonchecktest.NumberGrammar.MatchString(a) && jsonchecktest.NumberGrammar.MatchString(b) && (!ok1 || !ok2) {
 		r.undecided = true
 	}
 	if !ok1 || !ok2 {

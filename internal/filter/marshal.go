@@ -1,7 +1,7 @@
 package filter
 
 import (
-	"unicode/utf8"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // appendJSON appends n in canonical form (see Filter.MarshalJSON).
@@ -27,9 +27,9 @@ func (n *node) appendJSON(b []byte) []byte {
 	b = append(b, targetNames[n.target]...)
 	b = append(b, `":`...)
 	if n.target == targetData {
-		b = appendString(b, formatPath(n.segs))
+		b = jsoncheck.AppendString(b, n.segs.Canonical())
 	} else {
-		b = appendString(b, n.name)
+		b = jsoncheck.AppendString(b, n.name)
 	}
 	b = append(b, `,"`...)
 	b = append(b, opNames[n.op]...)
@@ -57,48 +57,8 @@ func (n *node) appendJSON(b []byte) []byte {
 
 func (s *scalar) appendJSON(b []byte) []byte {
 	if s.kind == jsonString {
-		return appendString(b, s.str)
+		return jsoncheck.AppendString(b, s.str)
 	}
 	// Numbers keep their literal text; true, false and null are their text.
 	return append(b, s.str...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string. Unlike encoding/json it does not
-// escape <, > and &: the result is stored and echoed as JSON, never embedded
-// in HTML. U+2028 and U+2029 are escaped so that the text is also valid
-// JavaScript. Invalid UTF-8 (which Parse never produces) becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b = append(b, '\\', c)
-			case c == '\n':
-				b = append(b, `\n`...)
-			case c == '\r':
-				b = append(b, `\r`...)
-			case c == '\t':
-				b = append(b, `\t`...)
-			case c < 0x20:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			default:
-				b = append(b, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch r {
-		case '\u2028', '\u2029':
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-		default:
-			b = utf8.AppendRune(b, r)
-		}
-		i += size
-	}
-	return append(b, '"')
 }

@@ -1,9 +1,9 @@
 package filter
 
 import (
-	"bytes"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // match evaluates n for e. st is nil when the filter reads no data.
@@ -97,7 +97,7 @@ func matchText[S ~string | ~[]byte](n *node, s S, typed bool) bool {
 		}
 		// Parse s as a number once, and only if a number operand needs it.
 		var buf [32]byte
-		var d decimal
+		var d jsoncheck.Decimal
 		parsed, isNum := false, false
 		for i := range n.inList {
 			op := &n.inList[i]
@@ -111,10 +111,10 @@ func matchText[S ~string | ~[]byte](n *node, s S, typed bool) bool {
 				continue
 			}
 			if !parsed {
-				d, isNum = parseNumber(s, buf[:0])
+				d, isNum = jsoncheck.ParseDecimal(s, buf[:0])
 				parsed = true
 			}
-			if isNum && d.cmp(&op.num) == 0 {
+			if isNum && d.Cmp(&op.num) == 0 {
 				return true
 			}
 		}
@@ -130,8 +130,8 @@ func matchText[S ~string | ~[]byte](n *node, s S, typed bool) bool {
 			return false
 		}
 		var buf [32]byte
-		d, ok := parseNumber(s, buf[:0])
-		return ok && numericOK(n.op, d.cmp(&n.vals[0].num))
+		d, ok := jsoncheck.ParseDecimal(s, buf[:0])
+		return ok && numericOK(n.op, d.Cmp(&n.vals[0].num))
 	}
 	return false
 }
@@ -148,8 +148,8 @@ func equalText[S ~string | ~[]byte](op *scalar, s S, typed bool) bool {
 			return false
 		}
 		var buf [32]byte
-		d, ok := parseNumber(s, buf[:0])
-		return ok && d.cmp(&op.num) == 0
+		d, ok := jsoncheck.ParseDecimal(s, buf[:0])
+		return ok && d.Cmp(&op.num) == 0
 	}
 	return false
 }
@@ -158,14 +158,11 @@ func equalText[S ~string | ~[]byte](op *scalar, s S, typed bool) bool {
 func (n *node) matchData(raw []byte, st *scanState) bool {
 	switch raw[0] {
 	case '"':
-		s := raw[1 : len(raw)-1]
-		// Most strings are plain and compare as they are; others are
-		// decoded (into scratch space, usually), so that "\u00e9" is "é".
-		if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
-			var ok bool
-			if s, ok = appendUnquoted(st.scratch[:0], raw); !ok {
-				return false
-			}
+		// Most strings compare as they stand; others are decoded (into
+		// scratch space, usually), so that "\u00e9" is "é".
+		s, err := jsoncheck.Text(st.scratch[:0], raw)
+		if err != nil {
+			return false
 		}
 		return matchText(n, s, true)
 	case '{', '[':
@@ -175,7 +172,7 @@ func (n *node) matchData(raw []byte, st *scanState) bool {
 		return n.matchLiteral(raw)
 	}
 	var buf [32]byte
-	d, ok := parseNumber(raw, buf[:0])
+	d, ok := jsoncheck.ParseDecimal(raw, buf[:0])
 	return ok && n.matchNumber(&d)
 }
 
@@ -212,9 +209,9 @@ func (n *node) matchLiteral(raw []byte) bool {
 }
 
 // matchNumber tests a number from data.
-func (n *node) matchNumber(d *decimal) bool {
+func (n *node) matchNumber(d *jsoncheck.Decimal) bool {
 	equal := func(op *scalar) bool {
-		return op.kind == jsonNumber && d.cmp(&op.num) == 0
+		return op.kind == jsonNumber && d.Cmp(&op.num) == 0
 	}
 	switch n.op {
 	case opEq:
@@ -229,7 +226,7 @@ func (n *node) matchNumber(d *decimal) bool {
 		}
 		return false
 	case opGt, opGte, opLt, opLte:
-		return numericOK(n.op, d.cmp(&n.vals[0].num))
+		return numericOK(n.op, d.Cmp(&n.vals[0].num))
 	}
 	return false
 }

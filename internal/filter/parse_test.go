@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -279,4 +280,116 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("%s: after a round trip through %s, Match = %v, want %v", tc.name, b1, got, tc.want)
 		}
 	}
+}
+
+// readCases are documents with the tree the reader builds ("= " and the
+// tree as dumpValue writes it) or its error ("pointer: message"). The trees
+// and the errors other than syntax errors are those the reader on
+// encoding/json's tokenizer gave; syntax errors are found at the same
+// place, worded since by jsoncheck (clients never see them: the API checks
+// every body with jsoncheck before a filter is read).
+var readCases = []struct{ doc, want string }{
+	{"null",
+		"= null"},
+	{`{"attr":"type","eq":"x"}`,
+		`= {"attr":"type","eq":"x"}`},
+	{` {"and": [{"data": "$.a", "in": [1, 2.50, -0, "\u00e9", true, null]}]} `,
+		`= {"and":[{"data":"$.a","in":[1,2.50,-0,"é",true,null]}]}`},
+	{`{"a":1,"a":2}`,
+		`/a: duplicate key "a"`},
+	{`{"or":[{"x":1},{"x":1,"x":2}]}`,
+		`/or/1/x: duplicate key "x"`},
+	{`{"\u0061":1,"a":2}`,
+		`/a: duplicate key "a"`},
+	{"{\"k\": \"\xff\"}",
+		`= {"k":"�"}`},
+	{`{"attr": "type", "eq": }`,
+		"/eq: invalid JSON at byte 23: unexpected character '}' looking for the beginning of a value"},
+	{`{"and": [{"attr": "type",}]}`,
+		"/and/0: invalid JSON at byte 25: unexpected character '}' looking for a member name (a string)"},
+	{"[1 2]",
+		"/1: invalid JSON at byte 3: unexpected character '2' after an array element; want , or ]"},
+	{"[1,]",
+		"/1: invalid JSON at byte 3: unexpected character ']' looking for the beginning of a value"},
+	{"[1",
+		": invalid JSON: unexpected end of document"},
+	{"[}",
+		": invalid JSON at byte 1: unexpected character '}' looking for the beginning of a value"},
+	{"[x",
+		"/0: invalid JSON at byte 1: unexpected character 'x' looking for the beginning of a value"},
+	{`{"a" 1}`,
+		"/a: invalid JSON at byte 5: unexpected character '1' after a member name; want :"},
+	{`{"a":1 "b":2}`,
+		`: invalid JSON at byte 7: unexpected character '"' after an object member; want , or }`},
+	{`{"a":1,}`,
+		": invalid JSON at byte 7: unexpected character '}' looking for a member name (a string)"},
+	{"{,}",
+		": invalid JSON at byte 1: unexpected character ',' looking for a member name (a string)"},
+	{`{"a":[1,{"b":]}]}`,
+		"/a/1/b: invalid JSON at byte 13: unexpected character ']' looking for the beginning of a value"},
+	{"{} x",
+		": invalid JSON: unexpected data after the filter at byte 3"},
+	{"{}}",
+		": invalid JSON: unexpected data after the filter at byte 2"},
+	{"  ",
+		": invalid JSON: unexpected end of document"},
+	{`"\x"`,
+		": invalid JSON at byte 2: unexpected character 'x' in a string escape"},
+	{`"\ud800"`,
+		`= "�"`},
+	{"01",
+		": invalid JSON: unexpected data after the filter at byte 1"},
+	{`{"a":tru}`,
+		"/a: invalid JSON at byte 8: unexpected character '}' in the literal true"},
+	{`{"attr": "type", "in": ` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `}`,
+		"/in" + strings.Repeat("/0", 63) + ": JSON nested more than 64 levels deep (filters nest at most 8 levels)"},
+	{strings.Repeat(`{"a":`, 65) + "1" + strings.Repeat("}", 65),
+		strings.Repeat("/a", 64) + ": JSON nested more than 64 levels deep (filters nest at most 8 levels)"},
+	{strings.Repeat("[", 64) + strings.Repeat("]", 64),
+		"= " + strings.Repeat("[", 64) + strings.Repeat("]", 64)},
+}
+
+func TestReadDocument(t *testing.T) {
+	t.Parallel()
+	for _, tc := range readCases {
+		var got string
+		if v, err := readDocument([]byte(tc.doc)); err != nil {
+			var fe *Error
+			if !errors.As(err, &fe) {
+				t.Fatalf("readDocument(%q): %T, want *Error", tc.doc, err)
+			}
+			got = fe.Path + ": " + fe.Message
+		} else {
+			got = "= " + dumpValue(v)
+		}
+		if got != tc.want {
+			t.Errorf("readDocument(%q) gives\n %s\nwant\n %s", tc.doc, got, tc.want)
+		}
+	}
+}
+
+// dumpValue writes a jsonValue tree compactly: strings quoted as Go quotes
+// them, numbers as their literal, members in document order.
+func dumpValue(v *jsonValue) string {
+	switch v.kind {
+	case jsonNull:
+		return "null"
+	case jsonBool:
+		return strconv.FormatBool(v.boolean)
+	case jsonNumber:
+		return v.str
+	case jsonString:
+		return strconv.Quote(v.str)
+	}
+	parts := make([]string, len(v.elems))
+	for i, e := range v.elems {
+		parts[i] = dumpValue(e)
+		if v.kind == jsonObject {
+			parts[i] = strconv.Quote(v.keys[i]) + ":" + parts[i]
+		}
+	}
+	if v.kind == jsonObject {
+		return "{" + strings.Join(parts, ",") + "}"
+	}
+	return "[" + strings.Join(parts, ",") + "]"
 }

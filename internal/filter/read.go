@@ -1,13 +1,12 @@
 package filter
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
+	"github.com/heraldhq/herald/internal/jsonpath"
 )
 
 // Kinds of JSON values in a filter document.
@@ -52,107 +51,127 @@ func (v *jsonValue) member(name string) *jsonValue {
 // precise path, by the compiler.
 const maxJSONNesting = 64
 
-// reader turns a filter document into a jsonValue tree.
+// reader turns a filter document into a jsonValue tree, reading it with
+// jsoncheck's Reader: leniently, as encoding/json reads (invalid UTF-8 in
+// strings becomes U+FFFD), and looking for repeated member names, which
+// the filter refuses.
 type reader struct {
-	dec *json.Decoder
+	r   jsoncheck.Reader
+	doc []byte
 }
 
 // readDocument decodes doc, which must be exactly one JSON value.
 func readDocument(doc []byte) (*jsonValue, error) {
-	r := reader{dec: json.NewDecoder(bytes.NewReader(doc))}
-	r.dec.UseNumber()
-	v, err := r.value("", 0)
+	rd := &reader{doc: doc}
+	rd.r.Reset(doc, jsoncheck.Options{Lenient: true, Duplicates: true})
+	k, jerr := rd.r.Next()
+	if jerr != nil {
+		return nil, rd.syntaxError("", jerr)
+	}
+	v, err := rd.value(k, "", 0)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := r.dec.Token(); err != io.EOF {
-		return nil, &Error{Message: fmt.Sprintf("invalid JSON: unexpected data after the filter at byte %d", r.dec.InputOffset())}
+	if _, jerr := rd.r.Next(); jerr != nil {
+		return nil, &Error{Message: fmt.Sprintf("invalid JSON: unexpected data after the filter at byte %d", jerr.Offset)}
 	}
 	return v, nil
 }
 
-// value reads the next JSON value; ptr is its JSON Pointer, for errors.
-func (r *reader) value(ptr string, nesting int) (*jsonValue, error) {
-	tok, err := r.dec.Token()
-	if err != nil {
-		return nil, r.syntaxError(ptr, err)
-	}
-	switch t := tok.(type) {
-	case nil:
+// value reads the value whose first token, of kind k, was just read; ptr
+// is its JSON Pointer, for errors.
+func (rd *reader) value(k jsoncheck.Kind, ptr string, nesting int) (*jsonValue, error) {
+	switch k {
+	case jsoncheck.KindNull:
 		return &jsonValue{kind: jsonNull}, nil
-	case bool:
-		return &jsonValue{kind: jsonBool, boolean: t}, nil
-	case json.Number:
-		return &jsonValue{kind: jsonNumber, str: string(t)}, nil
-	case string:
-		return &jsonValue{kind: jsonString, str: t}, nil
-	case json.Delim:
-		if nesting >= maxJSONNesting {
-			return nil, &Error{Path: ptr, Message: fmt.Sprintf("JSON nested more than %d levels deep (filters nest at most %d levels)", maxJSONNesting, MaxDepth)}
-		}
-		if t == '[' {
-			return r.array(ptr, nesting+1)
-		}
-		return r.object(ptr, nesting+1)
+	case jsoncheck.KindTrue, jsoncheck.KindFalse:
+		return &jsonValue{kind: jsonBool, boolean: k == jsoncheck.KindTrue}, nil
+	case jsoncheck.KindNumber:
+		t := rd.r.Token()
+		return &jsonValue{kind: jsonNumber, str: string(rd.doc[t.Start:t.End])}, nil
+	case jsoncheck.KindString:
+		return &jsonValue{kind: jsonString, str: rd.text()}, nil
 	}
-	// Token returns no other types; this keeps the compiler and a future
-	// encoding/json change honest.
-	return nil, &Error{Path: ptr, Message: fmt.Sprintf("unexpected JSON token %v", tok)}
+	if nesting >= maxJSONNesting {
+		return nil, &Error{Path: ptr, Message: fmt.Sprintf("JSON nested more than %d levels deep (filters nest at most %d levels)", maxJSONNesting, MaxDepth)}
+	}
+	if k == jsoncheck.KindArrayStart {
+		return rd.array(ptr, nesting+1)
+	}
+	return rd.object(ptr, nesting+1)
 }
 
-func (r *reader) array(ptr string, nesting int) (*jsonValue, error) {
+// text returns the decoded text of the string or name just read.
+func (rd *reader) text() string {
+	t := rd.r.Token()
+	raw := rd.doc[t.Start:t.End]
+	if !t.Escaped {
+		return string(raw[1 : len(raw)-1])
+	}
+	// The Reader has checked the literal, so Lenient decoding cannot fail.
+	b, _ := jsoncheck.AppendUnquoted(nil, raw, jsoncheck.Lenient)
+	return string(b)
+}
+
+func (rd *reader) array(ptr string, nesting int) (*jsonValue, error) {
 	v := &jsonValue{kind: jsonArray}
-	for r.dec.More() {
-		e, err := r.value(ptr+"/"+strconv.Itoa(len(v.elems)), nesting)
+	for {
+		// A syntax error where an element could start belongs to that
+		// element, one at the closing bracket or the end to the array.
+		next := jsoncheck.SkipSpace(rd.doc, rd.r.Offset())
+		k, jerr := rd.r.Next()
+		eptr := ptr + "/" + strconv.Itoa(len(v.elems))
+		if jerr != nil {
+			if next >= len(rd.doc) || rd.doc[next] == ']' || rd.doc[next] == '}' {
+				eptr = ptr
+			}
+			return nil, rd.syntaxError(eptr, jerr)
+		}
+		if k == jsoncheck.KindArrayEnd {
+			return v, nil
+		}
+		e, err := rd.value(k, eptr, nesting)
 		if err != nil {
 			return nil, err
 		}
 		v.elems = append(v.elems, e)
 	}
-	if _, err := r.dec.Token(); err != nil { // the closing ']'
-		return nil, r.syntaxError(ptr, err)
-	}
-	return v, nil
 }
 
-func (r *reader) object(ptr string, nesting int) (*jsonValue, error) {
+func (rd *reader) object(ptr string, nesting int) (*jsonValue, error) {
 	v := &jsonValue{kind: jsonObject}
-	for r.dec.More() {
-		tok, err := r.dec.Token()
-		if err != nil {
-			return nil, r.syntaxError(ptr, err)
+	for {
+		k, jerr := rd.r.Next()
+		if jerr != nil {
+			return nil, rd.syntaxError(ptr, jerr)
 		}
-		// The decoder guarantees a string key here; anything else would
-		// already be a syntax error.
-		key, _ := tok.(string)
+		if k == jsoncheck.KindObjectEnd {
+			return v, nil
+		}
+		key := rd.text()
 		kptr := ptr + "/" + escapePointer(key)
-		if v.member(key) != nil {
+		if rd.r.Token().Repeated {
 			return nil, &Error{Path: kptr, Message: fmt.Sprintf("duplicate key %s", quote(key))}
 		}
-		e, err := r.value(kptr, nesting)
+		if k, jerr = rd.r.Next(); jerr != nil {
+			return nil, rd.syntaxError(kptr, jerr)
+		}
+		e, err := rd.value(k, kptr, nesting)
 		if err != nil {
 			return nil, err
 		}
 		v.keys = append(v.keys, key)
 		v.elems = append(v.elems, e)
 	}
-	if _, err := r.dec.Token(); err != nil { // the closing '}'
-		return nil, r.syntaxError(ptr, err)
-	}
-	return v, nil
 }
 
-// syntaxError wraps a decoder error as an *Error at ptr, the innermost value
+// syntaxError wraps a Reader error as an *Error at ptr, the innermost value
 // being read, which is usually close enough to point a human at the typo.
-func (r *reader) syntaxError(ptr string, err error) error {
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		return &Error{Path: ptr, Message: fmt.Sprintf("invalid JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))}
-	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+func (rd *reader) syntaxError(ptr string, err *jsoncheck.Error) error {
+	if err.Offset >= len(rd.doc) || jsoncheck.SkipSpace(rd.doc, 0) == len(rd.doc) {
 		return &Error{Path: ptr, Message: "invalid JSON: unexpected end of document"}
 	}
-	return &Error{Path: ptr, Message: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+	return &Error{Path: ptr, Message: fmt.Sprintf("invalid JSON at byte %d: %s", err.Offset, err.Reason)}
 }
 
 // escapePointer escapes one JSON Pointer reference token (RFC 6901 §3).
@@ -163,19 +182,5 @@ func escapePointer(s string) string {
 	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
 }
 
-// maxQuoted is how much of a user-supplied string an error message quotes,
-// so that a hostile document cannot bloat the error response.
-const maxQuoted = 64
-
-// quote quotes s for an error message, shortened to maxQuoted bytes.
-func quote(s string) string {
-	if len(s) <= maxQuoted {
-		return strconv.Quote(s)
-	}
-	cut := maxQuoted
-	// Do not split a UTF-8 sequence: back up to the start of a rune.
-	for cut > 0 && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return strconv.Quote(s[:cut]) + "..."
-}
+// quote quotes s for an error message, shortened as path errors are.
+func quote(s string) string { return jsonpath.Quote(s) }

@@ -1,6 +1,10 @@
 package schema
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/heraldhq/herald/internal/jsoncheck/jsonchecktest"
+)
 
 // benchSchema is a realistic event-type schema for an e-commerce order.
 const benchSchema = `{
@@ -60,23 +64,8 @@ const benchSchema = `{
   }
 }`
 
-// benchOrder is about 1 KB, a typical order.created payload.
-const benchOrder = `{
-  "order_id": "3b241101-e2bb-4255-8caf-4136c566a962",
-  "status": "paid",
-  "created_at": "2024-05-01T12:30:45.123Z",
-  "customer": {"id": "cus_84d1e0a2", "email": "ana.popescu@example.md", "name": "Ana Popescu", "phone": "+37360000000"},
-  "shipping": {"country": "MD", "city": "Chisinau", "line1": "Str. Stefan cel Mare 1", "postcode": "MD-2001"},
-  "items": [
-    {"sku": "BOOK-0001", "name": "Go Programming", "qty": 1, "unit_price": 39.90},
-    {"sku": "MUG-0042", "name": "Gopher mug", "qty": 2, "unit_price": 12.50},
-    {"sku": "STICKER-7", "name": "Sticker pack", "qty": 5, "unit_price": 1.99},
-    {"sku": "TSHIRT-L", "name": "T-shirt, large", "qty": 1, "unit_price": 19.00},
-    {"sku": "CABLE-USB-C", "name": "USB-C cable 1m", "qty": 3, "unit_price": 6.75}
-  ],
-  "totals": {"currency": "EUR", "net": 123.00, "vat": 24.60, "gross": 147.60},
-  "tags": ["web", "promo-may", "first-order"]
-}`
+// benchOrder is the benchmark order (see jsonchecktest.Order).
+const benchOrder = jsonchecktest.Order
 
 func BenchmarkValidate(b *testing.B) {
 	s := mustCompile(b, benchSchema)
@@ -131,28 +120,5 @@ func BenchmarkCompile(b *testing.B) {
 		if _, err := Compile(doc, Dialect{}); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-// BenchmarkDecode compares decodeJSON with the decoder Validate used before,
-// jsonschema.UnmarshalJSON (encoding/json with UseNumber), on benchOrder.
-func BenchmarkDecode(b *testing.B) {
-	doc := []byte(benchOrder)
-	for _, dec := range []struct {
-		name   string
-		decode func([]byte) (any, error)
-	}{
-		{"herald", decodeJSON},
-		{"encoding_json", referenceDecode},
-	} {
-		b.Run(dec.name, func(b *testing.B) {
-			b.SetBytes(int64(len(doc)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := dec.decode(doc); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }

@@ -34,6 +34,8 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 // Draft names: the values of [Dialect.Draft] and of an event type's
@@ -326,9 +328,9 @@ func (s *Schema) Dialect() Dialect { return s.dialect }
 // Bytes that are not exactly one JSON value yield a single violation with
 // Rule RuleInvalidJSON at the root.
 func (s *Schema) Validate(instance []byte) []Violation {
-	// decodeJSON keeps numbers as json.Number so that integer and multipleOf
-	// checks see the exact value the producer sent.
-	v, err := decodeJSON(instance)
+	// jsoncheck.Decode keeps numbers as json.Number so that integer and
+	// multipleOf checks see the exact value the producer sent.
+	v, err := jsoncheck.Decode(instance)
 	if err != nil {
 		// Invalid instances are rare, so decode them again with the library:
 		// producers keep getting encoding/json's wording, and should the two

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
 )
 
 const (
@@ -660,4 +665,22 @@ func TestValidateConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// referenceDecode is how Validate reads an instance that Decode refuses, to
+// word the problem as the library does.
+func referenceDecode(data []byte) (any, error) {
+	return jsonschema.UnmarshalJSON(bytes.NewReader(data))
+}
+
+func TestValidateInvalidJSONMessageUnchanged(t *testing.T) {
+	t.Parallel()
+	s := mustCompile(t, `{}`)
+	for _, in := range []string{``, `{"id":`, `{} {}`, `[01]`, `"\x"`, "\"\x01\"", `{"a" 1}`, strings.Repeat("[", jsoncheck.MaxDepth+1)} {
+		_, refErr := referenceDecode([]byte(in))
+		want := []Violation{{Path: "$", Rule: RuleInvalidJSON, Message: "instance is not valid JSON: " + refErr.Error()}}
+		if got := s.Validate([]byte(in)); !reflect.DeepEqual(got, want) {
+			t.Errorf("Validate(%.40q) = %v, want %v", in, got, want)
+		}
+	}
 }

@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/heraldhq/herald/internal/jsoncheck"
+	"github.com/heraldhq/herald/internal/jsonpath"
 )
 
 // MaxFields bounds the paths a type may keep.
@@ -21,59 +23,27 @@ type Path []string
 // root of data: "$.team", "$.payment.id", or with brackets for names that
 // are not identifiers: "$['flow name']". Array indexes and wildcards are
 // not allowed: a notification keeps named fields, never lists of records.
+// The grammar is package jsonpath's, under its Members rules; an error is a
+// *jsonpath.Error.
 func ParsePath(p string) (Path, error) {
-	if !strings.HasPrefix(p, "$") {
-		return nil, errors.New("must start with $ (the root of data), e.g. $.team")
+	steps, err := jsonpath.Parse(p, jsonpath.Members)
+	if err != nil {
+		return nil, err
 	}
-	var out Path
-	rest := p[1:]
-	for rest != "" {
-		switch {
-		case rest[0] == '.':
-			rest = rest[1:]
-			n := 0
-			for n < len(rest) && isNameByte(rest[n], n == 0) {
-				n++
-			}
-			if n == 0 {
-				return nil, fmt.Errorf("expected a member name after '.' in %q (letters, digits, _ and -; use ['...'] for others)", p)
-			}
-			out = append(out, rest[:n])
-			rest = rest[n:]
-		case strings.HasPrefix(rest, "['"):
-			end := strings.Index(rest[2:], "']")
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated ['...'] in %q", p)
-			}
-			name := rest[2 : 2+end]
-			if name == "" || strings.ContainsAny(name, "'\\") {
-				return nil, fmt.Errorf("bad member name in ['...'] of %q", p)
-			}
-			out = append(out, name)
-			rest = rest[2+end+2:]
-		case rest[0] == '[':
-			return nil, fmt.Errorf("%q: array indexes and wildcards are not allowed; name object members", p)
-		default:
-			return nil, fmt.Errorf("unexpected %q in %q", rest[:1], p)
-		}
-	}
-	if len(out) == 0 {
-		return nil, errors.New("must name at least one member of data, e.g. $.team")
-	}
-	if len(out) > 16 {
-		return nil, errors.New("must be at most 16 members deep")
+	out := make(Path, len(steps))
+	for i, s := range steps {
+		out[i] = s.Name
 	}
 	return out, nil
 }
 
-func isNameByte(c byte, first bool) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		return true
-	case c >= '0' && c <= '9', c == '-':
-		return !first || c >= '0' && c <= '9'
+// steps is p as a jsoncheck.Path.
+func (p Path) steps() jsoncheck.Path {
+	out := make(jsoncheck.Path, len(p))
+	for i, name := range p {
+		out[i] = jsoncheck.Step{Name: name}
 	}
-	return false
+	return out
 }
 
 // ErrUnrenderable marks a stored event that cannot be turned into a
@@ -98,12 +68,7 @@ func Notification(body []byte, fields []Path, dataref string) ([]byte, error) {
 	delete(attrs, "dataschema")
 	kept := map[string]any{}
 	if hasData && len(fields) > 0 && isJSONObject(data) {
-		var doc map[string]any
-		if err := json.Unmarshal(data, &doc); err == nil {
-			for _, f := range fields {
-				keep(kept, doc, f)
-			}
-		}
+		keep(kept, data, fields)
 	}
 	raw, err := json.Marshal(kept)
 	if err != nil {
@@ -124,34 +89,61 @@ func Notification(body []byte, fields []Path, dataref string) ([]byte, error) {
 }
 
 func isJSONObject(b []byte) bool {
-	for _, c := range b {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c == '{'
-	}
-	return false
+	i := jsoncheck.SkipSpace(b, 0)
+	return i < len(b) && b[i] == '{'
 }
 
-// keep copies the value at path p of src into dst, creating the
-// intermediate objects.
-func keep(dst, src map[string]any, p Path) {
-	cur := src
-	for i, name := range p {
-		v, ok := cur[name]
-		if !ok {
-			return
+// keep copies the values of data at fields into dst, creating the
+// intermediate objects. Data is read once, by package jsonpath; each kept
+// value is decoded by encoding/json, as the whole of data once was, so the
+// notification spells every value as it always has.
+func keep(dst map[string]any, data []byte, fields []Path) {
+	if !numbersFitFloat64(data) {
+		// Notifications were rendered from data decoded whole by
+		// encoding/json, which fails on a number beyond float64's range
+		// anywhere in it, and then kept no field. Kept as it was: issue 10
+		// changes no output.
+		return
+	}
+	var set jsonpath.Set
+	refs := make([]jsonpath.Ref, len(fields))
+	for i, f := range fields {
+		refs[i] = set.Add(f.steps())
+	}
+	set.Build()
+	spans := make([]jsonpath.Span, set.Slots())
+	set.Lookup(data, spans)
+	for i, f := range fields {
+		raw := spans[refs[i].Slot()].In(data)
+		if raw == nil || len(f) == 0 {
+			continue
 		}
-		if i == len(p)-1 {
-			setPath(dst, p, v)
-			return
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			continue
 		}
-		next, ok := v.(map[string]any)
-		if !ok {
-			return
+		setPath(dst, f, v)
+	}
+}
+
+// numbersFitFloat64 reports whether encoding/json can decode every number
+// of data into a float64, reading data with jsoncheck's Reader as leniently
+// as encoding/json reads it.
+func numbersFitFloat64(data []byte) bool {
+	var r jsoncheck.Reader
+	r.Reset(data, jsoncheck.Options{Lenient: true})
+	for {
+		k, err := r.Next()
+		switch {
+		case err != nil:
+			return false
+		case k == jsoncheck.KindEnd:
+			return true
+		case k == jsoncheck.KindNumber:
+			if tok := r.Token(); !jsoncheck.FitsFloat64(data[tok.Start:tok.End]) {
+				return false
+			}
 		}
-		cur = next
 	}
 }
 
