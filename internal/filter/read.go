@@ -34,16 +34,6 @@ type jsonValue struct {
 	elems []*jsonValue
 }
 
-// member returns the value of the object member name, or nil.
-func (v *jsonValue) member(name string) *jsonValue {
-	for i, k := range v.keys {
-		if k == name {
-			return v.elems[i]
-		}
-	}
-	return nil
-}
-
 // maxJSONNesting bounds the nesting of arrays and objects while reading, so
 // that a hostile document cannot drive the reader into deep recursion. It is
 // well above what MaxDepth filters need (about two levels per filter), so a
