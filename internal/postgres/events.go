@@ -179,13 +179,20 @@ func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uu
 	}
 	// Sequence numbers follow the order of r.Events (the order the events
 	// were accepted in, which ordered delivery follows too), so that
-	// readers of the log by seq (replays) see each key's events in order;
-	// the claims are then made in key order, so that concurrent commits
-	// lock keys in one order. The materialised CTE fixes the numbers
-	// before the sort.
-	rows, err := db.Query(ctx, `WITH s AS MATERIALIZED (
-			SELECT u.id, u.tenant_id, u.source, u.ce_id, nextval('event_seq') AS seq
-			FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, tenant_id, source, ce_id, ord)
+	// readers of the log by seq see each key's events in order. The range
+	// is taken from log_head, whose row lock is held until COMMIT: the next
+	// committer waits for this one's commit before it numbers anything, so
+	// commit order is sequence order and a reader of seq > cursor never
+	// misses an event that commits later with a smaller number. Keys found
+	// taken leave their numbers unused; holes are harmless, an order that
+	// disagrees with commits is not. The claims are then made in key order,
+	// so that concurrent commits lock keys in one order. The materialised
+	// CTE fixes the numbers before the sort.
+	rows, err := db.Query(ctx, `WITH h AS (
+			UPDATE log_head SET seq = seq + cardinality($2::uuid[]) RETURNING seq - cardinality($2::uuid[]) AS base
+		), s AS MATERIALIZED (
+			SELECT u.id, u.tenant_id, u.source, u.ce_id, h.base + u.ord AS seq
+			FROM h, unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY AS u(id, tenant_id, source, ce_id, ord)
 			ORDER BY u.ord
 		), k AS (
 			INSERT INTO event_keys (tenant_id, source, ce_id, event_id, received_at, seq)
