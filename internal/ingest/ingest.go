@@ -326,6 +326,7 @@ func (s *Service) commit(batch []*pending) error {
 		}
 		rows.Deliveries = rows.Deliveries[:0]
 		rows.ConnectorRuns = rows.ConnectorRuns[:0]
+		rows.GroupRows = rows.GroupRows[:0]
 		orderedBy = orderedBy[:0]
 		for i, ev := range rows.Events {
 			rcv := snap.Receivers(catalog.Event{Type: ev.Type, TenantID: ev.TenantID, Attrs: catalog.CloudEvent(sources[i])})
@@ -338,6 +339,10 @@ func (s *Service) commit(batch []*pending) error {
 			}
 			for _, c := range rcv.Connectors {
 				rows.ConnectorRuns = append(rows.ConnectorRuns, connectorRun(c, ev, now))
+			}
+			for _, g := range rcv.Groups {
+				rows.GroupRows = append(rows.GroupRows, postgres.GroupLogRow{GroupID: g.ID, Partition: ev.Partition(),
+					EventID: ev.ID})
 			}
 		}
 		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5)
@@ -371,7 +376,11 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	if checkRoutes && version != routedAt {
+	// After a few tries routing may lag behind endpoint changes (they race
+	// with the events, and either order is right), but never behind a
+	// consumer group's creation or deletion: a group's log must hold
+	// every event numbered after it was created.
+	if (checkRoutes && version != routedAt) || rows.RoutesVersion > routedAt {
 		return errStaleRoutes
 	}
 	existing := map[postgres.EventKey]postgres.StoredKey{}
