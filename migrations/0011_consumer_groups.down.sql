@@ -47,6 +47,7 @@ $$;
 DROP TABLE IF EXISTS group_log;
 DROP TABLE IF EXISTS group_cursors;
 DROP TABLE IF EXISTS consumer_groups;
+DROP FUNCTION IF EXISTS herald_drop_group_log();
 
 -- Hand the numbering back to event_seq where log_head left it.
 SELECT setval('event_seq', seq) FROM log_head WHERE seq > 0;

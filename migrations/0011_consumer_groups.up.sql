@@ -76,6 +76,18 @@ CREATE TABLE group_log (
 ) PARTITION BY RANGE (received_at);
 CREATE TABLE group_log_default PARTITION OF group_log DEFAULT;
 
+-- A group's log goes with the group, however it is deleted (by name, or
+-- with its client or tenant).
+CREATE FUNCTION herald_drop_group_log() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM group_log WHERE group_id = OLD.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER consumer_groups_drop_log AFTER DELETE ON consumer_groups
+    FOR EACH ROW EXECUTE FUNCTION herald_drop_group_log();
+
 -- Every day the events have, the group log has too, so backfilled rows of
 -- old events land in their day (never in the default partition, which
 -- would block creating that day later).

@@ -134,8 +134,9 @@ func (s *Store) ConsumerGroupList(ctx context.Context, client uuid.UUID) ([]*her
 	return collect(rows, err, "list consumer groups", scanConsumerGroup)
 }
 
-// ConsumerGroupDelete removes a group, its cursors and its log, holding the
-// log head so that no commit writes rows for it afterwards.
+// ConsumerGroupDelete removes a group, its cursors and its log (a trigger
+// drops the log with the group, also when its client or tenant goes),
+// holding the log head so that no commit writes rows for it afterwards.
 func (s *Store) ConsumerGroupDelete(ctx context.Context, id uuid.UUID) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := logHeadLock(ctx, tx); err != nil {
@@ -147,9 +148,6 @@ func (s *Store) ConsumerGroupDelete(ctx context.Context, id uuid.UUID) error {
 		}
 		if tag.RowsAffected() == 0 {
 			return herald.NotFound("consumer group %s", id)
-		}
-		if err := groupLogDelete(ctx, tx, id); err != nil {
-			return err
 		}
 		return logHeadStampRoutes(ctx, tx)
 	})

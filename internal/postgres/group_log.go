@@ -43,22 +43,3 @@ func groupLogInsert(ctx context.Context, tx pgx.Tx, rows []GroupLogRow) error {
 	}
 	return nil
 }
-
-// groupLogDelete removes a group's log.
-func groupLogDelete(ctx context.Context, tx pgx.Tx, group uuid.UUID) error {
-	if _, err := tx.Exec(ctx, `DELETE FROM group_log WHERE group_id = $1`, group); err != nil {
-		return fmt.Errorf("delete log of group %s: %w", group, err)
-	}
-	return nil
-}
-
-// GroupLogSeqs returns the sequences in a group's log, in order (tests and
-// the consumption endpoints' checks read it).
-func (s *Store) GroupLogSeqs(ctx context.Context, group uuid.UUID) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT seq FROM group_log WHERE group_id = $1 ORDER BY seq`, group)
-	return collect(rows, err, "read log of group "+group.String(), func(row pgx.Row) (int64, error) {
-		var seq int64
-		err := row.Scan(&seq)
-		return seq, err
-	})
-}
