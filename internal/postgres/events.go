@@ -209,7 +209,9 @@ func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uu
 	// config version of the last consumer group change: this statement's
 	// snapshot may predate a change committed while it waited for the
 	// lock, but the locked row is read as committed, so r.RoutesVersion
-	// covers it.
+	// covers it. (It is read with a scalar subquery: joining h in the last
+	// SELECT made the statement some 40 times slower, ~16 ms instead of
+	// ~0.4 ms for one event.)
 	rows, err := db.Query(ctx, `WITH h AS (
 			UPDATE log_head SET seq = seq + cardinality($2::uuid[])
 			RETURNING seq - cardinality($2::uuid[]) AS base, routes_version
@@ -243,7 +245,7 @@ func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uu
 		)
 		SELECT event_id, seq, NULL::bigint FROM k
 		UNION ALL
-		SELECT NULL, GREATEST(config_version, h.routes_version), h.routes_version FROM herald_state, h`,
+		SELECT NULL, config_version, (SELECT routes_version FROM h) FROM herald_state`,
 		r.ReceivedAt, ids, tenants, sources, ceIDs, producers, types, subjects, pkeys, versions, bodies,
 		dIDs, dEvents, dEndpoints, dTenants, gGroups, gParts, gEvents)
 	if err != nil {
