@@ -224,6 +224,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender delivery.Sender, cfg 
 		}
 		if cfg.Routing != nil {
 			river.AddWorker(workers, &replayWorker{q: q})
+			river.AddWorker(workers, &groupBackfillWorker{q: q})
 		}
 		if cfg.Sweep != nil {
 			river.AddWorker(workers, &sweepWorker{sweep: cfg.Sweep})

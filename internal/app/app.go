@@ -180,7 +180,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 
 	api := httpapi.New(httpapi.Deps{
-		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Targets: policy,
+		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Groups: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Healthy: a.healthy, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
 		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue, Integration: a.integ,

@@ -295,8 +295,11 @@ type Snapshot struct {
 	endpointsID map[uuid.UUID]*herald.Endpoint
 	// routes caches, per type name, its subscribers (receivers.go).
 	routes sync.Map // string → *typeRoute
-	// connectors routes events to hosted connectors (connectors.go).
-	connectors *connectorIndex
+	// connectors routes events to hosted connectors, groups to consumer
+	// groups (connectors.go).
+	connectors *subscriberIndex[*herald.Connector]
+	groups     *subscriberIndex[*herald.ConsumerGroup]
+	groupsID   map[uuid.UUID]*herald.ConsumerGroup
 }
 
 func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
@@ -347,6 +350,11 @@ func (c *Catalog) build(d *postgres.Catalog) *Snapshot {
 	}
 	s.endpoints = b.Build()
 	s.connectors = buildConnectors(c.logger, d.Connectors)
+	s.groups = buildGroups(c.logger, d.ConsumerGroups)
+	s.groupsID = make(map[uuid.UUID]*herald.ConsumerGroup, len(d.ConsumerGroups))
+	for _, g := range d.ConsumerGroups {
+		s.groupsID[g.ID] = g
+	}
 	return s
 }
 

@@ -30,7 +30,10 @@ import (
 //   - a test send is addressed to one endpoint: only that endpoint, and
 //     only while the rules above let it receive the sample's type (the
 //     plain herald.endpoint.test event needs no subscription). Connectors
-//     never receive test sends.
+//     and consumer groups never receive test sends.
+//
+// Consumer groups are receivers like endpoints: a group's log gets the
+// events its patterns match, its client may consume and its filter admits.
 
 // RuleNotReceived names the rule in problems that refuse to send an event
 // to a subscriber that does not receive it (a test send, a retry).
@@ -58,6 +61,8 @@ type Event struct {
 type Receivers struct {
 	Endpoints  []*herald.Endpoint
 	Connectors []*herald.Connector
+	// Groups are the consumer groups whose logs get the event.
+	Groups []*herald.ConsumerGroup
 }
 
 // typeRoute caches, per type name, the subscribers whose patterns match the
@@ -66,6 +71,7 @@ type Receivers struct {
 type typeRoute struct {
 	endpoints  []*herald.Endpoint
 	connectors []*herald.Connector
+	groups     []*herald.ConsumerGroup
 	// has indexes endpoints, so single-endpoint questions (Receives) cost
 	// the same whatever the number of subscribers.
 	has map[uuid.UUID]bool
@@ -97,6 +103,14 @@ func (s *Snapshot) route(typeName string) *typeRoute {
 				}
 			}
 		}
+		if gi := s.groups; gi != nil {
+			for _, g := range gi.index.Match(typeName, nil) {
+				if s.clientMayConsume(g.ClientID, g.TenantID, te.Type) {
+					r.groups = append(r.groups, g)
+					r.perEvent = r.perEvent || gi.filters[g.ID] != nil
+				}
+			}
+		}
 	}
 	s.routes.Store(typeName, r)
 	return r
@@ -114,7 +128,7 @@ func (s *Snapshot) Receivers(ev Event) Receivers {
 	}
 	r := s.route(ev.Type)
 	if !r.perEvent {
-		return Receivers{Endpoints: r.endpoints, Connectors: r.connectors}
+		return Receivers{Endpoints: r.endpoints, Connectors: r.connectors, Groups: r.groups}
 	}
 	return Receivers{
 		Endpoints: keep(r.endpoints, func(ep *herald.Endpoint) bool {
@@ -122,6 +136,9 @@ func (s *Snapshot) Receivers(ev Event) Receivers {
 		}),
 		Connectors: keep(r.connectors, func(c *herald.Connector) bool {
 			return admits(c.TenantID, s.connectors.filters[c.ID], ev)
+		}),
+		Groups: keep(r.groups, func(g *herald.ConsumerGroup) bool {
+			return admits(g.TenantID, s.groups.filters[g.ID], ev)
 		}),
 	}
 }
@@ -306,4 +323,44 @@ func (f cloudEvent) Data() []byte {
 		return nil
 	}
 	return f.e.Data
+}
+
+// GroupReach describes which stored events a consumer group's log can
+// receive, so that a backfill's pages read no others. It narrows; the
+// answer for each event is still Receivers.
+type GroupReach struct {
+	Group *herald.ConsumerGroup
+	// Types are the registered types the group receives from any tenant,
+	// OwnTypes those it receives only from its own tenant; both sorted.
+	Types, OwnTypes []string
+	// Filtered is true when the group has a filter, so deciding needs the
+	// event's attributes.
+	Filtered bool
+}
+
+// GroupReach returns what the group can receive, and false when the
+// snapshot does not hold it (deleted, or created after the snapshot).
+func (s *Snapshot) GroupReach(group uuid.UUID) (GroupReach, bool) {
+	g := s.groupsID[group]
+	if g == nil {
+		return GroupReach{}, false
+	}
+	out := GroupReach{Group: g, Filtered: s.groups.filters[group] != nil}
+	for name := range s.types {
+		switch {
+		case !slices.Contains(s.route(name).groups, g):
+		case tenantBound(name):
+			out.OwnTypes = append(out.OwnTypes, name)
+		default:
+			out.Types = append(out.Types, name)
+		}
+	}
+	slices.Sort(out.Types)
+	slices.Sort(out.OwnTypes)
+	return out, true
+}
+
+// ReceivedBy reports whether the receivers include the consumer group.
+func (r Receivers) ReceivedBy(group uuid.UUID) bool {
+	return slices.ContainsFunc(r.Groups, func(g *herald.ConsumerGroup) bool { return g.ID == group })
 }

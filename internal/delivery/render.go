@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -66,16 +67,25 @@ func toBinary(m *webhook.Message) error {
 // compact JSON with non-ASCII characters escaped (header values are ASCII).
 const ConfigHeader = "Herald-Endpoint-Config"
 
-// extraHeaders builds the endpoint's static headers and its config header.
+// SequenceHeader and ReceivedAtHeader carry the event's place in the log
+// with every delivery, as pull consumers get them: its sequence number,
+// zero-padded to 20 digits so it sorts as a string, and the time Herald
+// received it (RFC 3339, UTC, milliseconds). Receivers use them to order
+// what arrives out of order and to ask for a replay from where they are.
+const (
+	SequenceHeader   = "Herald-Sequence"
+	ReceivedAtHeader = "Herald-Received-At"
+)
+
+// extraHeaders builds the endpoint's static headers, its config header and
+// the event's sequence and receive time (which static headers cannot
+// override: outbound reserves their names).
 func (d *Deliverer) extraHeaders(t *postgres.SendTarget) (http.Header, error) {
 	static, err := d.store.OpenHeaders(t.Delivery.EndpointID, t.HeadersSealed)
 	if err != nil {
 		return nil, err
 	}
-	if len(static) == 0 && len(t.Config) == 0 {
-		return nil, nil
-	}
-	h := make(http.Header, len(static)+1)
+	h := make(http.Header, len(static)+3)
 	for k, v := range static {
 		h.Set(k, v)
 	}
@@ -86,6 +96,8 @@ func (d *Deliverer) extraHeaders(t *postgres.SendTarget) (http.Header, error) {
 		}
 		h.Set(ConfigHeader, v)
 	}
+	h.Set(SequenceHeader, herald.FormatSeq(t.Seq))
+	h.Set(ReceivedAtHeader, t.Delivery.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"))
 	return h, nil
 }
 

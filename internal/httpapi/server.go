@@ -68,6 +68,8 @@ type Deps struct {
 	// retries their failed runs.
 	Connectors    *connectors.Registry
 	ConnectorRuns ConnectorRetrier
+	// Groups creates and moves consumer groups.
+	Groups GroupStarter
 }
 
 // Server serves Herald's HTTP API.
@@ -89,6 +91,7 @@ type Server struct {
 
 	connectors *connectors.Registry
 	runs       ConnectorRetrier
+	groups     GroupStarter
 }
 
 // New builds the server and its routes.
@@ -96,7 +99,7 @@ func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, healthy: d.Healthy, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
-		connectors: d.Connectors, runs: d.ConnectorRuns,
+		connectors: d.Connectors, runs: d.ConnectorRuns, groups: d.Groups,
 		integ: d.Integration,
 	}
 	if s.logger == nil {
@@ -204,6 +207,12 @@ func (s *Server) routes() chi.Router {
 		r.Get("/connectors/{id}/runs", s.handle(s.handleConnectorRuns))
 		r.Get("/connector-runs/{id}", s.handle(s.handleConnectorRunGet))
 		r.Post("/connector-runs/{id}/retry", s.handle(s.handleConnectorRunRetry))
+
+		r.Post("/consumer-groups", s.handle(s.handleGroupCreate))
+		r.Get("/consumer-groups", s.handle(s.handleGroupList))
+		r.Get("/consumer-groups/{name}", s.handle(s.handleGroupGet))
+		r.Delete("/consumer-groups/{name}", s.handle(s.handleGroupDelete))
+		r.Post("/consumer-groups/{name}/seek", s.handle(s.handleGroupSeek))
 
 		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
 		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))

@@ -324,22 +324,7 @@ func (s *Service) commit(batch []*pending) error {
 		if err != nil {
 			return fmt.Errorf("ingest: catalog: %w", err)
 		}
-		rows.Deliveries = rows.Deliveries[:0]
-		rows.ConnectorRuns = rows.ConnectorRuns[:0]
-		orderedBy = orderedBy[:0]
-		for i, ev := range rows.Events {
-			rcv := snap.Receivers(catalog.Event{Type: ev.Type, TenantID: ev.TenantID, Attrs: catalog.CloudEvent(sources[i])})
-			for _, ep := range rcv.Endpoints {
-				rows.Deliveries = append(rows.Deliveries, &herald.Delivery{
-					ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,
-					TenantID: ep.TenantID, Status: herald.DeliveryPending,
-				})
-				orderedBy = append(orderedBy, ep.OrderKey(ev.PartitionKey))
-			}
-			for _, c := range rcv.Connectors {
-				rows.ConnectorRuns = append(rows.ConnectorRuns, connectorRun(c, ev, now))
-			}
-		}
+		orderedBy = routeRows(snap, rows, sources, orderedBy[:0], now)
 		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5)
 		if errors.Is(err, errStaleRoutes) {
 			// The configuration changed after the snapshot was taken: load
@@ -371,7 +356,11 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	if checkRoutes && version != routedAt {
+	// After a few tries routing may lag behind endpoint changes (they race
+	// with the events, and either order is right), but never behind a
+	// consumer group's creation or deletion: a group's log must hold
+	// every event numbered after it was created.
+	if (checkRoutes && version != routedAt) || rows.RoutesVersion > routedAt {
 		return errStaleRoutes
 	}
 	existing := map[postgres.EventKey]postgres.StoredKey{}

@@ -48,6 +48,10 @@ var reservedHeaders = map[string]string{
 	// Herald's own: the receiver relies on them being Herald's.
 	"Content-Type": "is set by Herald to describe the payload",
 	"User-Agent":   "is set by Herald",
+	// The event's place in the log (delivery.SequenceHeader and
+	// ReceivedAtHeader).
+	"Herald-Sequence":    "is set by Herald to the event's sequence number",
+	"Herald-Received-At": "is set by Herald to the time the event was received",
 }
 
 // ValidateStaticHeaders checks an endpoint's static headers (name to value)

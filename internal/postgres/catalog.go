@@ -21,6 +21,8 @@ type Catalog struct {
 	Endpoints []*herald.Endpoint
 	// Connectors holds the enabled connectors, without code or secrets.
 	Connectors []*herald.Connector
+	// ConsumerGroups holds every consumer group (routing writes their logs).
+	ConsumerGroups []*herald.ConsumerGroup
 }
 
 // ConfigVersion returns the counter that changes with every write to
@@ -57,7 +59,11 @@ func (s *Store) CatalogLoad(ctx context.Context) (*Catalog, error) {
 		if c.Endpoints, err = collect(rows, err, "load endpoints", s.scanEndpoint); err != nil {
 			return err
 		}
-		c.Connectors, err = connectorsForCatalog(ctx, tx)
+		if c.Connectors, err = connectorsForCatalog(ctx, tx); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT `+consumerGroupColumns+` FROM consumer_groups`)
+		c.ConsumerGroups, err = collect(rows, err, "load consumer groups", scanConsumerGroup)
 		return err
 	})
 	if err != nil {

@@ -14,7 +14,10 @@ import (
 
 // SendTarget is everything one delivery attempt needs, read in one query.
 type SendTarget struct {
-	Delivery     herald.Delivery
+	Delivery herald.Delivery
+	// Seq is the event's sequence number (its receive time is the
+	// delivery's CreatedAt).
+	Seq          int64
 	Body         []byte
 	URL          string
 	SecretSealed []byte
@@ -246,7 +249,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
 			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
 			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode,
-			d.job_gen
+			d.job_gen, e.seq
 		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
 		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
 		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
@@ -264,7 +267,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		d := &t.Delivery
 		if err := rows.Scan(&d.ID, &d.CreatedAt, &d.EventID, &d.EndpointID, &d.TenantID, &status, &d.Attempts,
 			&d.RetryBase, &t.Body, &d.EventType, &t.URL, &t.SecretSealed, &epStatus, &t.Config, &t.HeadersSealed, &t.OldSecrets, &t.AuthSealed, &t.RateLimit, &slot, &openUntil,
-			&t.MTLSSealed, &t.Exhausted, &t.ContentMode, &t.JobGen); err != nil {
+			&t.MTLSSealed, &t.Exhausted, &t.ContentMode, &t.JobGen, &t.Seq); err != nil {
 			return nil, fmt.Errorf("load deliveries: %w", err)
 		}
 		if slot != nil {

@@ -1,0 +1,46 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// groupCursorsInsert makes a new group's partition cursors, all at cursor.
+func groupCursorsInsert(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
+	if _, err := tx.Exec(ctx, `INSERT INTO group_cursors (group_id, partition, acked_upto)
+		SELECT $1, p, $2 FROM generate_series(0, $3 - 1) AS p`, group, cursor, herald.Partitions); err != nil {
+		return fmt.Errorf("create cursors of group %s: %w", group, err)
+	}
+	return nil
+}
+
+// groupCursorsSet moves every partition cursor of a group to cursor.
+func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
+	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET acked_upto = $2 WHERE group_id = $1`, group, cursor); err != nil {
+		return fmt.Errorf("move cursors of group %s: %w", group, err)
+	}
+	return nil
+}
+
+// GroupPartitions returns each partition of a group with its cursor, the
+// last sequence in its log and its lag: the rows of its log past the
+// cursor (counted along the group log's primary key).
+func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.GroupPartition, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.partition, c.acked_upto,
+			COALESCE((SELECT max(l.seq) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition), 0),
+			(SELECT count(*) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
+				AND l.seq > c.acked_upto)
+		FROM group_cursors c WHERE c.group_id = $1 ORDER BY c.partition`, group)
+	return collect(rows, err, "partitions of group "+group.String(), func(row pgx.Row) (herald.GroupPartition, error) {
+		var p herald.GroupPartition
+		var part int16
+		err := row.Scan(&part, &p.AckedUpto, &p.Last, &p.Lag)
+		p.Partition = int(part)
+		return p, err
+	})
+}
