@@ -262,3 +262,19 @@ func (s *Store) GroupNack(ctx context.Context, group uuid.UUID, ids []string, de
 		return nil
 	})
 }
+
+// GroupNextDue returns when the next event in flight in the partitions an
+// instance holds is due again (zero: none is due later; one due already
+// waits for room under the instance's in-flight limit).
+func (s *Store) GroupNextDue(ctx context.Context, group, instance uuid.UUID) (time.Time, error) {
+	var due *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT min(f.deliver_after) FROM group_inflight f
+		JOIN group_cursors c ON c.group_id = f.group_id AND c.partition = f.partition
+		WHERE c.group_id = $1 AND c.owner = $2 AND f.deliver_after > now()`, group, instance).Scan(&due); err != nil {
+		return time.Time{}, fmt.Errorf("next due event of instance %s: %w", instance, err)
+	}
+	if due == nil {
+		return time.Time{}, nil
+	}
+	return *due, nil
+}

@@ -111,7 +111,7 @@ func (f *fixture) log(prefix string, n int, key func(i int) string) []logged {
 			}
 			out = append(out, ev)
 		}
-		return nil
+		return f.store.GroupLogNotify(ctx, tx, []uuid.UUID{f.group.ID})
 	})
 	if err != nil {
 		f.t.Fatal(err)

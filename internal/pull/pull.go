@@ -51,8 +51,9 @@ type Config struct {
 
 // Engine serves consumer groups to pull consumers.
 type Engine struct {
-	store *postgres.Store
-	cfg   Config
+	store   *postgres.Store
+	cfg     Config
+	waiting waiters
 }
 
 // New returns an Engine over store.
@@ -139,7 +140,11 @@ func (e *Engine) membership(ctx context.Context, group uuid.UUID, change func(tx
 		if err != nil {
 			return err
 		}
-		return e.store.GroupLeasesSet(ctx, tx, group, Rebalance(owners, live))
+		if err := e.store.GroupLeasesSet(ctx, tx, group, Rebalance(owners, live)); err != nil {
+			return err
+		}
+		// Partitions and released events may have new holders waiting.
+		return e.store.GroupLogNotify(ctx, tx, []uuid.UUID{group})
 	})
 	if err != nil {
 		return fmt.Errorf("change instances of group %s: %w", group, err)
@@ -181,8 +186,16 @@ func (e *Engine) Ack(ctx context.Context, inst *Instance, ids []string) error {
 	if err := e.touch(ctx, inst); err != nil {
 		return err
 	}
-	return e.store.GroupAck(ctx, inst.Group.ID, ids)
+	if err := e.store.GroupAck(ctx, inst.Group.ID, ids); err != nil {
+		return err
+	}
+	e.madeRoom(inst)
+	return nil
 }
+
+// madeRoom wakes this node's waiting fetches of the instance's group after
+// an ack: one held back by the in-flight limit can go on.
+func (e *Engine) madeRoom(inst *Instance) { e.waiting.wake([]uuid.UUID{inst.Group.ID}) }
 
 // AckUpto acknowledges everything the instance was handed in a partition
 // it holds, up to seq.
@@ -190,7 +203,11 @@ func (e *Engine) AckUpto(ctx context.Context, inst *Instance, partition int, seq
 	if err := e.touch(ctx, inst); err != nil {
 		return err
 	}
-	return e.store.GroupAckUpto(ctx, inst.Group.ID, inst.ID, partition, seq)
+	if err := e.store.GroupAckUpto(ctx, inst.Group.ID, inst.ID, partition, seq); err != nil {
+		return err
+	}
+	e.madeRoom(inst)
+	return nil
 }
 
 // Nack gives events in flight back to the group, due again after delay.
@@ -198,5 +215,9 @@ func (e *Engine) Nack(ctx context.Context, inst *Instance, ids []string, delay t
 	if err := e.touch(ctx, inst); err != nil {
 		return err
 	}
-	return e.store.GroupNack(ctx, inst.Group.ID, ids, delay)
+	if err := e.store.GroupNack(ctx, inst.Group.ID, ids, delay); err != nil {
+		return err
+	}
+	e.madeRoom(inst)
+	return nil
 }
