@@ -62,7 +62,7 @@ func (s *Store) GroupInstanceTouch(ctx context.Context, id, group uuid.UUID, ttl
 		return fmt.Errorf("touch instance %s: %w", id, err)
 	}
 	if tag.RowsAffected() == 0 {
-		return herald.NotFound("consumer group instance %s (it expired or never existed; create a new instance)", id)
+		return herald.InstanceNotFound(id.String())
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func (e *Engine) Leave(ctx context.Context, g *herald.ConsumerGroup, id uuid.UUI
 	return e.membership(ctx, g.ID, func(tx pgx.Tx) error {
 		ok, err := e.store.GroupInstanceDelete(ctx, tx, id)
 		if err == nil && !ok {
-			err = herald.NotFound("consumer group instance %s (it expired or never existed; create a new instance)", id)
+			err = herald.InstanceNotFound(id.String())
 		}
 		return err
 	})
