@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -261,5 +262,107 @@ func TestLongPollThinType(t *testing.T) {
 	body, _ := json.Marshal(evs[0])
 	if strings.Contains(string(body), "Alice") || evs[0]["dataref"] == nil || evs[0]["sequence"] == nil {
 		t.Fatalf("thin event as pulled: %s", body)
+	}
+}
+
+// TestLongPollTwoNodes: two herald processes against one database serve
+// one group: an instance on each, every event acked exactly once, each key
+// in order, and an event ingested on one node wakes a poll waiting on the
+// other.
+func TestLongPollTwoNodes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	e2 := &env{t: t, dsn: e.dsn, cfg: e.cfg}
+	e2.cfg.DataDir = t.TempDir()
+	e2.start()
+	t.Cleanup(e2.stop)
+	e.must(201, e.do(w.consumer, "POST", "/v1/consumer-groups", map[string]any{"name": "orders", "types": []string{w.typ}}))
+	a, b := e.instance(w.consumer, "orders"), e2.instance(w.consumer, "orders")
+
+	// b waits on node 2; the event comes in through node 1.
+	got := make(chan []map[string]any, 1)
+	go func() {
+		_, evs := b.events("max=100&wait=20s")
+		got <- evs
+	}()
+	time.Sleep(300 * time.Millisecond)
+	var woken []map[string]any
+	sent := time.Now()
+	for woken == nil && time.Since(sent) < 15*time.Second {
+		// Until an event lands in one of b's partitions.
+		ev := orderEvent(fmt.Sprintf("wake-%d", time.Now().UnixNano()), 1)
+		e.must(202, e.send(w.producer, ev))
+		select {
+		case woken = <-got:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	if len(woken) == 0 || time.Since(sent) > 10*time.Second {
+		t.Fatalf("the poll on node 2 was not woken by ingest on node 1 (%v)", ids(woken))
+	}
+	e.must(204, e2.do(w.consumer, "POST", b.base+"/ack", map[string]any{"ids": ids(woken)}))
+
+	var batch []map[string]any
+	for i := range 200 {
+		ev := orderEvent(fmt.Sprintf("o-%03d", i), 1)
+		ev["partitionkey"] = fmt.Sprintf("key-%d", i%20)
+		batch = append(batch, ev)
+	}
+	e.must(202, e.send(w.producer, batch...))
+	var mu sync.Mutex
+	acked := map[string]int{}
+	lastOfKey := map[string]string{}
+	var wg sync.WaitGroup
+	for _, p := range []*poller{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 30 {
+				_, evs := p.events("max=50&wait=500ms")
+				if len(evs) == 0 {
+					mu.Lock()
+					n := 0
+					for id := range acked {
+						if strings.HasPrefix(id, "o-") {
+							n++
+						}
+					}
+					mu.Unlock()
+					if n == 200 {
+						return
+					}
+					continue
+				}
+				mu.Lock()
+				for _, ev := range evs {
+					id, key := ev["id"].(string), fmt.Sprint(ev["partitionkey"])
+					if strings.HasPrefix(id, "o-") && lastOfKey[key] >= id {
+						t.Errorf("key %s: %s after %s", key, id, lastOfKey[key])
+					}
+					lastOfKey[key] = id
+					acked[id]++
+				}
+				mu.Unlock()
+				r := p.e.do(w.consumer, "POST", p.base+"/ack", map[string]any{"ids": ids(evs)})
+				if r.status != 204 {
+					t.Errorf("ack: %d %s", r.status, r.body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for id, c := range acked {
+		if strings.HasPrefix(id, "o-") {
+			n++
+		}
+		if c != 1 {
+			t.Errorf("%s delivered %d times", id, c)
+		}
+	}
+	if n != 200 {
+		t.Fatalf("%d of 200 events acked", n)
 	}
 }
