@@ -42,3 +42,21 @@ CREATE TABLE group_inflight (
     FOREIGN KEY (group_id, partition) REFERENCES group_cursors (group_id, partition) ON DELETE CASCADE
 );
 CREATE INDEX group_inflight_instance_idx ON group_inflight (instance_id);
+
+-- dead_events: the consumer's dead-event store. A pull consumer reports an
+-- event it cannot process (it is acknowledged for the group and kept
+-- here); webhook deliveries that exhausted their attempts are to join it.
+CREATE TABLE dead_events (
+    id          uuid PRIMARY KEY,
+    tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    client_id   uuid NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
+    group_id    uuid REFERENCES consumer_groups (id) ON DELETE CASCADE,
+    partition   smallint,
+    event_id    uuid NOT NULL,
+    received_at timestamptz NOT NULL,
+    seq         bigint NOT NULL,
+    type        text NOT NULL,
+    reason      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX dead_events_client_idx ON dead_events (client_id, created_at);

@@ -366,3 +366,47 @@ func TestLongPollTwoNodes(t *testing.T) {
 		t.Fatalf("%d of 200 events acked", n)
 	}
 }
+
+// TestLongPollDeadReport: a dead report acks the event for the group and
+// lands in the consumer's dead-event store (GET /v1/dead-events, by group
+// and type); bad reports change nothing.
+func TestLongPollDeadReport(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	e.must(201, e.do(w.consumer, "POST", "/v1/consumer-groups", map[string]any{"name": "orders", "types": []string{w.typ},
+		"ack_wait": "1s"}))
+	p := e.instance(w.consumer, "orders")
+	e.must(202, e.send(w.producer, orderEvent("bad-1", 1)))
+	if _, evs := p.events("max=10&wait=5s"); len(evs) != 1 {
+		t.Fatalf("got %d events", len(evs))
+	}
+	for _, tc := range []struct {
+		body        map[string]any
+		field, rule string
+	}{
+		{map[string]any{"id": "bad-1"}, "reason", "required"},
+		{map[string]any{"reason": "x"}, "id", "required"},
+		{map[string]any{"id": "nope", "reason": "x"}, "id", "unknown"},
+	} {
+		r := e.do(w.consumer, "POST", p.base+"/dead", tc.body)
+		if f, rule := problemField(t, r); r.status != 422 || f != tc.field || rule != tc.rule {
+			t.Fatalf("%v: %d %s/%s", tc.body, r.status, f, rule)
+		}
+	}
+	m := e.must(201, e.do(w.consumer, "POST", p.base+"/dead", map[string]any{"id": "bad-1", "reason": "no such warehouse"}))
+	if d := m["data"].([]any); len(d) != 1 {
+		t.Fatalf("dead report: %v", m)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if _, evs := p.events("max=10"); len(evs) != 0 {
+		t.Fatalf("a dead event came again: %v", ids(evs))
+	}
+	list := e.must(200, e.do(w.consumer, "GET", "/v1/dead-events?group=orders&type="+w.typ, nil))["data"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["reason"] != "no such warehouse" || list[0].(map[string]any)["group"] != "orders" {
+		t.Fatalf("dead events: %v", list)
+	}
+	if other := e.must(200, e.do(w.consumer, "GET", "/v1/dead-events?type=com.example.other", nil))["data"].([]any); len(other) != 0 {
+		t.Fatalf("filtered by another type: %v", other)
+	}
+}

@@ -228,6 +228,8 @@ func (s *Server) routes() chi.Router {
 		r.Post("/consumer-groups/{name}/instances/{instance}/ack", s.handle(s.handleInstanceAck))
 		r.Post("/consumer-groups/{name}/instances/{instance}/nack", s.handle(s.handleInstanceNack))
 		r.Delete("/consumer-groups/{name}/instances/{instance}", s.handle(s.handleInstanceDelete))
+		r.Post("/consumer-groups/{name}/instances/{instance}/dead", s.handle(s.handleInstanceDead))
+		r.Get("/dead-events", s.handle(s.handleDeadEventList))
 
 		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
 		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/pull"
 )
 
@@ -411,5 +412,42 @@ func TestConcurrentInstancesShareWithoutDoubles(t *testing.T) {
 		if n != 1 {
 			t.Errorf("%s acked %d times", id, n)
 		}
+	}
+}
+
+// TestDeadReport: an event reported dead is acknowledged for the group
+// (not delivered again, the cursor moves past it) and kept with its reason
+// in the client's dead-event store; an id not in flight changes nothing.
+func TestDeadReport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 2, func(int) string { return "k" })
+	fetch(t, e, inst, 10)
+	var ve *herald.ValidationError
+	if _, err := e.Dead(ctxT(t), inst, "nope", "broken"); !errors.As(err, &ve) || ve.Errors[0].Field != "id" {
+		t.Fatalf("dead report of an unknown id: %v", err)
+	}
+	dead, err := e.Dead(ctxT(t), inst, "o-0", "cannot parse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].Seq != evs[0].seq || dead[0].Reason != "cannot parse" || dead[0].ClientID != f.group.ClientID {
+		t.Fatalf("dead: %+v", dead)
+	}
+	if err := e.Ack(ctxT(t), inst, []string{"o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if ds := fetch(t, e, inst, 10); len(ds) != 0 {
+		t.Fatalf("a dead event came again: %v", ceIDs(t, ds))
+	}
+	if c := f.ackedUpto()[evs[0].partition]; c != evs[1].seq {
+		t.Fatalf("cursor %d, want %d", c, evs[1].seq)
+	}
+	list, err := f.store.DeadEventList(ctxT(t), f.group.ClientID, postgres.DeadEventFilter{GroupID: f.group.ID, Limit: 10})
+	if err != nil || len(list) != 1 || list[0].ID != dead[0].ID {
+		t.Fatalf("dead-event store: %+v, %v", list, err)
 	}
 }

@@ -221,3 +221,17 @@ func (e *Engine) Nack(ctx context.Context, inst *Instance, ids []string, delay t
 	e.madeRoom(inst)
 	return nil
 }
+
+// Dead reports an event the consumer cannot process: it is acknowledged
+// for the group and kept, with reason, in the consumer's dead-event store.
+func (e *Engine) Dead(ctx context.Context, inst *Instance, id, reason string) ([]postgres.DeadEvent, error) {
+	if err := e.touch(ctx, inst); err != nil {
+		return nil, err
+	}
+	dead, err := e.store.GroupDead(ctx, inst.Group.ID, id, reason)
+	if err != nil {
+		return nil, err
+	}
+	e.madeRoom(inst)
+	return dead, nil
+}
