@@ -50,7 +50,8 @@ CREATE TABLE dead_events (
     id          uuid PRIMARY KEY,
     tenant_id   uuid NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     client_id   uuid NOT NULL REFERENCES clients (id) ON DELETE CASCADE,
-    group_id    uuid REFERENCES consumer_groups (id) ON DELETE CASCADE,
+    -- A dead event outlives its group: the store is the consumer's.
+    group_id    uuid REFERENCES consumer_groups (id) ON DELETE SET NULL,
     partition   smallint,
     event_id    uuid NOT NULL,
     received_at timestamptz NOT NULL,

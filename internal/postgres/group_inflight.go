@@ -169,14 +169,25 @@ func splitKeys(keys []inflightKey) (parts []int16, seqs []int64) {
 	return parts, seqs
 }
 
+// groupCursorsLock locks the cursors of a group's partitions (all of them
+// when parts is nil) until tx ends, in partition order: every transaction
+// that changes in-flight rows takes these locks first, so none waits for
+// another in the opposite order.
+func groupCursorsLock(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM group_cursors WHERE group_id = $1 AND ($2::smallint[] IS NULL OR partition = ANY($2))
+		ORDER BY partition FOR UPDATE`, group, parts); err != nil {
+		return fmt.Errorf("lock cursors of group %s: %w", group, err)
+	}
+	return nil
+}
+
 // groupCursorsSettle locks the cursors of the given partitions (in
 // partition order) and moves each one's acked_upto to just below its oldest
 // event still in flight, or to its read position when none is: everything
 // handed out and not in flight is acknowledged.
 func groupCursorsSettle(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, change func() error) error {
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM group_cursors WHERE group_id = $1 AND partition = ANY($2)
-		ORDER BY partition FOR UPDATE`, group, parts); err != nil {
-		return fmt.Errorf("lock cursors of group %s: %w", group, err)
+	if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
+		return err
 	}
 	if err := change(); err != nil {
 		return err
@@ -253,6 +264,9 @@ func (s *Store) GroupNack(ctx context.Context, group uuid.UUID, ids []string, de
 			return err
 		}
 		parts, seqs := splitKeys(keys)
+		if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE group_inflight SET instance_id = NULL,
 				deliver_after = now() + $4 * interval '1 millisecond'
 			WHERE group_id = $1 AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`,
