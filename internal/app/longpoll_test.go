@@ -369,7 +369,7 @@ func TestLongPollTwoNodes(t *testing.T) {
 
 // TestLongPollDeadReport: a dead report acks the event for the group and
 // lands in the consumer's dead-event store (GET /v1/dead-events, by group
-// and type); bad reports change nothing.
+// and type); bad reports change nothing; a redrive brings the event back.
 func TestLongPollDeadReport(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -409,4 +409,23 @@ func TestLongPollDeadReport(t *testing.T) {
 	if other := e.must(200, e.do(w.consumer, "GET", "/v1/dead-events?type=com.example.other", nil))["data"].([]any); len(other) != 0 {
 		t.Fatalf("filtered by another type: %v", other)
 	}
+
+	// Redrive: the event comes back to the group and leaves the store;
+	// another consumer cannot redrive it.
+	deadID := list[0].(map[string]any)["id"].(string)
+	_, other := e.client(admin, w.consumerTenant, "other consumer", "consumer")
+	if r := e.do(other, "POST", "/v1/dead-events/"+deadID+"/redrive", nil); r.status != 404 {
+		t.Fatalf("another consumer's redrive: %d %s", r.status, r.body)
+	}
+	e.must(204, e.do(w.consumer, "POST", "/v1/dead-events/"+deadID+"/redrive", nil))
+	if _, evs := p.events("max=10&wait=5s"); len(evs) != 1 || evs[0]["id"] != "bad-1" {
+		t.Fatalf("after the redrive got %v", ids(evs))
+	}
+	if left := e.must(200, e.do(w.consumer, "GET", "/v1/dead-events", nil))["data"].([]any); len(left) != 0 {
+		t.Fatalf("dead events after the redrive: %v", left)
+	}
+	if r := e.do(w.consumer, "POST", "/v1/dead-events/"+deadID+"/redrive", nil); r.status != 404 {
+		t.Fatalf("second redrive: %d %s", r.status, r.body)
+	}
+	e.must(204, e.do(w.consumer, "POST", p.base+"/ack", map[string]any{"ids": []string{"bad-1"}}))
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/herald"
@@ -124,5 +125,23 @@ func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) err
 		out.Data = append(out.Data, toDeadEventJSON(d, names[d.GroupID]))
 	}
 	httpjson.Write(w, http.StatusOK, out)
+	return nil
+}
+
+// handleDeadEventRedrive puts one of the caller's dead events back in
+// front of its group.
+func (s *Server) handleDeadEventRedrive(w http.ResponseWriter, r *http.Request) error {
+	owner, err := groupConsumer(r)
+	if err != nil {
+		return err
+	}
+	id, err := uuid.Parse(chi.URLParam(r, "id"))
+	if err != nil {
+		return herald.NotFound("dead event %q", chi.URLParam(r, "id"))
+	}
+	if err := s.store.DeadEventRedrive(r.Context(), owner.ID, id); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -230,6 +230,7 @@ func (s *Server) routes() chi.Router {
 		r.Delete("/consumer-groups/{name}/instances/{instance}", s.handle(s.handleInstanceDelete))
 		r.Post("/consumer-groups/{name}/instances/{instance}/dead", s.handle(s.handleInstanceDead))
 		r.Get("/dead-events", s.handle(s.handleDeadEventList))
+		r.Post("/dead-events/{id}/redrive", s.handle(s.handleDeadEventRedrive))
 
 		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
 		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))

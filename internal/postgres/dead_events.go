@@ -2,10 +2,13 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // DeadEvent is an event a consumer could not process, kept in its
@@ -102,4 +105,45 @@ func (s *Store) DeadEventList(ctx context.Context, client uuid.UUID, f DeadEvent
 			AND ($5::timestamptz IS NULL OR created_at < $5)
 		ORDER BY created_at DESC, id LIMIT $6`, client, group, f.Type, since, until, f.Limit)
 	return collect(rows, err, "list dead events", scanDeadEvent)
+}
+
+// DeadEventRedrive puts a client's dead event back in front of its group:
+// in flight and due at once, for whoever holds its partition, and out of
+// the dead-event store. A dead event of another client is not found; one
+// whose group is gone is a conflict.
+func (s *Store) DeadEventRedrive(ctx context.Context, client, id uuid.UUID) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := scanDeadEvent(tx.QueryRow(ctx, `SELECT id, client_id, group_id, partition, event_id, received_at, seq,
+				type, reason, created_at
+			FROM dead_events WHERE id = $1 AND client_id = $2 FOR UPDATE`, id, client))
+		if err != nil {
+			return translate(err, "dead event "+id.String())
+		}
+		if d.GroupID == uuid.Nil {
+			return herald.ConflictRule("id", "group-gone", "the consumer group of dead event %s was deleted", id)
+		}
+		part := []int16{int16(d.Partition)}
+		err = groupCursorsSettle(ctx, tx, d.GroupID, part, func() error {
+			// An event past the read position (the group was moved back)
+			// comes again from the log; only one already read goes back in
+			// flight.
+			_, err := tx.Exec(ctx, `INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at,
+					instance_id, deliver_after, deliveries)
+				SELECT $1, $2, $3, $4, $5, NULL, now(), 0 FROM group_cursors
+				WHERE group_id = $1 AND partition = $2 AND read_upto >= $3
+				ON CONFLICT (group_id, partition, seq) DO UPDATE SET instance_id = NULL, deliver_after = now()`,
+				d.GroupID, d.Partition, d.Seq, d.EventID, d.ReceivedAt)
+			if err != nil {
+				return fmt.Errorf("redrive dead event %s: %w", id, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM dead_events WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("redrive dead event %s: %w", id, err)
+		}
+		return s.GroupLogNotify(ctx, tx, []uuid.UUID{d.GroupID})
+	})
 }
