@@ -394,6 +394,11 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.queue != nil {
 		queueDone.Go(func() { queueErr = a.queue.Stop(ctx) })
 	}
+	if a.pull != nil {
+		// Waiting long polls answer now (an empty batch) instead of
+		// holding the shutdown for their whole wait.
+		a.pull.Stop()
+	}
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))

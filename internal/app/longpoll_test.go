@@ -429,3 +429,37 @@ func TestLongPollDeadReport(t *testing.T) {
 	}
 	e.must(204, e.do(w.consumer, "POST", p.base+"/ack", map[string]any{"ids": []string{"bad-1"}}))
 }
+
+// TestLongPollAnswersOnShutdown: a node shutting down answers its waiting
+// long polls at once with an empty batch instead of holding the shutdown
+// for their whole wait.
+func TestLongPollAnswersOnShutdown(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	p := e.instance(w.consumer, "default")
+	type answer struct {
+		status int
+		n      int
+	}
+	got := make(chan answer, 1)
+	go func() {
+		st, evs := p.events("max=10&wait=40s")
+		got <- answer{st, len(evs)}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.app.Stop(t.Context()) }()
+	select {
+	case a := <-got:
+		if a.status != 200 || a.n != 0 || time.Since(start) > 5*time.Second {
+			t.Fatalf("waiting poll answered %d with %d events after %s", a.status, a.n, time.Since(start))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting poll held the shutdown")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

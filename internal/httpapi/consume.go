@@ -92,6 +92,9 @@ func (s *Server) handleInstanceEvents(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	ds, err := s.pull.Wait(r.Context(), inst, max, wait)
+	if err != nil && r.Context().Err() != nil {
+		return nil // the client left; nobody to answer
+	}
 	if err != nil {
 		return err
 	}

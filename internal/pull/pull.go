@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -51,9 +52,11 @@ type Config struct {
 
 // Engine serves consumer groups to pull consumers.
 type Engine struct {
-	store   *postgres.Store
-	cfg     Config
-	waiting waiters
+	store    *postgres.Store
+	cfg      Config
+	waiting  waiters
+	stopping chan struct{}
+	stopOnce sync.Once
 }
 
 // New returns an Engine over store.
@@ -70,8 +73,12 @@ func New(store *postgres.Store, cfg Config) *Engine {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{store: store, cfg: cfg}
+	return &Engine{store: store, cfg: cfg, stopping: make(chan struct{})}
 }
+
+// Stop ends every waiting fetch at once, with what it has (nothing), and
+// makes later waits return without waiting: the node is shutting down.
+func (e *Engine) Stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
 
 // Instance is one reader of a group.
 type Instance struct {

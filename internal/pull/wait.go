@@ -95,6 +95,11 @@ func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Du
 		if err != nil || len(ds) > 0 || !time.Now().Before(end) {
 			return ds, err
 		}
+		select {
+		case <-e.stopping:
+			return nil, nil
+		default:
+		}
 		next := end
 		if safety := time.Now().Add(SafetyWake); safety.Before(next) {
 			next = safety
@@ -112,6 +117,7 @@ func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Du
 		select {
 		case <-woken:
 		case <-timer.C:
+		case <-e.stopping:
 		case <-ctx.Done():
 			timer.Stop()
 			return nil, ctx.Err()
