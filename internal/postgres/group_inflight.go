@@ -211,13 +211,19 @@ func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string) err
 			return err
 		}
 		parts, seqs := splitKeys(keys)
-		return groupCursorsSettle(ctx, tx, group, parts, func() error {
-			if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1
-				AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, group, parts, seqs); err != nil {
-				return fmt.Errorf("acknowledge events of group %s: %w", group, err)
-			}
-			return nil
-		})
+		return groupInflightRemove(ctx, tx, group, parts, seqs)
+	})
+}
+
+// groupInflightRemove takes events out of flight, as acknowledged, and
+// settles their partitions' cursors.
+func groupInflightRemove(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, seqs []int64) error {
+	return groupCursorsSettle(ctx, tx, group, parts, func() error {
+		if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1
+			AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, group, parts, seqs); err != nil {
+			return fmt.Errorf("acknowledge events of group %s: %w", group, err)
+		}
+		return nil
 	})
 }
 
@@ -291,4 +297,13 @@ func (s *Store) GroupNextDue(ctx context.Context, group, instance uuid.UUID) (ti
 		return time.Time{}, nil
 	}
 	return *due, nil
+}
+
+// GroupForget takes events out of flight in a group without a consumer's
+// ack: their stored events are gone (retention), so there is nothing to
+// deliver. The cursors move past them as after an ack.
+func (s *Store) GroupForget(ctx context.Context, group uuid.UUID, parts []int16, seqs []int64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return groupInflightRemove(ctx, tx, group, parts, seqs)
+	})
 }

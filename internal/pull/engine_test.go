@@ -451,3 +451,29 @@ func TestDeadReport(t *testing.T) {
 		t.Fatalf("dead-event store: %+v, %v", list, err)
 	}
 }
+
+// TestFetchSkipsRemovedEvents: a logged event whose stored event is gone
+// (retention removed it) is not handed out and does not stay in flight for
+// ever; the partition's cursor moves past it.
+func TestFetchSkipsRemovedEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 2, func(int) string { return "k" })
+	if _, err := f.pool.Exec(ctxT(t), `DELETE FROM events WHERE ce_id = 'o-0'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, fetch(t, e, inst, 10)); !slices.Equal(got, []string{"o-1"}) {
+		t.Fatalf("got %v, want o-1 only", got)
+	}
+	if n := f.inFlight(); n != 1 {
+		t.Fatalf("%d in flight, want 1 (the removed event forgotten)", n)
+	}
+	if err := e.Ack(ctxT(t), inst, []string{"o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.ackedUpto()[evs[0].partition]; c != evs[1].seq {
+		t.Fatalf("cursor %d, want %d", c, evs[1].seq)
+	}
+}

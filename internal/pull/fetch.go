@@ -70,12 +70,14 @@ func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) ([]Delivery
 		return nil, err
 	}
 	out := make([]Delivery, 0, len(rows))
+	var goneParts []int16
+	var goneSeqs []int64
 	for _, r := range rows {
 		ev := evs[r.EventID]
 		if ev == nil {
-			// Removed by retention since it was logged; the gap notice of
-			// per-type retention (issue 11, section 6) will tell the consumer.
-			e.cfg.Logger.WarnContext(ctx, "pull: logged event is gone", "event", r.EventID, "group", inst.Group.ID)
+			// Removed by retention since it was logged: nothing to hand
+			// out, and nothing to wait for an ack of.
+			goneParts, goneSeqs = append(goneParts, int16(r.Partition)), append(goneSeqs, r.Seq)
 			continue
 		}
 		body, err := e.render(ctx, ev, r)
@@ -84,6 +86,11 @@ func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) ([]Delivery
 		}
 		out = append(out, Delivery{Partition: r.Partition, Seq: r.Seq, EventID: r.EventID, ReceivedAt: r.ReceivedAt,
 			Deliveries: r.Deliveries, Event: body})
+	}
+	if len(goneSeqs) > 0 {
+		if err := e.store.GroupForget(ctx, inst.Group.ID, goneParts, goneSeqs); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
