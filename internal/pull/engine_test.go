@@ -477,3 +477,33 @@ func TestFetchSkipsRemovedEvents(t *testing.T) {
 		t.Fatalf("cursor %d, want %d", c, evs[1].seq)
 	}
 }
+
+// TestConcurrentJoins: instances joining at once (as on several nodes)
+// end with equal shares and every partition held exactly once.
+func TestConcurrentJoins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.Join(ctxT(t), f.group, pull.KindPoll); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	held := f.held()
+	total := 0
+	for id, ps := range held {
+		if len(ps) != 2 {
+			t.Errorf("instance %s holds %v, want 2 partitions", id, ps)
+		}
+		total += len(ps)
+	}
+	if len(held) != 6 || total != herald.Partitions {
+		t.Fatalf("%d instances hold %d partitions", len(held), total)
+	}
+}
