@@ -13,6 +13,7 @@ import (
 	integrationapi "github.com/heraldhq/herald/integration-api"
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/pull"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -126,6 +127,15 @@ var settings = []setting{
 		set: durationField(func(c *config) *time.Duration { return &c.RescueMargin },
 			func(d time.Duration) bool { return d >= time.Second },
 			"%q must be a Go duration of at least 1s, such as 30s")},
+
+	{group: "Delivery", flag: "consumer-instance-ttl", env: "HERALD_CONSUMER_INSTANCE_TTL", def: herald.ShortDuration(pull.DefaultInstanceTTL),
+		help: "how long a consumer group instance (long poll) may stay idle before it expires and its events go to the others",
+		set: durationField(func(c *config) *time.Duration { return &c.ConsumerInstanceTTL },
+			func(d time.Duration) bool { return d >= time.Minute },
+			"%q must be a Go duration of at least 1m (a long poll waits up to 50s), such as 5m")},
+	{group: "Delivery", flag: "consumer-max-instances", env: "HERALD_CONSUMER_MAX_INSTANCES", def: strconv.Itoa(pull.DefaultMaxInstances), integer: true,
+		help: "most instances one consumer group may have",
+		set:  intField(func(c *config) *int { return &c.ConsumerMaxInstances }, 1, 100000, "must be from 1 to 100000")},
 
 	// Webhook targets
 	{group: "Webhook targets", flag: "allow-private-targets", env: "HERALD_ALLOW_PRIVATE_TARGETS", def: "false",

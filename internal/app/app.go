@@ -30,6 +30,7 @@ import (
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/pglocal"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/pull"
 	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/queue"
@@ -50,6 +51,7 @@ type App struct {
 	integ    *integrationapi.Handler
 	catalog  *catalog.Catalog
 	stopKeys context.CancelFunc
+	pull     *pull.Engine
 	server   *http.Server
 	listener net.Listener
 	serveErr chan error
@@ -179,7 +181,16 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 
+	host, _ := os.Hostname()
+	a.pull = pull.New(a.store, pull.Config{InstanceTTL: cfg.ConsumerInstanceTTL, MaxInstances: cfg.ConsumerMaxInstances,
+		Node: host, PushBody: a.integ.PushBody, Logger: a.logger})
+	// The listener and the sweeper of idle instances stop with the key
+	// follower's context, when the node shuts down.
+	go a.pull.Listen(keysCtx)
+	go a.sweepInstances(keysCtx)
+
 	api := httpapi.New(httpapi.Deps{
+		Pull: a.pull, PublicURL: publicURL,
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Groups: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Healthy: a.healthy, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
@@ -228,6 +239,24 @@ func (a *App) Pool() *pgxpool.Pool { return a.pool }
 // periodic maintenance job calls it; tests call it after moving the clock).
 func (a *App) Sweep(ctx context.Context) error {
 	return a.integ.Sweep(ctx, a.cfg.Retention)
+}
+
+// sweepInstances expires idle consumer group instances now and then, so
+// groups nobody fetches from also hand their events on. Fetches and joins
+// expire the idle instances of their own group as they go.
+func (a *App) sweepInstances(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.pull.Sweep(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("sweep consumer group instances", "err", err)
+			}
+		}
+	}
 }
 
 // Err reports a failure of the HTTP server after Start.
@@ -364,6 +393,11 @@ func (a *App) shutdown(ctx context.Context) error {
 	var queueDone sync.WaitGroup
 	if a.queue != nil {
 		queueDone.Go(func() { queueErr = a.queue.Stop(ctx) })
+	}
+	if a.pull != nil {
+		// Waiting long polls answer now (an empty batch) instead of
+		// holding the shutdown for their whole wait.
+		a.pull.Stop()
 	}
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {

@@ -115,6 +115,12 @@ type Config struct {
 	// Now is the clock of the Integration API, file links and payload
 	// retention (nil: time.Now); tests jump it days ahead.
 	Now func() time.Time
+	// ConsumerInstanceTTL is how long a consumer group instance may stay
+	// idle before it expires (0: pull.DefaultInstanceTTL);
+	// ConsumerMaxInstances bounds the instances of one group (0:
+	// pull.DefaultMaxInstances).
+	ConsumerInstanceTTL  time.Duration
+	ConsumerMaxInstances int
 	// SkipMigrate assumes the schema is current (tests using a migrated
 	// template database).
 	SkipMigrate bool

@@ -50,7 +50,7 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
 	// Phases limits the run to some of copy, batch, single, deliveries,
-	// ordered and latency (empty: all).
+	// ordered, pull-poll and latency (empty: all).
 	Phases []string
 	// Committers overrides the number of ingest committers (0: default).
 	Committers int
@@ -75,7 +75,13 @@ type Report struct {
 	RiverJobsAtEnd    int64
 	SingleRequestP50  time.Duration
 	SingleRequestP99  time.Duration
+	// PullPoll is the rate one long-poll instance reads and acks a backlog
+	// at, in batches of 100 (events/s).
+	PullPoll float64
 }
+
+// pullBacklog is the events the pull-poll phase drains.
+const pullBacklog = 20000
 
 const benchType = "bench.order.created"
 
@@ -242,23 +248,37 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 
 	// Latency at a steady rate: producer request start → receiver's first
 	// attempt, for single-event requests.
-	if !has("latency") {
-		return rep, nil
+	if has("latency") {
+		rc.track.Store(true)
+		done := prof("latency")
+		sent, reqLat := b.steady(o.Duration, o.LatencyRate, rc)
+		done()
+		time.Sleep(2 * time.Second)
+		lats := rc.latencies()
+		rep.LatencyCount = len(lats)
+		rep.LatencyRateSent = float64(sent) / o.Duration.Seconds()
+		rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax = pct(lats, 50), pct(lats, 90), pct(lats, 99), pct(lats, 100)
+		say("latency at %.0f events/s (%d events received of %d sent): p50 %s, p90 %s, p99 %s, max %s",
+			rep.LatencyRateSent, len(lats), sent, rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax)
+		say("  of which the producer's request (until 202): p50 %s, p99 %s", pct(reqLat, 50), pct(reqLat, 99))
+		_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job`).Scan(&rep.RiverJobsAtEnd)
+		say("river_job rows at the end: %d (completed jobs are cleaned after 10 minutes)", rep.RiverJobsAtEnd)
 	}
-	rc.track.Store(true)
-	done := prof("latency")
-	sent, reqLat := b.steady(o.Duration, o.LatencyRate, rc)
-	done()
-	time.Sleep(2 * time.Second)
-	lats := rc.latencies()
-	rep.LatencyCount = len(lats)
-	rep.LatencyRateSent = float64(sent) / o.Duration.Seconds()
-	rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax = pct(lats, 50), pct(lats, 90), pct(lats, 99), pct(lats, 100)
-	say("latency at %.0f events/s (%d events received of %d sent): p50 %s, p90 %s, p99 %s, max %s",
-		rep.LatencyRateSent, len(lats), sent, rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax)
-	say("  of which the producer's request (until 202): p50 %s, p99 %s", pct(reqLat, 50), pct(reqLat, 99))
-	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job`).Scan(&rep.RiverJobsAtEnd)
-	say("river_job rows at the end: %d (completed jobs are cleaned after 10 minutes)", rep.RiverJobsAtEnd)
+
+	// Long polling: one instance drains a backlog of its group in batches
+	// of 100, acking each (webhook deliveries paused: it runs last).
+	if has("pull-poll") {
+		if err := a.Queue().PauseDeliveries(ctx); err != nil {
+			return nil, err
+		}
+		done := prof("pull-poll")
+		rep.PullPoll, err = b.pullPoll(pullBacklog)
+		done()
+		if err != nil {
+			return nil, fmt.Errorf("pull-poll: %w", err)
+		}
+		say("long polling (one instance, batches of 100 acked by id, backlog of %d): %.0f events/s", pullBacklog, rep.PullPoll)
+	}
 	return rep, nil
 }
 

@@ -106,3 +106,11 @@ func Conflict(format string, args ...any) error {
 func ConflictRule(field, rule, format string, args ...any) error {
 	return &ConflictError{Reason: fmt.Sprintf(format, args...), Field: field, Rule: rule}
 }
+
+// InstanceNotFound is the error of a call on a consumer group instance that
+// expired (idle too long), was deleted or never existed: the client has to
+// create a new instance.
+func InstanceNotFound(id string) error {
+	return NotFound("consumer group instance %q (it expired after being idle, was deleted or never existed; "+
+		"create a new instance with POST /v1/consumer-groups/{name}/instances) was", id)
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net/http"
 	"regexp"
-	"strconv"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -101,15 +100,8 @@ func parseStart(ve *herald.ValidationError, field string, raw json.RawMessage) h
 		return herald.Start{}
 	}
 	if v, ok := obj["sequence"]; ok {
-		var n json.Number
-		var s string
-		if json.Unmarshal(v, &s) == nil {
-			n = json.Number(s)
-		} else if json.Unmarshal(v, &n) != nil {
-			n = ""
-		}
-		seq, err := strconv.ParseInt(string(n), 10, 64)
-		if err != nil || seq < 1 {
+		seq, ok := parseSequence(v)
+		if !ok || seq < 1 {
 			ve.Add(field+".sequence", "minimum", "must be a sequence number of at least 1")
 			return herald.Start{}
 		}

@@ -53,10 +53,15 @@ var responseTypes = map[string]any{
 	"GET /v1/replays/{id} 200 application/json":                  replayJSON{},
 	"GET /v1/endpoints/{id}/deliveries 200 application/json":     deliveryPageJSON{},
 
-	"POST /v1/consumer-groups 201 application/json":             groupJSON{},
-	"GET /v1/consumer-groups 200 application/json":              httpjson.List[groupJSON]{},
-	"GET /v1/consumer-groups/{name} 200 application/json":       groupJSON{},
-	"POST /v1/consumer-groups/{name}/seek 200 application/json": groupJSON{},
+	"POST /v1/consumer-groups 201 application/json":                                  groupJSON{},
+	"GET /v1/consumer-groups 200 application/json":                                   httpjson.List[groupJSON]{},
+	"GET /v1/consumer-groups/{name} 200 application/json":                            groupJSON{},
+	"POST /v1/consumer-groups/{name}/seek 200 application/json":                      groupJSON{},
+	"POST /v1/consumer-groups/{name}/instances 201 application/json":                 instanceJSON{},
+	"POST /v1/consumer-groups/{name}/instances/{instance}/dead 201 application/json": httpjson.List[deadEventJSON]{},
+	"GET /v1/dead-events 200 application/json":                                       httpjson.List[deadEventJSON]{},
+	"GET /v1/consumer-groups/{name}/instances/{instance}/events 200 application/cloudevents-batch+json": openapitest.Raw(
+		"the stored events as the pull engine renders them (PulledEvent), joined into a JSON array"),
 
 	"GET /v1/deliveries/{id} 200 application/json":        deliveryJSON{},
 	"POST /v1/deliveries/{id}/retry 202 application/json": deliveryJSON{},

@@ -22,6 +22,7 @@ import (
 	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/ingest"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/pull"
 	"github.com/heraldhq/herald/openapi"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -70,6 +71,10 @@ type Deps struct {
 	ConnectorRuns ConnectorRetrier
 	// Groups creates and moves consumer groups.
 	Groups GroupStarter
+	// Pull serves consumer groups to long poll clients; PublicURL is the
+	// base of the instances' base_uri ("" makes them relative).
+	Pull      *pull.Engine
+	PublicURL string
 }
 
 // Server serves Herald's HTTP API.
@@ -92,6 +97,8 @@ type Server struct {
 	connectors *connectors.Registry
 	runs       ConnectorRetrier
 	groups     GroupStarter
+	pull       *pull.Engine
+	publicURL  string
 }
 
 // New builds the server and its routes.
@@ -99,11 +106,14 @@ func New(d Deps) *Server {
 	s := &Server{
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, healthy: d.Healthy, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
-		connectors: d.Connectors, runs: d.ConnectorRuns, groups: d.Groups,
+		connectors: d.Connectors, runs: d.ConnectorRuns, groups: d.Groups, pull: d.Pull, publicURL: d.PublicURL,
 		integ: d.Integration,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.pull == nil {
+		s.pull = pull.New(d.Store, pull.Config{Logger: s.logger})
 	}
 	if s.connectors == nil {
 		s.connectors = connectors.NewRegistry()
@@ -213,6 +223,14 @@ func (s *Server) routes() chi.Router {
 		r.Get("/consumer-groups/{name}", s.handle(s.handleGroupGet))
 		r.Delete("/consumer-groups/{name}", s.handle(s.handleGroupDelete))
 		r.Post("/consumer-groups/{name}/seek", s.handle(s.handleGroupSeek))
+		r.Post("/consumer-groups/{name}/instances", s.handle(s.handleInstanceCreate))
+		r.Get("/consumer-groups/{name}/instances/{instance}/events", s.handle(s.handleInstanceEvents))
+		r.Post("/consumer-groups/{name}/instances/{instance}/ack", s.handle(s.handleInstanceAck))
+		r.Post("/consumer-groups/{name}/instances/{instance}/nack", s.handle(s.handleInstanceNack))
+		r.Delete("/consumer-groups/{name}/instances/{instance}", s.handle(s.handleInstanceDelete))
+		r.Post("/consumer-groups/{name}/instances/{instance}/dead", s.handle(s.handleInstanceDead))
+		r.Get("/dead-events", s.handle(s.handleDeadEventList))
+		r.Post("/dead-events/{id}/redrive", s.handle(s.handleDeadEventRedrive))
 
 		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
 		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))

@@ -363,6 +363,17 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	if (checkRoutes && version != routedAt) || rows.RoutesVersion > routedAt {
 		return errStaleRoutes
 	}
+	if len(rows.GroupRows) > 0 {
+		// Wake the pull consumers of these groups, on every node, when
+		// the events commit.
+		groups := make([]uuid.UUID, len(rows.GroupRows))
+		for i, g := range rows.GroupRows {
+			groups[i] = g.GroupID
+		}
+		if err := s.store.GroupLogNotify(ctx, tx, groups); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+	}
 	existing := map[postgres.EventKey]postgres.StoredKey{}
 	if len(seqs) < len(rows.Keys) {
 		var dupKeys []postgres.EventKey

@@ -204,7 +204,11 @@ func (s *Store) ConsumerGroupBackfillAdvance(ctx context.Context, tx pgx.Tx, gro
 	if tag.RowsAffected() == 0 {
 		return false, nil
 	}
-	return true, groupLogInsert(ctx, tx, rows)
+	if err := groupLogInsert(ctx, tx, rows); err != nil {
+		return false, err
+	}
+	// The backfill cursor moved: readers held back by it can go on.
+	return true, s.GroupLogNotify(ctx, tx, []uuid.UUID{group})
 }
 
 // ConsumerGroupBackfillPage returns up to limit events of the backfill

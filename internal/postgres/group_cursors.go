@@ -12,17 +12,23 @@ import (
 
 // groupCursorsInsert makes a new group's partition cursors, all at cursor.
 func groupCursorsInsert(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO group_cursors (group_id, partition, acked_upto)
-		SELECT $1, p, $2 FROM generate_series(0, $3 - 1) AS p`, group, cursor, herald.Partitions); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO group_cursors (group_id, partition, acked_upto, read_upto)
+		SELECT $1, p, $2, $2 FROM generate_series(0, $3 - 1) AS p`, group, cursor, herald.Partitions); err != nil {
 		return fmt.Errorf("create cursors of group %s: %w", group, err)
 	}
 	return nil
 }
 
-// groupCursorsSet moves every partition cursor of a group to cursor.
+// groupCursorsSet moves every partition cursor of a group to cursor, and
+// its read position with it: what was in flight is forgotten, the group
+// reads again from there.
 func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET acked_upto = $2 WHERE group_id = $1`, group, cursor); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET acked_upto = $2, read_upto = $2 WHERE group_id = $1`,
+		group, cursor); err != nil {
 		return fmt.Errorf("move cursors of group %s: %w", group, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1`, group); err != nil {
+		return fmt.Errorf("forget in-flight events of group %s: %w", group, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,4 +43,65 @@ func groupLogInsert(ctx context.Context, tx pgx.Tx, rows []GroupLogRow) error {
 		return fmt.Errorf("write group log: %w", err)
 	}
 	return nil
+}
+
+// GroupLogChannel is the notification channel that wakes pull consumers:
+// its payload is a comma-separated list of group ids with new rows (or
+// events due again) in their log.
+const GroupLogChannel = "herald_log"
+
+// notifyPayloadGroups bounds the group ids per notification (a payload
+// is at most 8,000 bytes; an id takes 37).
+const notifyPayloadGroups = 200
+
+// GroupLogNotify tells the listening nodes, when tx commits, that the
+// given groups have something to read (ids may repeat; each is sent once).
+func (s *Store) GroupLogNotify(ctx context.Context, tx pgx.Tx, groups []uuid.UUID) error {
+	seen := make(map[uuid.UUID]bool, len(groups))
+	var ids []string
+	for _, g := range groups {
+		if !seen[g] {
+			seen[g] = true
+			ids = append(ids, g.String())
+		}
+	}
+	for len(ids) > 0 {
+		n := min(len(ids), notifyPayloadGroups)
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, GroupLogChannel, strings.Join(ids[:n], ",")); err != nil {
+			return fmt.Errorf("notify group log: %w", err)
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// GroupLogListen holds one connection listening on GroupLogChannel until
+// ctx ends or the connection fails: ready runs once it listens (anything
+// committed before may have been missed), each notification calls wake
+// with the group ids it names.
+func (s *Store) GroupLogListen(ctx context.Context, ready func(), wake func(groups []uuid.UUID)) error {
+	pooled, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("listen for group log rows: %w", err)
+	}
+	// The session state (LISTEN) must not go back to the pool.
+	conn := pooled.Hijack()
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+GroupLogChannel); err != nil {
+		return fmt.Errorf("listen for group log rows: %w", err)
+	}
+	ready()
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("wait for group log rows: %w", err)
+		}
+		var groups []uuid.UUID
+		for _, s := range strings.Split(n.Payload, ",") {
+			if id, err := uuid.Parse(s); err == nil {
+				groups = append(groups, id)
+			}
+		}
+		wake(groups)
+	}
 }

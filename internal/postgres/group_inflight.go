@@ -1,0 +1,309 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
+)
+
+// The group_inflight table holds the events handed out to a group's
+// instances and not yet acknowledged; group_cursors (the read position and
+// the lease) moves with it. Statements that change both lock the cursor
+// rows first, in partition order, so a fetch and an ack of one partition
+// take turns.
+
+// Fetched is one event handed out to an instance.
+type Fetched struct {
+	Partition  int
+	Seq        int64
+	EventID    uuid.UUID
+	ReceivedAt time.Time
+	// Deliveries counts the times it was handed out, this one included.
+	Deliveries int
+}
+
+// FetchLimits bound one fetch: at most Max events, and no more than leaves
+// the instance with MaxInFlight unacknowledged ones.
+type FetchLimits struct {
+	Max         int
+	MaxInFlight int
+	AckWait     time.Duration
+}
+
+func scanFetched(row pgx.Row) (Fetched, error) {
+	var f Fetched
+	var p int16
+	err := row.Scan(&p, &f.Seq, &f.EventID, &f.ReceivedAt, &f.Deliveries)
+	f.Partition = int(p)
+	return f, err
+}
+
+// GroupFetch hands events of the partitions instance holds to it, in one
+// transaction: first the in-flight ones that are due again (ack wait over,
+// nack delay over, released by an instance that left), then new ones past
+// each partition's read position, oldest first, never past a backfill
+// still writing the group's log. Each stays in flight for the ack wait.
+func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim FetchLimits) ([]Fetched, error) {
+	var out []Fetched
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		out = nil
+		rows, err := tx.Query(ctx, `SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2
+			ORDER BY partition FOR UPDATE`, group, instance)
+		held, err := collect(rows, err, "lock partitions of instance "+instance.String(), func(row pgx.Row) (int16, error) {
+			var p int16
+			err := row.Scan(&p)
+			return p, err
+		})
+		if err != nil || len(held) == 0 {
+			return err
+		}
+		var inFlight int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM group_inflight WHERE instance_id = $1`, instance).Scan(&inFlight); err != nil {
+			return fmt.Errorf("count events in flight of instance %s: %w", instance, err)
+		}
+		n := min(lim.Max, lim.MaxInFlight-inFlight)
+		if n <= 0 {
+			return nil
+		}
+		wait := lim.AckWait.Milliseconds()
+		rows, err = tx.Query(ctx, `UPDATE group_inflight f SET instance_id = $2,
+				deliver_after = now() + $4 * interval '1 millisecond', deliveries = f.deliveries + 1
+			FROM (SELECT partition, seq FROM group_inflight
+				WHERE group_id = $1 AND partition = ANY($3) AND deliver_after <= now()
+				ORDER BY partition, seq LIMIT $5) d
+			WHERE f.group_id = $1 AND f.partition = d.partition AND f.seq = d.seq
+			RETURNING f.partition, f.seq, f.event_id, f.received_at, f.deliveries`, group, instance, held, wait, n)
+		due, err := collect(rows, err, "redeliver events of group "+group.String(), scanFetched)
+		if err != nil {
+			return err
+		}
+		out = append(out, due...)
+		if n -= len(due); n <= 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `WITH picked AS (
+				SELECT l.partition, l.seq, l.event_id, l.received_at
+				FROM group_cursors c CROSS JOIN LATERAL (
+					SELECT l.partition, l.seq, l.event_id, l.received_at FROM group_log l
+					WHERE l.group_id = c.group_id AND l.partition = c.partition AND l.seq > c.read_upto
+						AND l.seq <= (SELECT COALESCE(g.backfill_cursor, 9223372036854775807) FROM consumer_groups g WHERE g.id = $1)
+					ORDER BY l.seq LIMIT $5) l
+				WHERE c.group_id = $1 AND c.partition = ANY($3)
+				ORDER BY l.seq LIMIT $5
+			), ins AS (
+				INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at, instance_id, deliver_after)
+				SELECT $1, partition, seq, event_id, received_at, $2, now() + $4 * interval '1 millisecond' FROM picked
+			), moved AS (
+				UPDATE group_cursors c SET read_upto = m.seq
+				FROM (SELECT partition, max(seq) AS seq FROM picked GROUP BY partition) m
+				WHERE c.group_id = $1 AND c.partition = m.partition
+			)
+			SELECT partition, seq, event_id, received_at, 1 FROM picked ORDER BY seq`, group, instance, held, wait, n)
+		fresh, err := collect(rows, err, "read the log of group "+group.String(), scanFetched)
+		out = append(out, fresh...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch for instance %s: %w", instance, err)
+	}
+	return out, nil
+}
+
+// inflightKey is an in-flight row found by its CloudEvents id.
+type inflightKey struct {
+	partition int16
+	seq       int64
+}
+
+// groupInflightFind returns the in-flight rows of a group whose events have
+// the given CloudEvents ids. An id with none is unknown: an error naming
+// field, and the caller changes nothing.
+func groupInflightFind(ctx context.Context, tx pgx.Tx, group uuid.UUID, ids []string, field string) ([]inflightKey, error) {
+	rows, err := tx.Query(ctx, `SELECT f.partition, f.seq, e.ce_id FROM group_inflight f
+		JOIN events e ON e.id = f.event_id AND e.received_at = f.received_at
+		WHERE f.group_id = $1 AND e.ce_id = ANY($2)
+		ORDER BY f.partition, f.seq`, group, ids)
+	if err != nil {
+		return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
+	}
+	defer rows.Close()
+	var keys []inflightKey
+	found := make(map[string]bool, len(ids))
+	for rows.Next() {
+		var k inflightKey
+		var id string
+		if err := rows.Scan(&k.partition, &k.seq, &id); err != nil {
+			return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
+		}
+		keys, found[id] = append(keys, k), true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
+	}
+	var unknown []string
+	for _, id := range ids {
+		if !found[id] && !slices.Contains(unknown, id) {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		return nil, herald.Invalid(field, "unknown",
+			"no event in flight in this group has id %s (acknowledged already, or never delivered to it)",
+			strings.Join(unknown, ", "))
+	}
+	return keys, nil
+}
+
+func splitKeys(keys []inflightKey) (parts []int16, seqs []int64) {
+	for _, k := range keys {
+		parts, seqs = append(parts, k.partition), append(seqs, k.seq)
+	}
+	return parts, seqs
+}
+
+// groupCursorsLock locks the cursors of a group's partitions (all of them
+// when parts is nil) until tx ends, in partition order: every transaction
+// that changes in-flight rows takes these locks first, so none waits for
+// another in the opposite order.
+func groupCursorsLock(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM group_cursors WHERE group_id = $1 AND ($2::smallint[] IS NULL OR partition = ANY($2))
+		ORDER BY partition FOR UPDATE`, group, parts); err != nil {
+		return fmt.Errorf("lock cursors of group %s: %w", group, err)
+	}
+	return nil
+}
+
+// groupCursorsSettle locks the cursors of the given partitions (in
+// partition order) and moves each one's acked_upto to just below its oldest
+// event still in flight, or to its read position when none is: everything
+// handed out and not in flight is acknowledged.
+func groupCursorsSettle(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, change func() error) error {
+	if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
+		return err
+	}
+	if err := change(); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `UPDATE group_cursors c SET acked_upto = COALESCE(
+			(SELECT min(f.seq) - 1 FROM group_inflight f WHERE f.group_id = c.group_id AND f.partition = c.partition),
+			c.read_upto)
+		WHERE c.group_id = $1 AND c.partition = ANY($2)`, group, parts); err != nil {
+		return fmt.Errorf("move cursors of group %s: %w", group, err)
+	}
+	return nil
+}
+
+// GroupAck acknowledges the events in flight in a group with the given
+// CloudEvents ids (an id in flight twice, from two sources, is
+// acknowledged twice). Unknown ids change nothing and are invalid "ids".
+func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		keys, err := groupInflightFind(ctx, tx, group, ids, "ids")
+		if err != nil {
+			return err
+		}
+		parts, seqs := splitKeys(keys)
+		return groupInflightRemove(ctx, tx, group, parts, seqs)
+	})
+}
+
+// groupInflightRemove takes events out of flight, as acknowledged, and
+// settles their partitions' cursors.
+func groupInflightRemove(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, seqs []int64) error {
+	return groupCursorsSettle(ctx, tx, group, parts, func() error {
+		if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1
+			AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, group, parts, seqs); err != nil {
+			return fmt.Errorf("acknowledge events of group %s: %w", group, err)
+		}
+		return nil
+	})
+}
+
+// GroupAckUpto acknowledges everything instance was handed in a partition
+// up to seq. The partition must be the instance's, and seq no later than
+// what it was handed ("past-end").
+func (s *Store) GroupAckUpto(ctx context.Context, group, instance uuid.UUID, partition int, seq int64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var owner *uuid.UUID
+		var readUpto int64
+		err := tx.QueryRow(ctx, `SELECT owner, read_upto FROM group_cursors WHERE group_id = $1 AND partition = $2
+			FOR UPDATE`, group, partition).Scan(&owner, &readUpto)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return herald.NotFound("consumer group %s", group)
+		}
+		if err != nil {
+			return fmt.Errorf("lock partition %d of group %s: %w", partition, group, err)
+		}
+		if owner == nil || *owner != instance {
+			return herald.Invalid("partition", "held", "partition %d is not held by this instance", partition)
+		}
+		if seq > readUpto {
+			return herald.Invalid("sequence", "past-end", "sequence %s was not delivered yet (the last delivered in partition %d is %s)",
+				herald.FormatSeq(seq), partition, herald.FormatSeq(readUpto))
+		}
+		parts := []int16{int16(partition)}
+		return groupCursorsSettle(ctx, tx, group, parts, func() error {
+			if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1 AND partition = $2 AND seq <= $3`,
+				group, partition, seq); err != nil {
+				return fmt.Errorf("acknowledge partition %d of group %s: %w", partition, group, err)
+			}
+			return nil
+		})
+	})
+}
+
+// GroupNack gives events in flight in a group back, due again after delay
+// (to whoever holds their partition then). Unknown ids change nothing and
+// are invalid "ids".
+func (s *Store) GroupNack(ctx context.Context, group uuid.UUID, ids []string, delay time.Duration) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		keys, err := groupInflightFind(ctx, tx, group, ids, "ids")
+		if err != nil {
+			return err
+		}
+		parts, seqs := splitKeys(keys)
+		if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE group_inflight SET instance_id = NULL,
+				deliver_after = now() + $4 * interval '1 millisecond'
+			WHERE group_id = $1 AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`,
+			group, parts, seqs, delay.Milliseconds()); err != nil {
+			return fmt.Errorf("give back events of group %s: %w", group, err)
+		}
+		return nil
+	})
+}
+
+// GroupNextDue returns when the next event in flight in the partitions an
+// instance holds is due again (zero: none is due later; one due already
+// waits for room under the instance's in-flight limit).
+func (s *Store) GroupNextDue(ctx context.Context, group, instance uuid.UUID) (time.Time, error) {
+	var due *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT min(f.deliver_after) FROM group_inflight f
+		JOIN group_cursors c ON c.group_id = f.group_id AND c.partition = f.partition
+		WHERE c.group_id = $1 AND c.owner = $2 AND f.deliver_after > now()`, group, instance).Scan(&due); err != nil {
+		return time.Time{}, fmt.Errorf("next due event of instance %s: %w", instance, err)
+	}
+	if due == nil {
+		return time.Time{}, nil
+	}
+	return *due, nil
+}
+
+// GroupForget takes events out of flight in a group without a consumer's
+// ack: their stored events are gone (retention), so there is nothing to
+// deliver. The cursors move past them as after an ack.
+func (s *Store) GroupForget(ctx context.Context, group uuid.UUID, parts []int16, seqs []int64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return groupInflightRemove(ctx, tx, group, parts, seqs)
+	})
+}

@@ -1,0 +1,509 @@
+package pull_test
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/pull"
+)
+
+// TestLeasesFollowInstances: instances that join share the 12 partitions
+// equally and never hold one partition twice; when one leaves, its
+// partitions go to the others.
+func TestLeasesFollowInstances(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 30*time.Second)
+	e := f.engine(pull.Config{})
+	var insts []*pull.Instance
+	for n := 1; n <= 4; n++ {
+		insts = append(insts, f.join(e))
+		held := f.held()
+		seen := map[int]bool{}
+		for _, inst := range insts {
+			ps := held[inst.ID]
+			if len(ps) != herald.Partitions/n {
+				t.Fatalf("%d instances: one holds %v, want %d partitions", n, ps, herald.Partitions/n)
+			}
+			for _, p := range ps {
+				if seen[p] {
+					t.Fatalf("partition %d held twice", p)
+				}
+				seen[p] = true
+			}
+		}
+	}
+	before := f.held()
+	if err := e.Leave(ctxT(t), f.group, insts[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	after := f.held()
+	if len(after) != 3 || len(after[insts[1].ID]) != 0 {
+		t.Fatalf("after a leave: %v", after)
+	}
+	for _, inst := range []*pull.Instance{insts[0], insts[2], insts[3]} {
+		for _, p := range before[inst.ID] {
+			if !slices.Contains(after[inst.ID], p) {
+				t.Errorf("partition %d moved away from an instance that stayed", p)
+			}
+		}
+	}
+	if err := e.Leave(ctxT(t), f.group, insts[1].ID); !errors.Is(err, herald.ErrNotFound) {
+		t.Fatalf("leaving twice: %v, want not found", err)
+	}
+}
+
+// TestFetchAckInPartitionOrder: one instance reads every event, each
+// partition in log order, with sequence, partition and receive time as
+// extensions; individual and cumulative acks move the partition cursors
+// to what is acknowledged without a gap.
+func TestFetchAckInPartitionOrder(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 30*time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 60, func(i int) string { return fmt.Sprintf("key-%d", i%7) })
+	var got []pull.Delivery
+	for {
+		ds := fetch(t, e, inst, 25)
+		if len(ds) == 0 {
+			break
+		}
+		if len(ds) > 25 {
+			t.Fatalf("fetched %d, max 25", len(ds))
+		}
+		ceIDs(t, ds)
+		got = append(got, ds...)
+	}
+	if len(got) != len(evs) {
+		t.Fatalf("fetched %d events, stored %d", len(got), len(evs))
+	}
+	last := map[int]int64{}
+	for _, d := range got {
+		if d.Seq <= last[d.Partition] {
+			t.Fatalf("partition %d: sequence %d after %d", d.Partition, d.Seq, last[d.Partition])
+		}
+		last[d.Partition] = d.Seq
+	}
+	// Ack every event but the first of its partition: the cursors stay
+	// before it. Then a cumulative ack of each partition's last.
+	first := map[int]string{}
+	var rest []string
+	for _, ev := range evs {
+		if _, ok := first[ev.partition]; !ok {
+			first[ev.partition] = ev.id
+			continue
+		}
+		rest = append(rest, ev.id)
+	}
+	if err := e.Ack(ctxT(t), inst, rest); err != nil {
+		t.Fatal(err)
+	}
+	firstSeq := map[int]int64{}
+	for _, ev := range evs {
+		if first[ev.partition] == ev.id {
+			firstSeq[ev.partition] = ev.seq
+		}
+	}
+	for p, c := range f.ackedUpto() {
+		if s, ok := firstSeq[p]; ok && c != s-1 {
+			t.Errorf("partition %d cursor %d, want %d (before its unacked first event)", p, c, s-1)
+		}
+	}
+	for p := range first {
+		if err := e.AckUpto(ctxT(t), inst, p, last[p]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, c := range f.ackedUpto() {
+		if s, ok := last[p]; ok && c != s {
+			t.Errorf("partition %d cursor %d, want %d", p, c, s)
+		}
+	}
+	if n := f.inFlight(); n != 0 {
+		t.Errorf("%d events still in flight after acking all", n)
+	}
+	if ds := fetch(t, e, inst, 100); len(ds) != 0 {
+		t.Errorf("fetched %d events after acking all", len(ds))
+	}
+}
+
+// TestBadAcksChangeNothing: acks of ids not in flight in the group, a
+// cumulative ack past what was delivered or of a partition the instance
+// does not hold, are refused and leave everything as it was.
+func TestBadAcksChangeNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 30*time.Second)
+	e := f.engine(pull.Config{})
+	a, b := f.join(e), f.join(e)
+	f.log("o", 24, func(i int) string { return fmt.Sprintf("k%d", i) })
+	ds := fetch(t, e, a, 100)
+	if len(ds) == 0 {
+		t.Fatal("instance a got nothing")
+	}
+	ids := ceIDs(t, ds)
+	before, flying := f.ackedUpto(), f.inFlight()
+	var ve *herald.ValidationError
+	if err := e.Ack(ctxT(t), a, []string{ids[0], "nope"}); !errors.As(err, &ve) || ve.Errors[0].Field != "ids" {
+		t.Fatalf("ack of an unknown id: %v", err)
+	}
+	if err := e.Nack(ctxT(t), a, []string{"nope"}, 0); !errors.As(err, &ve) {
+		t.Fatalf("nack of an unknown id: %v", err)
+	}
+	if err := e.AckUpto(ctxT(t), a, ds[0].Partition, ds[len(ds)-1].Seq+1000); !errors.As(err, &ve) ||
+		ve.Errors[0].Rule != "past-end" {
+		t.Fatalf("cumulative ack past the end: %v", err)
+	}
+	other := f.held()[b.ID][0]
+	if err := e.AckUpto(ctxT(t), a, other, 1); !errors.As(err, &ve) || ve.Errors[0].Field != "partition" {
+		t.Fatalf("cumulative ack of a partition held by another: %v", err)
+	}
+	if got := f.ackedUpto(); !slices.Equal(got, before) || f.inFlight() != flying {
+		t.Fatalf("bad acks changed the cursors %v -> %v, in flight %d -> %d", before, got, flying, f.inFlight())
+	}
+	// An id of another group is unknown in this one.
+	g := newFixture(t, 30*time.Second)
+	ge := g.engine(pull.Config{})
+	gi := g.join(ge)
+	g.log("other", 3, func(i int) string { return "x" })
+	gids := ceIDs(t, fetch(t, ge, gi, 10))
+	if err := e.Ack(ctxT(t), a, gids); !errors.As(err, &ve) {
+		t.Fatalf("ack of another group's ids: %v", err)
+	}
+	if err := e.Ack(ctxT(t), a, ids); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAckWaitRedelivers: an event not acknowledged within the group's ack
+// wait is handed out again, before anything newer.
+func TestAckWaitRedelivers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	f.log("o", 3, func(int) string { return "one" })
+	first := fetch(t, e, inst, 10)
+	if len(first) != 3 {
+		t.Fatalf("got %d events, want 3", len(first))
+	}
+	if ds := fetch(t, e, inst, 10); len(ds) != 0 {
+		t.Fatalf("redelivered %d events before the ack wait", len(ds))
+	}
+	if err := e.Ack(ctxT(t), inst, ceIDs(t, first[:1])); err != nil {
+		t.Fatal(err)
+	}
+	f.log("p", 1, func(int) string { return "one" })
+	time.Sleep(1200 * time.Millisecond)
+	again := fetch(t, e, inst, 10)
+	got := ceIDs(t, again)
+	if !slices.Equal(got, []string{"o-1", "o-2", "p-0"}) {
+		t.Fatalf("after the ack wait got %v, want o-1, o-2 (again) then p-0", got)
+	}
+	if again[0].Deliveries != 2 || again[2].Deliveries != 1 {
+		t.Fatalf("deliveries %d and %d, want 2 and 1", again[0].Deliveries, again[2].Deliveries)
+	}
+}
+
+// TestNackDelay: a negative ack with a delay gives the event back no
+// sooner than the delay; without one, at once.
+func TestNackDelay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	f.log("o", 2, func(i int) string { return fmt.Sprint(i) })
+	ids := ceIDs(t, fetch(t, e, inst, 10))
+	if err := e.Nack(ctxT(t), inst, ids[:1], time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Nack(ctxT(t), inst, ids[1:], 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, fetch(t, e, inst, 10)); !slices.Equal(got, ids[1:]) {
+		t.Fatalf("right after the nacks got %v, want %v", got, ids[1:])
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if got := ceIDs(t, fetch(t, e, inst, 10)); !slices.Equal(got, ids[:1]) {
+		t.Fatalf("after the delay got %v, want %v", got, ids[:1])
+	}
+}
+
+// TestMaxInFlight: an instance gets no more than MaxInFlight unacknowledged
+// events; acking makes room.
+func TestMaxInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{MaxInFlight: 5})
+	inst := f.join(e)
+	f.log("o", 12, func(i int) string { return "same" })
+	ds := fetch(t, e, inst, 100)
+	if len(ds) != 5 {
+		t.Fatalf("got %d, want 5", len(ds))
+	}
+	if more := fetch(t, e, inst, 100); len(more) != 0 {
+		t.Fatalf("got %d more with 5 in flight", len(more))
+	}
+	if err := e.Ack(ctxT(t), inst, ceIDs(t, ds[:2])); err != nil {
+		t.Fatal(err)
+	}
+	if more := fetch(t, e, inst, 100); len(more) != 2 {
+		t.Fatalf("got %d after acking 2, want 2", len(more))
+	}
+}
+
+// TestMaxInstances: a group refuses instances beyond the maximum with a
+// conflict.
+func TestMaxInstances(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{MaxInstances: 2})
+	f.join(e)
+	f.join(e)
+	if _, err := e.Join(ctxT(t), f.group, pull.KindPoll); !errors.Is(err, herald.ErrConflict) {
+		t.Fatalf("third instance: %v, want a conflict", err)
+	}
+}
+
+// TestExpiryHandsEventsToOthers: two instances read a group; one stops
+// calling. After the TTL its partitions and its unacknowledged events go
+// to the other, which gets every event exactly once acked; a call on the
+// expired instance is not found.
+func TestExpiryHandsEventsToOthers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{InstanceTTL: 2 * time.Second})
+	a, b := f.join(e), f.join(e)
+	evs := f.log("o", 48, func(i int) string { return fmt.Sprintf("k%d", i) })
+	lost := fetch(t, e, a, 100) // a takes its share and never acks
+	if len(lost) == 0 {
+		t.Fatal("instance a got nothing")
+	}
+	acked := map[string]int{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(acked) < len(evs) && time.Now().Before(deadline) {
+		ds := fetch(t, e, b, 100)
+		ids := ceIDs(t, ds)
+		for _, id := range ids {
+			acked[id]++
+		}
+		if len(ids) > 0 {
+			if err := e.Ack(ctxT(t), b, ids); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if len(acked) != len(evs) {
+		t.Fatalf("instance b acked %d of %d events", len(acked), len(evs))
+	}
+	for id, n := range acked {
+		if n != 1 {
+			t.Errorf("event %s acked %d times", id, n)
+		}
+	}
+	if len(f.held()[b.ID]) != herald.Partitions {
+		t.Errorf("b holds %v, want every partition", f.held()[b.ID])
+	}
+	if _, err := e.Fetch(ctxT(t), a, 10); !errors.Is(err, herald.ErrNotFound) {
+		t.Fatalf("fetch on the expired instance: %v, want not found", err)
+	}
+}
+
+// TestSweepExpiresIdleInstances: the sweeper removes idle instances of any
+// group and gives their partitions to the ones left.
+func TestSweepExpiresIdleInstances(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{InstanceTTL: time.Second})
+	a := f.join(e)
+	time.Sleep(1100 * time.Millisecond)
+	b := f.join(e) // joining also expires a
+	if err := e.Sweep(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	held := f.held()
+	if len(held[a.ID]) != 0 || len(held[b.ID]) != herald.Partitions {
+		t.Fatalf("after expiry: %v", held)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if err := e.Sweep(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if held := f.held(); len(held) != 0 {
+		t.Fatalf("after the sweep: %v", held)
+	}
+}
+
+// TestFetchStopsAtBackfill: while a backfill writes a group's log, a fetch
+// does not read past its cursor (the rows after it may not be written yet).
+func TestFetchStopsAtBackfill(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 10, func(int) string { return "k" })
+	if _, err := f.pool.Exec(ctxT(t), `UPDATE consumer_groups SET backfill_cursor = $2, backfill_to = $3 WHERE id = $1`,
+		f.group.ID, evs[3].seq, evs[9].seq); err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, fetch(t, e, inst, 100)); !slices.Equal(got, []string{"o-0", "o-1", "o-2", "o-3"}) {
+		t.Fatalf("during the backfill got %v, want o-0..o-3", got)
+	}
+}
+
+// TestConcurrentInstancesShareWithoutDoubles: three instances fetch and ack
+// at once; every event is acked exactly once and each key arrives in order.
+func TestConcurrentInstancesShareWithoutDoubles(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	insts := []*pull.Instance{f.join(e), f.join(e), f.join(e)}
+	evs := f.log("o", 600, func(i int) string { return fmt.Sprintf("key-%d", i%30) })
+	var mu sync.Mutex
+	acked := map[string]int{}
+	lastSeq := map[int]int64{}
+	var wg sync.WaitGroup
+	for _, inst := range insts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				ds, err := e.Fetch(ctxT(t), inst, 50)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(ds) == 0 {
+					return
+				}
+				var ids []string
+				mu.Lock()
+				for _, d := range ds {
+					if d.Seq <= lastSeq[d.Partition] {
+						t.Errorf("partition %d: %d after %d", d.Partition, d.Seq, lastSeq[d.Partition])
+					}
+					lastSeq[d.Partition] = d.Seq
+				}
+				mu.Unlock()
+				ids = append(ids, ceIDs(t, ds)...)
+				if err := e.Ack(ctxT(t), inst, ids); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				for _, id := range ids {
+					acked[id]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(acked) != len(evs) {
+		t.Fatalf("acked %d of %d", len(acked), len(evs))
+	}
+	for id, n := range acked {
+		if n != 1 {
+			t.Errorf("%s acked %d times", id, n)
+		}
+	}
+}
+
+// TestDeadReport: an event reported dead is acknowledged for the group
+// (not delivered again, the cursor moves past it) and kept with its reason
+// in the client's dead-event store; an id not in flight changes nothing.
+func TestDeadReport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 2, func(int) string { return "k" })
+	fetch(t, e, inst, 10)
+	var ve *herald.ValidationError
+	if _, err := e.Dead(ctxT(t), inst, "nope", "broken"); !errors.As(err, &ve) || ve.Errors[0].Field != "id" {
+		t.Fatalf("dead report of an unknown id: %v", err)
+	}
+	dead, err := e.Dead(ctxT(t), inst, "o-0", "cannot parse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].Seq != evs[0].seq || dead[0].Reason != "cannot parse" || dead[0].ClientID != f.group.ClientID {
+		t.Fatalf("dead: %+v", dead)
+	}
+	if err := e.Ack(ctxT(t), inst, []string{"o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if ds := fetch(t, e, inst, 10); len(ds) != 0 {
+		t.Fatalf("a dead event came again: %v", ceIDs(t, ds))
+	}
+	if c := f.ackedUpto()[evs[0].partition]; c != evs[1].seq {
+		t.Fatalf("cursor %d, want %d", c, evs[1].seq)
+	}
+	list, err := f.store.DeadEventList(ctxT(t), f.group.ClientID, postgres.DeadEventFilter{GroupID: f.group.ID, Limit: 10})
+	if err != nil || len(list) != 1 || list[0].ID != dead[0].ID {
+		t.Fatalf("dead-event store: %+v, %v", list, err)
+	}
+}
+
+// TestFetchSkipsRemovedEvents: a logged event whose stored event is gone
+// (retention removed it) is not handed out and does not stay in flight for
+// ever; the partition's cursor moves past it.
+func TestFetchSkipsRemovedEvents(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 2, func(int) string { return "k" })
+	if _, err := f.pool.Exec(ctxT(t), `DELETE FROM events WHERE ce_id = 'o-0'`); err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, fetch(t, e, inst, 10)); !slices.Equal(got, []string{"o-1"}) {
+		t.Fatalf("got %v, want o-1 only", got)
+	}
+	if n := f.inFlight(); n != 1 {
+		t.Fatalf("%d in flight, want 1 (the removed event forgotten)", n)
+	}
+	if err := e.Ack(ctxT(t), inst, []string{"o-1"}); err != nil {
+		t.Fatal(err)
+	}
+	if c := f.ackedUpto()[evs[0].partition]; c != evs[1].seq {
+		t.Fatalf("cursor %d, want %d", c, evs[1].seq)
+	}
+}
+
+// TestConcurrentJoins: instances joining at once (as on several nodes)
+// end with equal shares and every partition held exactly once.
+func TestConcurrentJoins(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := e.Join(ctxT(t), f.group, pull.KindPoll); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	held := f.held()
+	total := 0
+	for id, ps := range held {
+		if len(ps) != 2 {
+			t.Errorf("instance %s holds %v, want 2 partitions", id, ps)
+		}
+		total += len(ps)
+	}
+	if len(held) != 6 || total != herald.Partitions {
+		t.Fatalf("%d instances hold %d partitions", len(held), total)
+	}
+}

@@ -1,0 +1,125 @@
+package pull
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+)
+
+// The CloudEvents extension attributes a pull delivery carries (extension
+// names are lowercase letters and digits only): the event's sequence,
+// zero-padded to 20 digits so it sorts as a string, its partition in the
+// group, and the time Herald received it (RFC 3339, UTC, milliseconds).
+// They replace producer attributes of the same names.
+const (
+	ExtSequence   = "sequence"
+	ExtPartition  = "partition"
+	ExtReceivedAt = "receivedat"
+)
+
+// Delivery is an event handed to an instance.
+type Delivery struct {
+	Partition  int
+	Seq        int64
+	EventID    uuid.UUID
+	ReceivedAt time.Time
+	// Deliveries counts the times the event was handed out in the group,
+	// this one included.
+	Deliveries int
+	// Event is the event in the CloudEvents JSON format, with the
+	// extensions above; a thin type's event is its notification.
+	Event []byte
+}
+
+// Fetch hands the instance up to max events of the partitions it holds:
+// those due again first, then new ones in log order. It returns none when
+// there is nothing, or when the instance has MaxInFlight unacknowledged
+// events. Idle instances of the group expire here, so their partitions and
+// events pass to the callers that are still there.
+func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) ([]Delivery, error) {
+	if err := e.touch(ctx, inst); err != nil {
+		return nil, err
+	}
+	expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
+	if err != nil {
+		return nil, err
+	}
+	if len(expired) > 0 {
+		if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, postgres.FetchLimits{Max: max,
+		MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait})
+	if err != nil || len(rows) == 0 {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(rows))
+	times := make([]time.Time, len(rows))
+	for i, r := range rows {
+		ids[i], times[i] = r.EventID, r.ReceivedAt
+	}
+	evs, err := e.store.EventsLoad(ctx, ids, times)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Delivery, 0, len(rows))
+	var goneParts []int16
+	var goneSeqs []int64
+	for _, r := range rows {
+		ev := evs[r.EventID]
+		if ev == nil {
+			// Removed by retention since it was logged: nothing to hand
+			// out, and nothing to wait for an ack of.
+			goneParts, goneSeqs = append(goneParts, int16(r.Partition)), append(goneSeqs, r.Seq)
+			continue
+		}
+		body, err := e.render(ctx, ev, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Delivery{Partition: r.Partition, Seq: r.Seq, EventID: r.EventID, ReceivedAt: r.ReceivedAt,
+			Deliveries: r.Deliveries, Event: body})
+	}
+	if len(goneSeqs) > 0 {
+		if err := e.store.GroupForget(ctx, inst.Group.ID, goneParts, goneSeqs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// render makes a stored event what a pull consumer gets: what push
+// channels carry (thin types thin, through the same step as webhooks) with
+// its place in the log as extensions.
+func (e *Engine) render(ctx context.Context, ev *postgres.PulledEvent, r postgres.Fetched) ([]byte, error) {
+	body := ev.Body
+	if e.cfg.PushBody != nil {
+		b, err := e.cfg.PushBody(ctx, ev.ID, ev.Type, body)
+		if err != nil {
+			return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
+		}
+		body = b
+	}
+	ce, err := cloudevents.ParseStored(body)
+	if err != nil {
+		return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
+	}
+	if ce.Extensions == nil {
+		ce.Extensions = make(map[string]any, 3)
+	}
+	ce.Extensions[ExtSequence] = herald.FormatSeq(r.Seq)
+	ce.Extensions[ExtPartition] = int32(r.Partition)
+	ce.Extensions[ExtReceivedAt] = r.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000Z")
+	out, err := ce.MarshalStructured()
+	if err != nil {
+		return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
+	}
+	return out, nil
+}

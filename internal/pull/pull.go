@@ -1,0 +1,244 @@
+// Package pull serves consumer groups to pull consumers: the instances
+// that read a group, the partition leases they share, fetching events in
+// partition order, acknowledgements and redelivery
+// (docs/design/pull-consumers.md, sections 3 and 4). The state lives in
+// PostgreSQL, so several nodes serve one group.
+package pull
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/postgres"
+)
+
+// Defaults of Config.
+const (
+	DefaultInstanceTTL  = 5 * time.Minute
+	DefaultMaxInFlight  = 1000
+	DefaultMaxInstances = herald.Partitions * 4
+)
+
+// Instance kinds: a long poll client or a WebSocket.
+const (
+	KindPoll = "poll"
+	KindWS   = "ws"
+)
+
+// Config configures an Engine.
+type Config struct {
+	// InstanceTTL is how long an instance may stay idle before it expires.
+	InstanceTTL time.Duration
+	// MaxInFlight bounds the events handed to one instance and not yet
+	// acknowledged.
+	MaxInFlight int
+	// MaxInstances bounds the instances of one group.
+	MaxInstances int
+	// Node names this process in the instances it creates.
+	Node string
+	// PushBody renders a stored event as push channels carry it (thin
+	// types thin); nil carries the stored event as it is.
+	PushBody delivery.PushBodyFunc
+	Logger   *slog.Logger
+}
+
+// Engine serves consumer groups to pull consumers.
+type Engine struct {
+	store    *postgres.Store
+	cfg      Config
+	waiting  waiters
+	stopping chan struct{}
+	stopOnce sync.Once
+}
+
+// New returns an Engine over store.
+func New(store *postgres.Store, cfg Config) *Engine {
+	if cfg.InstanceTTL <= 0 {
+		cfg.InstanceTTL = DefaultInstanceTTL
+	}
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = DefaultMaxInFlight
+	}
+	if cfg.MaxInstances <= 0 {
+		cfg.MaxInstances = DefaultMaxInstances
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{store: store, cfg: cfg, stopping: make(chan struct{})}
+}
+
+// Stop ends every waiting fetch at once, with what it has (nothing), and
+// makes later waits return without waiting: the node is shutting down.
+func (e *Engine) Stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
+
+// Instance is one reader of a group.
+type Instance struct {
+	ID    uuid.UUID
+	Group *herald.ConsumerGroup
+}
+
+// Join adds an instance of kind to g and gives it its share of the
+// partitions. Instances of g that expired are removed first, so they do
+// not count against MaxInstances; a group that has MaxInstances already is
+// a conflict.
+func (e *Engine) Join(ctx context.Context, g *herald.ConsumerGroup, kind string) (*Instance, error) {
+	inst := &Instance{ID: uuid.New(), Group: g}
+	err := e.membership(ctx, g.ID, func(tx pgx.Tx) error {
+		n, err := e.store.GroupInstanceCount(ctx, tx, g.ID)
+		if err != nil {
+			return err
+		}
+		if n >= e.cfg.MaxInstances {
+			return herald.ConflictRule("instances", "maximum",
+				"consumer group %q has %d instances, the most it may have; delete one or wait for idle ones to expire",
+				g.Name, n)
+		}
+		return e.store.GroupInstanceInsert(ctx, tx, inst.ID, g.ID, kind, e.cfg.Node)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return inst, nil
+}
+
+// Leave removes an instance of g: its partitions go to the others and the
+// events it had in flight are due again at once.
+func (e *Engine) Leave(ctx context.Context, g *herald.ConsumerGroup, id uuid.UUID) error {
+	return e.membership(ctx, g.ID, func(tx pgx.Tx) error {
+		ok, err := e.store.GroupInstanceDelete(ctx, tx, id)
+		if err == nil && !ok {
+			err = herald.InstanceNotFound(id.String())
+		}
+		return err
+	})
+}
+
+// membership changes the instances of a group under its lock: it removes
+// the expired ones, applies change and moves the partitions to match.
+func (e *Engine) membership(ctx context.Context, group uuid.UUID, change func(tx pgx.Tx) error) error {
+	err := pgx.BeginFunc(ctx, e.store.Pool(), func(tx pgx.Tx) error {
+		if err := e.store.GroupLock(ctx, tx, group); err != nil {
+			return err
+		}
+		expired, err := e.store.GroupInstancesExpired(ctx, tx, group, e.cfg.InstanceTTL)
+		if err != nil {
+			return err
+		}
+		for _, gi := range expired {
+			if _, err := e.store.GroupInstanceDelete(ctx, tx, gi.ID); err != nil {
+				return err
+			}
+		}
+		if change != nil {
+			if err := change(tx); err != nil {
+				return err
+			}
+		}
+		owners, live, err := e.store.GroupLeases(ctx, tx, group)
+		if err != nil {
+			return err
+		}
+		if err := e.store.GroupLeasesSet(ctx, tx, group, Rebalance(owners, live)); err != nil {
+			return err
+		}
+		// Partitions and released events may have new holders waiting.
+		return e.store.GroupLogNotify(ctx, tx, []uuid.UUID{group})
+	})
+	if err != nil {
+		return fmt.Errorf("change instances of group %s: %w", group, err)
+	}
+	return nil
+}
+
+// Sweep removes the instances of every group that have been idle longer
+// than the TTL and rebalances their groups. Any node may run it; fetches
+// also expire the idle instances of their own group.
+func (e *Engine) Sweep(ctx context.Context) error {
+	expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), uuid.Nil, e.cfg.InstanceTTL)
+	if err != nil {
+		return err
+	}
+	var last uuid.UUID
+	for _, gi := range expired {
+		if gi.GroupID == last {
+			continue
+		}
+		last = gi.GroupID
+		if err := e.membership(ctx, gi.GroupID, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// touch records that the instance is alive; an expired or unknown one is
+// not found (its caller creates a new one).
+func (e *Engine) touch(ctx context.Context, inst *Instance) error {
+	return e.store.GroupInstanceTouch(ctx, inst.ID, inst.Group.ID, e.cfg.InstanceTTL)
+}
+
+// Ack acknowledges events in flight in the instance's group by their
+// CloudEvents ids. Ids not in flight in the group are invalid and nothing
+// changes.
+func (e *Engine) Ack(ctx context.Context, inst *Instance, ids []string) error {
+	if err := e.touch(ctx, inst); err != nil {
+		return err
+	}
+	if err := e.store.GroupAck(ctx, inst.Group.ID, ids); err != nil {
+		return err
+	}
+	e.madeRoom(inst)
+	return nil
+}
+
+// madeRoom wakes this node's waiting fetches of the instance's group after
+// an ack: one held back by the in-flight limit can go on.
+func (e *Engine) madeRoom(inst *Instance) { e.waiting.wake([]uuid.UUID{inst.Group.ID}) }
+
+// AckUpto acknowledges everything the instance was handed in a partition
+// it holds, up to seq.
+func (e *Engine) AckUpto(ctx context.Context, inst *Instance, partition int, seq int64) error {
+	if err := e.touch(ctx, inst); err != nil {
+		return err
+	}
+	if err := e.store.GroupAckUpto(ctx, inst.Group.ID, inst.ID, partition, seq); err != nil {
+		return err
+	}
+	e.madeRoom(inst)
+	return nil
+}
+
+// Nack gives events in flight back to the group, due again after delay.
+func (e *Engine) Nack(ctx context.Context, inst *Instance, ids []string, delay time.Duration) error {
+	if err := e.touch(ctx, inst); err != nil {
+		return err
+	}
+	if err := e.store.GroupNack(ctx, inst.Group.ID, ids, delay); err != nil {
+		return err
+	}
+	e.madeRoom(inst)
+	return nil
+}
+
+// Dead reports an event the consumer cannot process: it is acknowledged
+// for the group and kept, with reason, in the consumer's dead-event store.
+func (e *Engine) Dead(ctx context.Context, inst *Instance, id, reason string) ([]postgres.DeadEvent, error) {
+	if err := e.touch(ctx, inst); err != nil {
+		return nil, err
+	}
+	dead, err := e.store.GroupDead(ctx, inst.Group.ID, id, reason)
+	if err != nil {
+		return nil, err
+	}
+	e.madeRoom(inst)
+	return dead, nil
+}
