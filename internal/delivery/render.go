@@ -97,7 +97,7 @@ func (d *Deliverer) extraHeaders(t *postgres.SendTarget) (http.Header, error) {
 		h.Set(ConfigHeader, v)
 	}
 	h.Set(SequenceHeader, herald.FormatSeq(t.Seq))
-	h.Set(ReceivedAtHeader, t.Delivery.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"))
+	h.Set(ReceivedAtHeader, herald.FormatReceivedAt(t.Delivery.CreatedAt))
 	return h, nil
 }
 

@@ -83,3 +83,7 @@ type Start struct {
 // FormatSeq renders a sequence number as consumers see it: zero-padded to
 // 20 digits, so it sorts as a string.
 func FormatSeq(seq int64) string { return fmt.Sprintf("%020d", seq) }
+
+// FormatReceivedAt renders the time Herald received an event as consumers
+// see it, on every channel: RFC 3339 in UTC with milliseconds.
+func FormatReceivedAt(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }

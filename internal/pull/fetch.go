@@ -116,7 +116,7 @@ func (e *Engine) render(ctx context.Context, ev *postgres.PulledEvent, r postgre
 	}
 	ce.Extensions[ExtSequence] = herald.FormatSeq(r.Seq)
 	ce.Extensions[ExtPartition] = int32(r.Partition)
-	ce.Extensions[ExtReceivedAt] = r.ReceivedAt.UTC().Format("2006-01-02T15:04:05.000Z")
+	ce.Extensions[ExtReceivedAt] = herald.FormatReceivedAt(r.ReceivedAt)
 	out, err := ce.MarshalStructured()
 	if err != nil {
 		return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
