@@ -2,7 +2,6 @@ package cloudevents
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -115,7 +114,7 @@ func (e *Event) checkEncodable() error {
 		return fmt.Errorf("cloudevents: encoding event %q: time %v is outside the years RFC 3339 can express", e.ID, e.Time)
 	}
 	if e.Data != nil {
-		if !e.dataVerified() && !json.Valid(e.Data) {
+		if !e.dataVerified() && jsoncheck.Check(e.Data) != nil {
 			return fmt.Errorf("cloudevents: encoding event %q: Data is not a single well-formed JSON value", e.ID)
 		}
 		if !e.DataIsJSON() && e.Data[0] != '"' {

@@ -24,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/queue"
 )
@@ -506,7 +507,7 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		if te = snap.Type(sample.Type); te == nil {
 			return uuid.Nil, herald.Invalid("type", "unknown-type", "event type %q is not registered", sample.Type)
 		}
-		if !json.Valid(sample.Data) {
+		if jsoncheck.Check(sample.Data) != nil {
 			return uuid.Nil, herald.Invalid("data", "json", "must be a JSON value")
 		}
 		ce.Type, ce.Data, version = sample.Type, sample.Data, te.Type.Version
