@@ -256,14 +256,15 @@ func classify(s State, sent Sent, env Env) Decision {
 	case res.Success():
 		d.Status = herald.DeliverySucceeded
 		d.ClaimRecovered = s.Exhausted
-	case res.Gone():
-		d.Status = herald.DeliveryFailed
-		d.Error = "receiver answered 410 Gone: endpoint disabled"
-	case res.Control == webhook.ControlAbortMessage || res.Control == webhook.ControlDisable:
+	case d.Disable != "" || res.Control == webhook.ControlAbortMessage:
 		// The receiver asked for no more retries of this message (and,
-		// for disable, of anything).
+		// when it disables the endpoint, of anything).
 		d.Status = herald.DeliveryFailed
-		d.Error = "receiver answered webhook-delivery: " + res.Control
+		if res.Gone() {
+			d.Error = "receiver answered 410 Gone: endpoint disabled"
+		} else {
+			d.Error = "receiver answered webhook-delivery: " + res.Control
+		}
 	default:
 		if delay, ok := env.Schedule.Next(d.Attempt-s.RetryBase, res, env.Rand); ok {
 			d.Status = herald.DeliveryPending
