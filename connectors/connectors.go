@@ -358,7 +358,7 @@ func ConfigHeaders(cfg map[string]any, key string) (http.Header, error) {
 		if !isStr {
 			return nil, herald.Invalid("config."+key+"."+name, "type", "must be a string")
 		}
-		if !webhook.ValidHeaderName(name) || strings.ContainsAny(s, "\r\n\x00") {
+		if !webhook.ValidHeaderName(name) || !webhook.ValidHeaderValue(s) {
 			return nil, herald.Invalid("config."+key+"."+name, "header", "is not a valid HTTP header")
 		}
 		h.Set(name, s)
