@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -20,6 +21,10 @@ import (
 
 // BatchContentType is the CloudEvents JSON batch format.
 const BatchContentType = "application/cloudevents-batch+json"
+
+// NoticeHeader carries a long poll's notices (pull.Notice, one JSON object
+// per header value): a batch holds only events.
+const NoticeHeader = "Herald-Notice"
 
 // Bounds of the long poll's query parameters. A wait stays below the
 // server's write timeout (60 s).
@@ -91,7 +96,7 @@ func (s *Server) handleInstanceEvents(w http.ResponseWriter, r *http.Request) er
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	ds, err := s.pull.Wait(r.Context(), inst, max, wait)
+	b, err := s.pull.Wait(r.Context(), inst, max, wait)
 	if err != nil && r.Context().Err() != nil {
 		return nil // the client left; nobody to answer
 	}
@@ -100,13 +105,20 @@ func (s *Server) handleInstanceEvents(w http.ResponseWriter, r *http.Request) er
 	}
 	var buf bytes.Buffer
 	buf.WriteByte('[')
-	for i, d := range ds {
+	for i, d := range b.Events {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
 		buf.Write(d.Event)
 	}
 	buf.WriteByte(']')
+	for _, n := range b.Notices {
+		j, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("notice: %w", err)
+		}
+		w.Header().Add(NoticeHeader, string(j))
+	}
 	w.Header().Set("Content-Type", BatchContentType)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())

@@ -374,7 +374,8 @@ func TestConcurrentInstancesShareWithoutDoubles(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				ds, err := e.Fetch(ctxT(t), inst, 50)
+				b, err := e.Fetch(ctxT(t), inst, 50)
+				ds := b.Events
 				if err != nil {
 					t.Error(err)
 					return

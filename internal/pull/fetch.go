@@ -37,12 +37,55 @@ type Delivery struct {
 	Event []byte
 }
 
+// Notice kinds: what an instance is told besides events. A WebSocket
+// sends each as a JSON text frame; a long poll answers them in
+// Herald-Notice headers.
+const (
+	// NoticeGap: events the cursor had not reached were removed by
+	// retention; the group continues at FirstAvailable.
+	NoticeGap = "gap"
+	// NoticeAssigned and NoticeRevoked: partitions moved to or away from
+	// the instance (an instance joined, left or expired).
+	NoticeAssigned = "partitions_assigned"
+	NoticeRevoked  = "partitions_revoked"
+)
+
+// Notice is something an instance is told besides events. Its JSON form
+// is what consumers get (a WebSocket frame, a Herald-Notice header):
+// never a "specversion", so it is not mistaken for an event.
+type Notice struct {
+	Notice string `json:"notice"`
+	// Partition is the partition of a gap.
+	Partition *int `json:"partition,omitempty"`
+	// FirstMissing and FirstAvailable bound a gap: the first sequence the
+	// group had not read that is gone, and the sequence it continues at
+	// (empty when nothing is kept past the gap yet).
+	FirstMissing   string `json:"first_missing,omitempty"`
+	FirstAvailable string `json:"first_available,omitempty"`
+	// Partitions are the partitions assigned or revoked.
+	Partitions []int `json:"partitions,omitempty"`
+}
+
+// Batch is what one fetch hands an instance.
+type Batch struct {
+	Events  []Delivery
+	Notices []Notice
+}
+
+// Empty reports whether the batch has neither events nor notices.
+func (b Batch) Empty() bool { return len(b.Events) == 0 && len(b.Notices) == 0 }
+
 // Fetch hands the instance up to max events of the partitions it holds:
 // those due again first, then new ones in log order. It returns none when
 // there is nothing, or when the instance has MaxInFlight unacknowledged
 // events. Idle instances of the group expire here, so their partitions and
 // events pass to the callers that are still there.
-func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) ([]Delivery, error) {
+func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
+	ds, err := e.fetch(ctx, inst, max)
+	return Batch{Events: ds}, err
+}
+
+func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) ([]Delivery, error) {
 	if err := e.touch(ctx, inst); err != nil {
 		return nil, err
 	}

@@ -176,11 +176,11 @@ func (f *fixture) inFlight() int {
 
 func fetch(t *testing.T, e *pull.Engine, inst *pull.Instance, max int) []pull.Delivery {
 	t.Helper()
-	ds, err := e.Fetch(ctxT(t), inst, max)
+	b, err := e.Fetch(ctxT(t), inst, max)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ds
+	return b.Events
 }
 
 // ceIDs returns the CloudEvents ids of deliveries, checking each carries

@@ -83,21 +83,22 @@ func (e *Engine) Listen(ctx context.Context) {
 }
 
 // Wait is Fetch that waits up to wait for events when there are none: it
-// returns as soon as a fetch gets some, or none when the wait ends.
-func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Duration) ([]Delivery, error) {
+// returns as soon as a fetch gets some (or a notice), or an empty batch
+// when the wait ends.
+func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Duration) (Batch, error) {
 	// Subscribed before the first fetch, so a commit between that fetch
 	// and the wait is not missed.
 	woken, done := e.waiting.subscribe(inst.Group.ID)
 	defer done()
 	end := time.Now().Add(wait)
 	for {
-		ds, err := e.Fetch(ctx, inst, max)
-		if err != nil || len(ds) > 0 || !time.Now().Before(end) {
-			return ds, err
+		b, err := e.Fetch(ctx, inst, max)
+		if err != nil || !b.Empty() || !time.Now().Before(end) {
+			return b, err
 		}
 		select {
 		case <-e.stopping:
-			return nil, nil
+			return Batch{}, nil
 		default:
 		}
 		next := end
@@ -108,7 +109,7 @@ func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Du
 		// delay): sleep until then, not until a notification.
 		due, err := e.store.GroupNextDue(ctx, inst.Group.ID, inst.ID)
 		if err != nil {
-			return nil, err
+			return Batch{}, err
 		}
 		if !due.IsZero() && due.Before(next) {
 			next = due
@@ -120,7 +121,7 @@ func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Du
 		case <-e.stopping:
 		case <-ctx.Done():
 			timer.Stop()
-			return nil, ctx.Err()
+			return Batch{}, ctx.Err()
 		}
 		timer.Stop()
 	}

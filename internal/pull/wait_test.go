@@ -21,9 +21,9 @@ func TestWaitWakesOnCommit(t *testing.T) {
 	inst := f.join(e)
 
 	start := time.Now()
-	ds, err := e.Wait(ctxT(t), inst, 10, 700*time.Millisecond)
-	if err != nil || len(ds) != 0 {
-		t.Fatalf("empty wait: %d events, %v", len(ds), err)
+	b, err := e.Wait(ctxT(t), inst, 10, 700*time.Millisecond)
+	if err != nil || !b.Empty() {
+		t.Fatalf("empty wait: %d events, %v", len(b.Events), err)
 	}
 	if took := time.Since(start); took < 700*time.Millisecond || took > 3*time.Second {
 		t.Fatalf("empty wait of 700ms took %s", took)
@@ -35,12 +35,12 @@ func TestWaitWakesOnCommit(t *testing.T) {
 		f.log("o", 2, func(int) string { return "k" })
 	}()
 	start = time.Now()
-	ds, err = e.Wait(ctxT(t), inst, 10, 30*time.Second)
+	b, err = e.Wait(ctxT(t), inst, 10, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); len(ds) == 0 || took > 3*time.Second {
-		t.Fatalf("got %d events after %s; want them within moments of the commit", len(ds), took)
+	if took := time.Since(start); len(b.Events) == 0 || took > 3*time.Second {
+		t.Fatalf("got %d events after %s; want them within moments of the commit", len(b.Events), took)
 	}
 }
 
@@ -57,11 +57,11 @@ func TestWaitWakesForRedelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	ds, err := e.Wait(ctxT(t), inst, 10, 30*time.Second)
+	b, err := e.Wait(ctxT(t), inst, 10, 30*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); len(ds) != 1 || took < 700*time.Millisecond || took > 3*time.Second {
-		t.Fatalf("got %d events after %s, want the nacked one after its 800ms delay", len(ds), took)
+	if took := time.Since(start); len(b.Events) != 1 || took < 700*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("got %d events after %s, want the nacked one after its 800ms delay", len(b.Events), took)
 	}
 }
