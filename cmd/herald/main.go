@@ -165,11 +165,12 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	db := fs.String("database-url", getenv("HERALD_DATABASE_URL"), "external PostgreSQL (default: a fresh embedded cluster with durable settings)")
 	profile := fs.String("profile-dir", "", "write a CPU profile of each phase into this folder")
 	committers := fs.Int("committers", 0, "ingest committers (default: the server's default)")
-	phases := fs.String("phases", "", "comma-separated subset of copy,batch,single,deliveries,ordered,pull-poll,latency (default: all)")
+	phases := fs.String("phases", "", "comma-separated subset of copy,batch,single,deliveries,ordered,pull-poll,latency,pull-growth (default: all but pull-growth)")
+	growth := fs.Int64("growth-events", 10_000_000, "events the pull-growth phase fills the store with")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers, Phases: splitList(*phases),
+	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers, Phases: splitList(*phases), GrowthEvents: *growth,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return err
 }

@@ -50,8 +50,12 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
 	// Phases limits the run to some of copy, batch, single, deliveries,
-	// ordered, pull-poll and latency (empty: all).
+	// ordered, pull-poll, latency and pull-growth (empty: all but
+	// pull-growth, which fills the store with GrowthEvents events).
 	Phases []string
+	// GrowthEvents is the large store size of the pull-growth phase
+	// (default 10,000,000; the small one is 100,000).
+	GrowthEvents int64
 	// Committers overrides the number of ingest committers (0: default).
 	Committers int
 }
@@ -78,6 +82,9 @@ type Report struct {
 	// PullPoll is the rate one long-poll instance reads and acks a backlog
 	// at, in batches of 100 (events/s).
 	PullPoll float64
+	// PullGrowth is the pull-poll measurement with 100,000 and with
+	// GrowthEvents stored events.
+	PullGrowth []GrowthResult
 }
 
 // pullBacklog is the events the pull-poll phase drains.
@@ -279,6 +286,27 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		say("long polling (one instance, batches of 100 acked by id, backlog of %d): %.0f events/s", pullBacklog, rep.PullPoll)
 	}
+
+	// Fetch cost as the store grows: it fills the store with millions of
+	// events, so it runs only when named.
+	if slices.Contains(o.Phases, "pull-growth") {
+		if err := a.Queue().PauseDeliveries(ctx); err != nil {
+			return nil, err
+		}
+		if o.GrowthEvents <= 0 {
+			o.GrowthEvents = 10_000_000
+		}
+		say("pull growth: long polling with 100,000 and with %d stored events", o.GrowthEvents)
+		rep.PullGrowth, err = b.pullGrowth(ctx, a, 100_000, o.GrowthEvents, say)
+		if err != nil {
+			return nil, fmt.Errorf("pull-growth: %w", err)
+		}
+		for _, r := range rep.PullGrowth {
+			say("  %d stored: %.0f events/s, fetch of 100 p50 %s, p99 %s", r.Stored, r.Rate, r.FetchP50, r.FetchP99)
+		}
+		s, l := rep.PullGrowth[0], rep.PullGrowth[1]
+		say("  large vs small: rate %.2f x, fetch p50 %.2f x", l.Rate/s.Rate, float64(l.FetchP50)/float64(s.FetchP50))
+	}
 	return rep, nil
 }
 
@@ -297,8 +325,10 @@ type bencher struct {
 	client   *http.Client
 	producer [2]string
 	consumer [2]string
-	endpoint string
-	seq      atomic.Int64
+	// producerID and consumerID are the clients' ids.
+	producerID, consumerID any
+	endpoint               string
+	seq                    atomic.Int64
 }
 
 func (b *bencher) call(method, path string, cred [2]string, body any) (map[string]any, error) {
@@ -334,6 +364,7 @@ func (b *bencher) setup(target string) error {
 		return err
 	}
 	b.producer = [2]string{p["key"].(string), p["secret"].(string)}
+	b.producerID, b.consumerID = p["id"], c["id"]
 	if _, err := b.call("PUT", "/v1/event-types/"+benchType, adm, map[string]any{
 		"tenant": t["id"], "schema": json.RawMessage(benchSchema), "producers": []any{p["id"]}, "consumers": []any{c["id"]},
 	}); err != nil {

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
-	"time"
 )
 
 // pullPoll measures long polling: a consumer group gets a backlog of n
@@ -18,11 +16,12 @@ func (b *bencher) pullPoll(n int) (float64, error) {
 		"types": []string{benchType}}); err != nil {
 		return 0, err
 	}
-	inst, err := b.call("POST", "/v1/consumer-groups/bench-poll/instances", b.consumer, nil)
-	if err != nil {
-		return 0, err
-	}
-	base := inst["base_uri"].(string)
+	r, err := b.drainMeasured("bench-poll", n)
+	return r.Rate, err
+}
+
+// backlog ingests n bench events in batches of 100.
+func (b *bencher) backlog(n int) error {
 	var batch bytes.Buffer
 	for sent := 0; sent < n; sent += 100 {
 		batch.Reset()
@@ -35,25 +34,10 @@ func (b *bencher) pullPoll(n int) (float64, error) {
 		}
 		batch.WriteByte(']')
 		if !b.post(batch.Bytes(), "application/cloudevents-batch+json") {
-			return 0, fmt.Errorf("ingest the backlog: a batch was refused")
+			return fmt.Errorf("ingest the backlog: a batch was refused")
 		}
 	}
-	start := time.Now()
-	got := 0
-	for got < n {
-		ids, err := b.fetch(base + "/events?max=100&wait=5s")
-		if err != nil {
-			return 0, err
-		}
-		if len(ids) == 0 {
-			return 0, fmt.Errorf("long poll: %d of %d events, then none for 5s", got, n)
-		}
-		if _, err := b.call("POST", strings.TrimPrefix(base, b.base)+"/ack", b.consumer, map[string]any{"ids": ids}); err != nil {
-			return 0, err
-		}
-		got += len(ids)
-	}
-	return float64(got) / time.Since(start).Seconds(), nil
+	return nil
 }
 
 // fetch long-polls once and returns the ids of the events.

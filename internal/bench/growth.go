@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/heraldhq/herald/internal/app"
+)
+
+// fillType is the type the growth phase fills the store with: small
+// events that only the measured group reads, so the fill queues no
+// webhook deliveries.
+const fillType = "bench.fill.recorded"
+
+// growthBacklog is the events each growth measurement drains.
+const growthBacklog = 20000
+
+// GrowthResult is one measurement of the pull-growth phase.
+type GrowthResult struct {
+	// Stored is the events in the store when it ran.
+	Stored int64
+	// Rate is the events/s one long-poll instance read and acked.
+	Rate float64
+	// FetchP50 and FetchP99 are the times of one fetch of 100 events.
+	FetchP50, FetchP99 time.Duration
+}
+
+// pullGrowth measures the cost of fetching with few and with many stored
+// events: the store is filled to small events, the group is moved to the
+// head, and one instance drains a fresh backlog of growthBacklog events
+// exactly as the pull-poll phase does; then the store is filled to large
+// and the same is measured again. The group reads the fill events too, so
+// its own log holds every stored event, as a group reading a busy type's
+// stream for months would.
+func (b *bencher) pullGrowth(ctx context.Context, a *app.App, small, large int64, say func(string, ...any)) ([]GrowthResult, error) {
+	adm := [2]string{"bench", "bench-secret-0123456789"}
+	tenant, err := b.call("GET", "/v1/tenants", adm, nil)
+	if err != nil {
+		return nil, err
+	}
+	tenantID := tenant["data"].([]any)[0].(map[string]any)["id"]
+	if _, err := b.call("PUT", "/v1/event-types/"+fillType, adm, map[string]any{
+		"tenant": tenantID, "schema": map[string]any{"type": "object"},
+		"producers": []any{b.producerID}, "consumers": []any{b.consumerID},
+	}); err != nil {
+		return nil, err
+	}
+	if _, err := b.call("POST", "/v1/consumer-groups", b.consumer, map[string]any{"name": "bench-growth",
+		"types": []string{benchType, fillType}}); err != nil {
+		return nil, err
+	}
+	var out []GrowthResult
+	for _, size := range []int64{small, large} {
+		start := time.Now()
+		stored, err := b.fill(ctx, a, size)
+		if err != nil {
+			return nil, err
+		}
+		// Autovacuum's analyze would have run on a store that grew over
+		// months; run it, so the plans are those of a settled store.
+		if _, err := a.Pool().Exec(ctx, `ANALYZE`); err != nil {
+			return nil, err
+		}
+		say("  store filled to %d events in %s", stored, time.Since(start).Round(time.Second))
+		if _, err := b.call("POST", "/v1/consumer-groups/bench-growth/seek", b.consumer, map[string]any{"start": "new"}); err != nil {
+			return nil, err
+		}
+		r, err := b.drainMeasured("bench-growth", growthBacklog)
+		if err != nil {
+			return nil, err
+		}
+		r.Stored = stored
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// fill ingests small fill events in batches of 100 from 8 producers until
+// the store holds at least n events, and returns how many it holds.
+func (b *bencher) fill(ctx context.Context, a *app.App, n int64) (int64, error) {
+	stored := func() (int64, error) {
+		var c int64
+		err := a.Pool().QueryRow(ctx, `SELECT seq FROM log_head`).Scan(&c)
+		return c, err
+	}
+	have, err := stored()
+	if err != nil {
+		return 0, fmt.Errorf("fill: %w", err)
+	}
+	var next atomic.Int64
+	next.Store(have)
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for !failed.Load() && ctx.Err() == nil {
+				last := next.Add(100)
+				if last-100 >= n {
+					return
+				}
+				buf = append(buf[:0], '[')
+				for i := range int64(100) {
+					if i > 0 {
+						buf = append(buf, ',')
+					}
+					buf = fmt.Appendf(buf, `{"specversion":"1.0","id":"f-%d","source":"/bench/fill","type":%q,`+
+						`"partitionkey":"k-%d","data":{"reading":%d,"unit":"kWh","meter":"m-%d"}}`,
+						last-100+i, fillType, i%1000, last, i)
+				}
+				buf = append(buf, ']')
+				if !b.post(buf, "application/cloudevents-batch+json") {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
+		return 0, fmt.Errorf("fill: a batch was refused")
+	}
+	return stored()
+}
+
+// drainMeasured ingests a backlog of n bench events for the group and
+// drains it with one new long-poll instance, timing each fetch.
+func (b *bencher) drainMeasured(group string, n int) (GrowthResult, error) {
+	inst, err := b.call("POST", "/v1/consumer-groups/"+group+"/instances", b.consumer, nil)
+	if err != nil {
+		return GrowthResult{}, err
+	}
+	base := inst["base_uri"].(string)
+	defer func() { _, _ = b.call("DELETE", strings.TrimPrefix(base, b.base), b.consumer, nil) }()
+	if err := b.backlog(n); err != nil {
+		return GrowthResult{}, err
+	}
+	var fetches []time.Duration
+	start := time.Now()
+	got := 0
+	for got < n {
+		t0 := time.Now()
+		ids, err := b.fetch(base + "/events?max=100&wait=5s")
+		if err != nil {
+			return GrowthResult{}, err
+		}
+		if len(ids) == 0 {
+			return GrowthResult{}, fmt.Errorf("long poll: %d of %d events, then none for 5s", got, n)
+		}
+		fetches = append(fetches, time.Since(t0))
+		if _, err := b.call("POST", strings.TrimPrefix(base, b.base)+"/ack", b.consumer, map[string]any{"ids": ids}); err != nil {
+			return GrowthResult{}, err
+		}
+		got += len(ids)
+	}
+	rate := float64(got) / time.Since(start).Seconds()
+	slices.Sort(fetches)
+	return GrowthResult{Rate: rate, FetchP50: pct(fetches, 50), FetchP99: pct(fetches, 99)}, nil
+}
