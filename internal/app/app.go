@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Catalog: cat, Signer: integrationapi.NewSigner(key[:]), Logger: a.logger,
 		Files: integrationapi.DiskStore{Dir: filepath.Join(cfg.DataDir, "files")},
 	}, integrationapi.Config{PublicURL: publicURL, MaxFileBytes: cfg.MaxFileBytes, UploadTTL: cfg.FileUploadTTL,
-		URLTTL: cfg.FileURLTTL, Now: now})
+		URLTTL: cfg.FileURLTTL, Now: now, Retention: cfg.Retention})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		JobTimeout: cfg.JobTimeout, RescueMargin: cfg.RescueMargin,

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpapi"
@@ -136,10 +138,12 @@ func TestLongPollGapNotice(t *testing.T) {
 	}
 }
 
-// TestThinPayloadAfterTypeRetention: a thin event removed by its type's
-// retention is gone from the Integration API (404, as an unknown event),
-// with its payload record; and a thin type kept longer than the default
-// keeps its payload record and expiry past the default's days.
+// TestThinPayloadAfterTypeRetention: a thin event's payload expires with
+// its event at the latest (Herald-Payload-Expires says when); removed by
+// its type's retention it is gone from the Integration API (404, as an
+// unknown event), with its payload record; and a thin type kept longer
+// than the default keeps its payload record and expiry past the default's
+// days.
 func TestThinPayloadAfterTypeRetention(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
@@ -172,7 +176,12 @@ func TestThinPayloadAfterTypeRetention(t *testing.T) {
 
 	e.retainType(w.world, w.typ, "48h", thin)
 	short := id(e.must(202, e.send(w.producer, orderWithNote("kept-short"))))
-	e.must(200, get(short))
+	r := get(short)
+	until, _ := herald.KeptUntil(herald.IDTime(uuid.MustParse(short)), 48*time.Hour)
+	if r.status != 200 || r.header.Get("Herald-Payload-Expires") != until.Format(http.TimeFormat) {
+		t.Fatalf("kept-short: %d, expires %q; want 200, expiring with its event at %s", r.status,
+			r.header.Get("Herald-Payload-Expires"), until.Format(http.TimeFormat))
+	}
 	if res := e.expireAt(72 * time.Hour); res.Events != 2 {
 		t.Fatalf("retention removed %+v, want both events of the type now kept 48h", res)
 	}

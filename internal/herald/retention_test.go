@@ -43,3 +43,29 @@ func TestKeepOf(t *testing.T) {
 		t.Fatalf("keep of its own: %v", got)
 	}
 }
+
+// TestKeptUntil: KeptUntil is the first moment KeptSince lets an event go.
+func TestKeptUntil(t *testing.T) {
+	t.Parallel()
+	for _, at := range []time.Time{
+		time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 12, 4, 10, 59, 1, 5, time.UTC),
+		time.Date(2026, 12, 4, 23, 59, 59, 999, time.UTC),
+	} {
+		for _, keep := range []time.Duration{48 * time.Hour, 120 * time.Hour, 50 * time.Hour} {
+			until, ok := herald.KeptUntil(at, keep)
+			if !ok {
+				t.Fatalf("KeptUntil(%v, %v) keeps forever", at, keep)
+			}
+			if since, _ := herald.KeptSince(keep, until.Add(-time.Nanosecond)); at.Before(since) {
+				t.Errorf("%v kept %v: may go at %v already, before %v", at, keep, until.Add(-time.Nanosecond), until)
+			}
+			if since, _ := herald.KeptSince(keep, until); !at.Before(since) {
+				t.Errorf("%v kept %v: still kept at %v", at, keep, until)
+			}
+		}
+	}
+	if _, ok := herald.KeptUntil(time.Now(), 0); ok {
+		t.Fatal("a zero keep keeps forever")
+	}
+}
