@@ -184,6 +184,11 @@ func dropDays(ctx context.Context, pool *pgxpool.Pool, firstKept time.Time) (int
 // noted are exactly the rows no group had read.
 func groupLogDayDrop(ctx context.Context, pool *pgxpool.Pool, day string) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		// While the lock waits for a long reader, ingest and fetches queue
+		// behind it: give up after a while and try at the next run.
+		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '10s'`); err != nil {
+			return fmt.Errorf("drop %s: %w", day, err)
+		}
 		if _, err := tx.Exec(ctx, `LOCK TABLE group_log IN ACCESS EXCLUSIVE MODE`); err != nil {
 			return fmt.Errorf("drop %s: lock: %w", day, err)
 		}

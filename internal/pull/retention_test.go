@@ -236,3 +236,35 @@ func TestIngestDuringRemoval(t *testing.T) {
 	}
 	t.Logf("50 events stored one by one in %v during the removal", ingest)
 }
+
+// TestGapToldOnceAcrossSmallFetches: a run of removed events longer than
+// a fetch is one gap, told once: the fetch that meets its first row skips
+// to the oldest kept event, which the next fetch hands out.
+func TestGapToldOnceAcrossSmallFetches(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 5, func(int) string { return "k" })
+	if _, err := f.pool.Exec(ctxT(t), `DELETE FROM events WHERE ce_id IN ('o-0', 'o-1', 'o-2')`); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var notices []pull.Notice
+	for range 4 {
+		b, err := e.Fetch(ctxT(t), inst, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, notices = append(got, ceIDs(t, b.Events)...), append(notices, b.Notices...)
+	}
+	if !slices.Equal(got, []string{"o-3", "o-4"}) {
+		t.Fatalf("fetched %v, want o-3 and o-4", got)
+	}
+	if g, w := noticesJSON(t, notices), noticesJSON(t, []pull.Notice{gapOf(evs[0], evs[3])}); g != w {
+		t.Fatalf("notices %s, want %s", g, w)
+	}
+	if n := f.inFlight(); n != 2 {
+		t.Fatalf("%d in flight, want 2", n)
+	}
+}
