@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -175,7 +177,10 @@ func TestThinPayloadAfterTypeRetention(t *testing.T) {
 	clk.offset.Store(0)
 
 	e.retainType(w.world, w.typ, "48h", thin)
-	short := id(e.must(202, e.send(w.producer, orderWithNote("kept-short"))))
+	file := e.upload(w.producer, "invoice.pdf", "application/pdf", []byte("%PDF-1.4 invoice"))
+	withFile := orderWithNote("kept-short")
+	withFile["attachments"] = file["id"].(string)
+	short := id(e.must(202, e.send(w.producer, withFile)))
 	r := get(short)
 	until, _ := herald.KeptUntil(herald.IDTime(uuid.MustParse(short)), 48*time.Hour)
 	if r.status != 200 || r.header.Get("Herald-Payload-Expires") != until.Format(http.TimeFormat) {
@@ -188,6 +193,22 @@ func TestThinPayloadAfterTypeRetention(t *testing.T) {
 	e.must(404, get(short))
 	if n := payloads(); n != 0 {
 		t.Fatalf("%d payload records left, want 0", n)
+	}
+	// Its file goes with the next sweep, content included.
+	fid := file["id"].(string)
+	content := filepath.Join(e.cfg.DataDir, "files", fid[:2], fid)
+	if _, err := os.Stat(content); err != nil {
+		t.Fatalf("file content not where expected: %v", err)
+	}
+	if err := e.app.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	if err := e.app.Pool().QueryRow(context.Background(), `SELECT count(*) FROM files`).Scan(&files); err != nil || files != 0 {
+		t.Fatalf("%d files left after the sweep (%v), want 0", files, err)
+	}
+	if _, err := os.Stat(content); !os.IsNotExist(err) {
+		t.Fatalf("file content still stored: %v", err)
 	}
 }
 
