@@ -33,6 +33,10 @@ type Config struct {
 	URLTTL time.Duration
 	// Now is the clock (tests move it days ahead); nil is time.Now.
 	Now func() time.Time
+	// Retention is how long events are kept by default (HERALD_RETENTION;
+	// 0: forever); a type's own retention.keep overrides it. A payload is
+	// never readable longer than its event is kept.
+	Retention time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -113,6 +113,16 @@ func (c *call) readable(i *herald.Integration, id uuid.UUID) (*postgres.PayloadE
 	if !inScope || !snap.TenantMayConsume(i.TenantID, ev.Type, ev.TenantID) {
 		return nil, c.fail(http.StatusNotFound, "not found or out of scope", errNoEvent)
 	}
+	if pe.Thin {
+		// The payload goes with its event at the latest.
+		keep := c.h.cfg.Retention
+		if te := snap.Type(ev.Type); te != nil {
+			keep = te.Type.Retention.KeepOf(keep)
+		}
+		if until, ok := herald.KeptUntil(ev.ReceivedAt, keep); ok && until.Before(pe.ExpiresAt) {
+			pe.ExpiresAt = until
+		}
+	}
 	if pe.Thin && (!pe.ExpiredAt.IsZero() || !c.entry.At.Before(pe.ExpiresAt)) {
 		return nil, c.fail(http.StatusGone, "payload expired", herald.Gone("the payload of event %s has expired under its retention and was deleted", id))
 	}
@@ -179,6 +189,9 @@ func (h *Handler) handleEventGet(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			c.h.Logger.Error("integration access log", "integration", i.ID, "error", err)
 			return herald.ErrUnavailable
+		}
+		if pe.ExpiresAt.Before(expires) {
+			expires = pe.ExpiresAt
 		}
 		out.ExpiresAt = &expires
 	} else if !c.record(http.StatusOK, "ok") {

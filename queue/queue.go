@@ -404,8 +404,8 @@ type maintenanceWorker struct {
 }
 
 // Work creates the coming days' partitions of the event log, restarts the
-// drain of ordered keys whose job was lost, and drops partitions past
-// retention.
+// drain of ordered keys whose job was lost, and removes events past
+// retention (the default's and each type's, see postgres.Expire).
 func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
 	if err := postgres.PartitionsEnsure(ctx, w.store.Pool(), 8); err != nil {
 		return err
@@ -417,8 +417,8 @@ func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	if err != nil {
 		return err
 	}
-	if n > 0 {
-		w.logger.Info("retention dropped old partitions", "tables", n, "retention", w.retention)
+	if n.Tables > 0 || n.Events > 0 {
+		w.logger.Info("retention removed old events", "tables", n.Tables, "events", n.Events, "retention", w.retention)
 	}
 	return nil
 }

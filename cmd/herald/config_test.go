@@ -71,7 +71,7 @@ func TestStartupLogMasksSecrets(t *testing.T) {
 			t.Errorf("%s logged: %s", secret, attrs)
 		}
 	}
-	for _, want := range []string{"postgres://herald:****@db/herald", "bootstrap_admin=root:****", "workers=200", "retention=720h"} {
+	for _, want := range []string{"postgres://herald:****@db/herald", "bootstrap_admin=root:****", "workers=200", "retention=120h"} {
 		if !strings.Contains(attrs, want) {
 			t.Errorf("log lacks %q: %s", want, attrs)
 		}

@@ -152,7 +152,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Store: a.store, Catalog: cat, Signer: integrationapi.NewSigner(key[:]), Logger: a.logger,
 		Files: integrationapi.DiskStore{Dir: filepath.Join(cfg.DataDir, "files")},
 	}, integrationapi.Config{PublicURL: publicURL, MaxFileBytes: cfg.MaxFileBytes, UploadTTL: cfg.FileUploadTTL,
-		URLTTL: cfg.FileURLTTL, Now: now})
+		URLTTL: cfg.FileURLTTL, Now: now, Retention: cfg.Retention})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
 		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
 		JobTimeout: cfg.JobTimeout, RescueMargin: cfg.RescueMargin,
@@ -237,8 +237,15 @@ func (a *App) Pool() *pgxpool.Pool { return a.pool }
 
 // Sweep enforces the retention of thin payloads and files once (the
 // periodic maintenance job calls it; tests call it after moving the clock).
+// What goes with the log's days follows the longest keep in force, the
+// day the log itself drops: an event of a type kept longer than the
+// default keeps its payload record and files.
 func (a *App) Sweep(ctx context.Context) error {
-	return a.integ.Sweep(ctx, a.cfg.Retention)
+	horizon, err := postgres.RetentionHorizon(ctx, a.pool, a.cfg.Retention)
+	if err != nil {
+		return err
+	}
+	return a.integ.Sweep(ctx, horizon)
 }
 
 // sweepInstances expires idle consumer group instances now and then, so

@@ -18,6 +18,17 @@ func KeptSince(keep time.Duration, now time.Time) (since time.Time, ok bool) {
 	return now.UTC().Add(-keep).Truncate(24 * time.Hour), true
 }
 
+// KeptUntil is when an event received at receivedAt may be removed under
+// a retention of keep (ok false: kept forever): the moment KeptSince
+// passes its receive time, the end of its UTC day plus keep. The
+// maintenance job removes it at its first run after that.
+func KeptUntil(receivedAt time.Time, keep time.Duration) (until time.Time, ok bool) {
+	if keep <= 0 {
+		return time.Time{}, false
+	}
+	return receivedAt.UTC().Truncate(24 * time.Hour).Add(24*time.Hour + keep), true
+}
+
 // ShortDuration writes a duration as Go parses it, without the zero units
 // time.Duration.String appends: "720h", not "720h0m0s".
 func ShortDuration(d time.Duration) string {

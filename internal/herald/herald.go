@@ -125,7 +125,10 @@ type EventType struct {
 	FormatAssertion bool
 	// Thin makes the type's push channels carry a notification only (nil:
 	// full delivery).
-	Thin      *ThinDelivery
+	Thin *ThinDelivery
+	// Retention overrides how long (and how many of) the type's events
+	// are kept.
+	Retention Retention
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

@@ -37,6 +37,8 @@ type eventTypeJSON struct {
 	Delivery      string             `json:"delivery"`
 	ThinFields    []string           `json:"thin_fields,omitempty"`
 	ThinRetention *thinRetentionJSON `json:"thin_retention,omitempty"`
+	// Retention is the type's own retention (absent: the default).
+	Retention *retentionJSON `json:"retention,omitempty"`
 	// Producers and Consumers are shown to the owning tenant's admins only.
 	Producers []uuid.UUID `json:"producers,omitempty"`
 	Consumers []uuid.UUID `json:"consumers,omitempty"`
@@ -49,6 +51,12 @@ func toEventTypeJSON(t *herald.EventType, p herald.Principal) eventTypeJSON {
 		Version: t.Version, Schema: json.RawMessage(t.Schema), SchemaDraft: t.SchemaDraft, FormatAssertion: t.FormatAssertion,
 		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 	thinJSON(&out, t)
+	if t.Retention != (herald.Retention{}) {
+		out.Retention = &retentionJSON{MaxCount: t.Retention.MaxCount}
+		if t.Retention.Keep > 0 {
+			out.Retention.Keep = herald.ShortDuration(t.Retention.Keep)
+		}
+	}
 	if p.IsAdminOf(t.TenantID) {
 		out.Producers = nonNil(t.Producers)
 		out.Consumers = nonNil(t.Consumers)
@@ -83,6 +91,7 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) erro
 		Delivery     string             `json:"delivery"`
 		ThinFields   []string           `json:"thin_fields"`
 		ThinRet      *thinRetentionJSON `json:"thin_retention"`
+		Retention    *retentionJSON     `json:"retention"`
 	}
 	if err := httpjson.Decode(w, r, &in); err != nil {
 		return err
@@ -120,13 +129,14 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) erro
 	checkClients("producers", in.Producers)
 	checkClients("consumers", in.Consumers)
 	thinCfg := checkThin(ve, in.Delivery, in.ThinFields, in.ThinRet)
+	ret := checkRetention(ve, in.Retention)
 	if err := ve.Err(); err != nil {
 		return err
 	}
 	d := sch.Dialect()
 	t := &herald.EventType{Name: name, TenantID: tenant, Description: in.Description, Public: in.Public,
 		Producers: dedupIDs(in.Producers), Consumers: dedupIDs(in.Consumers), Schema: doc,
-		SchemaDraft: d.Draft, FormatAssertion: d.FormatAssertion, Thin: thinCfg}
+		SchemaDraft: d.Draft, FormatAssertion: d.FormatAssertion, Thin: thinCfg, Retention: ret}
 	created, err := s.store.EventTypePut(r.Context(), t, func(existing *herald.EventType) error {
 		if !p.IsAdminOf(existing.TenantID) {
 			return herald.Forbidden("event type %q belongs to another tenant", name)
@@ -145,6 +155,38 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) erro
 	}
 	httpjson.Write(w, status, toEventTypeJSON(t, p))
 	return nil
+}
+
+// retentionJSON is an event type's own retention: how long its events
+// are kept (a Go duration; "0" or absent: the default, HERALD_RETENTION)
+// and how many of them each tenant keeps at most (0 or absent: no limit).
+type retentionJSON struct {
+	Keep     string `json:"keep,omitempty"`
+	MaxCount int64  `json:"max_count,omitempty"`
+}
+
+// checkRetention validates an event type's retention, adding problems to
+// ve.
+func checkRetention(ve *herald.ValidationError, in *retentionJSON) herald.Retention {
+	var r herald.Retention
+	if in == nil {
+		return r
+	}
+	if in.Keep != "" && in.Keep != "0" {
+		d, err := time.ParseDuration(in.Keep)
+		if err != nil || d < herald.MinRetentionKeep || d > herald.MaxRetentionKeep {
+			ve.Add("retention.keep", "duration", "must be 0 (the default retention) or a Go duration from %s to %s, such as 720h",
+				herald.ShortDuration(herald.MinRetentionKeep), herald.ShortDuration(herald.MaxRetentionKeep))
+		} else {
+			r.Keep = d
+		}
+	}
+	if in.MaxCount < 0 {
+		ve.Add("retention.max_count", "minimum", "must be 0 (no limit) or a positive number of events")
+	} else {
+		r.MaxCount = in.MaxCount
+	}
+	return r
 }
 
 // checkSchema compiles a submitted schema document as a new version's,

@@ -10,20 +10,26 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/heraldhq/herald/internal/herald"
 )
 
 const eventTypeColumns = `t.name, t.tenant_id, t.description, t.public, t.producers, t.consumers, t.version,
-	v.schema, v.schema_draft, v.format_assertion, t.created_at, t.updated_at`
+	v.schema, v.schema_draft, v.format_assertion, t.retention_keep, COALESCE(t.retention_max_count, 0),
+	t.created_at, t.updated_at`
 
 const eventTypeFrom = ` FROM event_types t JOIN event_type_versions v ON v.type_name = t.name AND v.version = t.version`
 
 func scanEventType(row pgx.Row) (*herald.EventType, error) {
 	var t herald.EventType
+	var keep pgtype.Interval
 	if err := row.Scan(&t.Name, &t.TenantID, &t.Description, &t.Public, &t.Producers, &t.Consumers, &t.Version,
-		&t.Schema, &t.SchemaDraft, &t.FormatAssertion, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		&t.Schema, &t.SchemaDraft, &t.FormatAssertion, &keep, &t.Retention.MaxCount, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
+	}
+	if keep.Valid {
+		t.Retention.Keep = intervalDuration(keep)
 	}
 	return &t, nil
 }
@@ -57,8 +63,10 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 		if existing == nil {
 			created = true
 			t.Version = 1
-			if _, err := tx.Exec(ctx, `INSERT INTO event_types (name, tenant_id, description, public, producers, consumers, version)
-				VALUES ($1, $2, $3, $4, $5, $6, 1)`, t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO event_types (name, tenant_id, description, public, producers, consumers, version,
+					retention_keep, retention_max_count)
+				VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8)`, t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers,
+				retentionKeep(t.Retention), retentionMaxCount(t.Retention)); err != nil {
 				return translate(err, "event type "+t.Name)
 			}
 			if err := eventTypeVersionInsert(ctx, tx, t); err != nil {
@@ -76,9 +84,15 @@ func (s *Store) EventTypePut(ctx context.Context, t *herald.EventType, allowed f
 				}
 			}
 			if _, err := tx.Exec(ctx, `UPDATE event_types SET tenant_id = $2, description = $3, public = $4, producers = $5,
-				consumers = $6, version = $7, updated_at = now() WHERE name = $1`,
-				t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers, t.Version); err != nil {
+				consumers = $6, version = $7, retention_keep = $8, retention_max_count = $9, updated_at = now() WHERE name = $1`,
+				t.Name, t.TenantID, t.Description, t.Public, t.Producers, t.Consumers, t.Version,
+				retentionKeep(t.Retention), retentionMaxCount(t.Retention)); err != nil {
 				return translate(err, "event type "+t.Name)
+			}
+			if existing.Retention != t.Retention {
+				if err := retentionPurgesReset(ctx, tx); err != nil {
+					return err
+				}
 			}
 		}
 		if err := eventTypeThinPut(ctx, tx, t); err != nil {

@@ -30,6 +30,10 @@ func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int
 	if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1`, group); err != nil {
 		return fmt.Errorf("forget in-flight events of group %s: %w", group, err)
 	}
+	// Gaps behind the old position are no longer the group's to hear of.
+	if _, err := tx.Exec(ctx, `DELETE FROM group_gaps WHERE group_id = $1`, group); err != nil {
+		return fmt.Errorf("forget gaps of group %s: %w", group, err)
+	}
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,24 +47,61 @@ func scanFetched(row pgx.Row) (Fetched, error) {
 	return f, err
 }
 
+// Gap is a run of a group partition's log that retention removed before
+// the group had read (or acknowledged) it: FirstMissing is the oldest
+// sequence gone, FirstAvailable the oldest kept after it, where the
+// partition continues (0: nothing is kept past the gap yet).
+type Gap struct {
+	Partition      int
+	FirstMissing   int64
+	FirstAvailable int64
+}
+
 // GroupFetch hands events of the partitions instance holds to it, in one
 // transaction: first the in-flight ones that are due again (ack wait over,
 // nack delay over, released by an instance that left), then new ones past
 // each partition's read position, oldest first, never past a backfill
 // still writing the group's log. Each stays in flight for the ack wait.
-func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim FetchLimits) ([]Fetched, error) {
+// It also returns, once, the gaps retention left in the partitions when it
+// dropped log days the group had not read (group_gaps; found by the
+// statement that locks the partitions, so a fetch without a gap pays
+// nothing more).
+func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim FetchLimits) ([]Fetched, []Gap, error) {
 	var out []Fetched
+	var gaps []Gap
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		out = nil
-		rows, err := tx.Query(ctx, `SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2
-			ORDER BY partition FOR UPDATE`, group, instance)
-		held, err := collect(rows, err, "lock partitions of instance "+instance.String(), func(row pgx.Row) (int16, error) {
-			var p int16
-			err := row.Scan(&p)
-			return p, err
+		out, gaps = nil, nil
+		rows, err := tx.Query(ctx, `SELECT c.partition, c.read_upto, g.first_missing FROM group_cursors c
+			LEFT JOIN group_gaps g ON g.group_id = c.group_id AND g.partition = c.partition
+			WHERE c.group_id = $1 AND c.owner = $2
+			ORDER BY c.partition FOR UPDATE OF c`, group, instance)
+		type heldPart struct {
+			partition int16
+			readUpto  int64
+			gap       *int64
+		}
+		parts, err := collect(rows, err, "lock partitions of instance "+instance.String(), func(row pgx.Row) (heldPart, error) {
+			var h heldPart
+			err := row.Scan(&h.partition, &h.readUpto, &h.gap)
+			return h, err
 		})
-		if err != nil || len(held) == 0 {
+		if err != nil || len(parts) == 0 {
 			return err
+		}
+		held := make([]int16, len(parts))
+		for i, h := range parts {
+			held[i] = h.partition
+			if h.gap == nil {
+				continue
+			}
+			next, err := groupFirstKept(ctx, tx, group, h.partition, h.readUpto)
+			if err != nil {
+				return err
+			}
+			gaps = append(gaps, Gap{Partition: int(h.partition), FirstMissing: *h.gap, FirstAvailable: next})
+			if _, err := tx.Exec(ctx, `DELETE FROM group_gaps WHERE group_id = $1 AND partition = $2`, group, h.partition); err != nil {
+				return fmt.Errorf("clear gap of group %s: %w", group, err)
+			}
 		}
 		var inFlight int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM group_inflight WHERE instance_id = $1`, instance).Scan(&inFlight); err != nil {
@@ -112,9 +150,23 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fetch for instance %s: %w", instance, err)
+		return nil, nil, fmt.Errorf("fetch for instance %s: %w", instance, err)
 	}
-	return out, nil
+	return out, gaps, nil
+}
+
+// groupFirstKept returns the oldest sequence in a group partition's log
+// after seq whose event is still stored (0: none).
+func groupFirstKept(ctx context.Context, tx pgx.Tx, group uuid.UUID, partition int16, after int64) (int64, error) {
+	var next int64
+	err := tx.QueryRow(ctx, `SELECT l.seq FROM group_log l
+		WHERE l.group_id = $1 AND l.partition = $2 AND l.seq > $3
+			AND EXISTS (SELECT 1 FROM events e WHERE e.id = l.event_id AND e.received_at = l.received_at)
+		ORDER BY l.seq LIMIT 1`, group, partition, after).Scan(&next)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("find the first kept event of group %s partition %d: %w", group, partition, err)
+	}
+	return next, nil
 }
 
 // inflightKey is an in-flight row found by its CloudEvents id.
@@ -299,11 +351,59 @@ func (s *Store) GroupNextDue(ctx context.Context, group, instance uuid.UUID) (ti
 	return *due, nil
 }
 
-// GroupForget takes events out of flight in a group without a consumer's
-// ack: their stored events are gone (retention), so there is nothing to
-// deliver. The cursors move past them as after an ack.
-func (s *Store) GroupForget(ctx context.Context, group uuid.UUID, parts []int16, seqs []int64) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return groupInflightRemove(ctx, tx, group, parts, seqs)
+// GroupSkipGone deals with events a fetch handed out whose stored events
+// retention removed since they were logged (or due again): there is
+// nothing to deliver, so in each partition the group skips from the oldest
+// of them to the oldest kept event after it (every log row between is
+// gone too), as if acknowledged, and the returned gaps say so.
+func (s *Store) GroupSkipGone(ctx context.Context, group uuid.UUID, gone []Fetched) ([]Gap, error) {
+	sorted := slices.Clone(gone)
+	slices.SortFunc(sorted, func(a, b Fetched) int {
+		if a.Partition != b.Partition {
+			return a.Partition - b.Partition
+		}
+		return cmp.Compare(a.Seq, b.Seq)
 	})
+	var parts []int16
+	for _, f := range sorted {
+		if p := int16(f.Partition); len(parts) == 0 || parts[len(parts)-1] != p {
+			parts = append(parts, p)
+		}
+	}
+	var gaps []Gap
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		gaps = nil
+		return groupCursorsSettle(ctx, tx, group, parts, func() error {
+			for i := 0; i < len(sorted); {
+				g := sorted[i]
+				p := int16(g.Partition)
+				next, err := groupFirstKept(ctx, tx, group, p, g.Seq)
+				if err != nil {
+					return err
+				}
+				gaps = append(gaps, Gap{Partition: g.Partition, FirstMissing: g.Seq, FirstAvailable: next})
+				// From the gone row up to the next kept one (or the
+				// partition's last row), everything is gone.
+				if _, err := tx.Exec(ctx, `WITH upto AS (
+						SELECT CASE WHEN $4 > 0 THEN $4 - 1 ELSE
+							(SELECT COALESCE(max(seq), 0) FROM group_log WHERE group_id = $1 AND partition = $2) END AS seq
+					), forgot AS (
+						DELETE FROM group_inflight WHERE group_id = $1 AND partition = $2 AND seq >= $3
+							AND seq <= (SELECT seq FROM upto)
+					)
+					UPDATE group_cursors SET read_upto = greatest(read_upto, (SELECT seq FROM upto))
+					WHERE group_id = $1 AND partition = $2`, group, p, g.Seq, next); err != nil {
+					return fmt.Errorf("skip removed events of group %s: %w", group, err)
+				}
+				for i < len(sorted) && sorted[i].Partition == g.Partition && (next == 0 || sorted[i].Seq < next) {
+					i++
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return gaps, nil
 }

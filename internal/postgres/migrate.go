@@ -15,7 +15,6 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
 
-	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/migrations"
 )
 
@@ -266,34 +265,4 @@ func PartitionsEnsure(ctx context.Context, db DBTX, daysAhead int) error {
 		return fmt.Errorf("ensure partitions: %w", err)
 	}
 	return nil
-}
-
-// Expire applies retention: it drops the daily partitions of the event log
-// and delivery history older than keep (whole days, UTC; see
-// herald.KeptSince, so a zero keep drops nothing) and deletes the
-// idempotency keys of those events and the connector runs of those days, in
-// batches so no transaction is long. It returns the number of partitions dropped.
-func Expire(ctx context.Context, db DBTX, keep time.Duration, now time.Time) (int, error) {
-	firstKept, ok := herald.KeptSince(keep, now)
-	if !ok {
-		return 0, nil
-	}
-	var n int
-	if err := db.QueryRow(ctx, `SELECT herald_drop_partitions($1::date)`, firstKept).Scan(&n); err != nil {
-		return 0, fmt.Errorf("drop old partitions: %w", err)
-	}
-	for {
-		tag, err := db.Exec(ctx, `DELETE FROM event_keys WHERE ctid = ANY (ARRAY(
-			SELECT ctid FROM event_keys WHERE received_at < $1 LIMIT 10000))`, firstKept)
-		if err != nil {
-			return n, fmt.Errorf("expire event keys: %w", err)
-		}
-		if tag.RowsAffected() < 10000 {
-			break
-		}
-	}
-	if _, err := ConnectorRunsExpire(ctx, db, firstKept); err != nil {
-		return n, err
-	}
-	return n, nil
 }

@@ -360,10 +360,11 @@ func TestExpire(t *testing.T) {
 		old, now); err != nil {
 		t.Fatal(err)
 	}
-	n, err := postgres.Expire(ctx, pool, 7*24*time.Hour, now)
+	res, err := postgres.Expire(ctx, pool, 7*24*time.Hour, now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	n := res.Tables
 	if n < 3 || regclassExists(t, pool, oldTable) || regclassExists(t, pool, "delivery_attempts_"+old.Format("20060102")) {
 		t.Fatalf("dropped %d tables; %s still there: %v", n, oldTable, regclassExists(t, pool, oldTable))
 	}

@@ -455,7 +455,7 @@ func TestDeadReport(t *testing.T) {
 
 // TestFetchSkipsRemovedEvents: a logged event whose stored event is gone
 // (retention removed it) is not handed out and does not stay in flight for
-// ever; the partition's cursor moves past it.
+// ever; the partition's cursor moves past it, and the batch says so.
 func TestFetchSkipsRemovedEvents(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, time.Second)
@@ -465,8 +465,15 @@ func TestFetchSkipsRemovedEvents(t *testing.T) {
 	if _, err := f.pool.Exec(ctxT(t), `DELETE FROM events WHERE ce_id = 'o-0'`); err != nil {
 		t.Fatal(err)
 	}
-	if got := ceIDs(t, fetch(t, e, inst, 10)); !slices.Equal(got, []string{"o-1"}) {
+	b, err := e.Fetch(ctxT(t), inst, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, b.Events); !slices.Equal(got, []string{"o-1"}) {
 		t.Fatalf("got %v, want o-1 only", got)
+	}
+	if got, want := noticesJSON(t, b.Notices), noticesJSON(t, []pull.Notice{gapOf(evs[0], evs[1])}); got != want {
+		t.Fatalf("notices %s, want %s", got, want)
 	}
 	if n := f.inFlight(); n != 1 {
 		t.Fatalf("%d in flight, want 1 (the removed event forgotten)", n)

@@ -79,30 +79,60 @@ func (b Batch) Empty() bool { return len(b.Events) == 0 && len(b.Notices) == 0 }
 // those due again first, then new ones in log order. It returns none when
 // there is nothing, or when the instance has MaxInFlight unacknowledged
 // events. Idle instances of the group expire here, so their partitions and
-// events pass to the callers that are still there.
+// events pass to the callers that are still there. Where retention removed
+// events the group had not read, the batch carries a gap notice, once per
+// gap, and the partition continues at the oldest event kept.
 func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
-	ds, err := e.fetch(ctx, inst, max)
-	return Batch{Events: ds}, err
-}
-
-func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) ([]Delivery, error) {
 	if err := e.touch(ctx, inst); err != nil {
-		return nil, err
+		return Batch{}, err
 	}
 	expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
 	if err != nil {
-		return nil, err
+		return Batch{}, err
 	}
 	if len(expired) > 0 {
 		if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
-			return nil, err
+			return Batch{}, err
 		}
 	}
-	rows, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, postgres.FetchLimits{Max: max,
+	rows, gaps, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, postgres.FetchLimits{Max: max,
 		MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait})
-	if err != nil || len(rows) == 0 {
-		return nil, err
+	if err != nil {
+		return Batch{}, err
 	}
+	var b Batch
+	if len(rows) > 0 {
+		var gone []postgres.Fetched
+		if b.Events, gone, err = e.load(ctx, rows); err != nil {
+			return Batch{}, err
+		}
+		if len(gone) > 0 {
+			more, err := e.store.GroupSkipGone(ctx, inst.Group.ID, gone)
+			if err != nil {
+				return Batch{}, err
+			}
+			gaps = append(gaps, more...)
+		}
+	}
+	for _, g := range gaps {
+		b.Notices = append(b.Notices, gapNotice(g))
+	}
+	return b, nil
+}
+
+// gapNotice is what an instance is told of a gap.
+func gapNotice(g postgres.Gap) Notice {
+	p := g.Partition
+	n := Notice{Notice: NoticeGap, Partition: &p, FirstMissing: herald.FormatSeq(g.FirstMissing)}
+	if g.FirstAvailable > 0 {
+		n.FirstAvailable = herald.FormatSeq(g.FirstAvailable)
+	}
+	return n
+}
+
+// load renders the events of fetched rows; rows whose stored event is gone
+// (removed by retention since it was logged) come back apart.
+func (e *Engine) load(ctx context.Context, rows []postgres.Fetched) (out []Delivery, gone []postgres.Fetched, err error) {
 	ids := make([]uuid.UUID, len(rows))
 	times := make([]time.Time, len(rows))
 	for i, r := range rows {
@@ -110,32 +140,23 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) ([]Delivery
 	}
 	evs, err := e.store.EventsLoad(ctx, ids, times)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]Delivery, 0, len(rows))
-	var goneParts []int16
-	var goneSeqs []int64
+	out = make([]Delivery, 0, len(rows))
 	for _, r := range rows {
 		ev := evs[r.EventID]
 		if ev == nil {
-			// Removed by retention since it was logged: nothing to hand
-			// out, and nothing to wait for an ack of.
-			goneParts, goneSeqs = append(goneParts, int16(r.Partition)), append(goneSeqs, r.Seq)
+			gone = append(gone, r)
 			continue
 		}
 		body, err := e.render(ctx, ev, r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, Delivery{Partition: r.Partition, Seq: r.Seq, EventID: r.EventID, ReceivedAt: r.ReceivedAt,
 			Deliveries: r.Deliveries, Event: body})
 	}
-	if len(goneSeqs) > 0 {
-		if err := e.store.GroupForget(ctx, inst.Group.ID, goneParts, goneSeqs); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, gone, nil
 }
 
 // render makes a stored event what a pull consumer gets: what push
