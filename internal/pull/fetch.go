@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -82,7 +83,49 @@ func (b Batch) Empty() bool { return len(b.Events) == 0 && len(b.Notices) == 0 }
 // events pass to the callers that are still there.
 func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
 	ds, err := e.fetch(ctx, inst, max)
-	return Batch{Events: ds}, err
+	if err != nil {
+		return Batch{}, err
+	}
+	b := Batch{Events: ds}
+	if inst.watch {
+		// After the fetch: the events handed out are of partitions held
+		// when it ran, which the notices then report as still held or as
+		// revoked.
+		ns, err := e.partitionNotices(ctx, inst)
+		if err != nil {
+			return Batch{}, err
+		}
+		b.Notices = append(b.Notices, ns...)
+	}
+	return b, nil
+}
+
+// partitionNotices compares the partitions inst holds with those it was
+// last told of: the ones it lost are revoked, and when anything changed
+// (and it holds any) the whole set it holds now is assigned.
+func (e *Engine) partitionNotices(ctx context.Context, inst *Instance) ([]Notice, error) {
+	now, err := e.store.GroupHeld(ctx, inst.Group.ID, inst.ID)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Equal(now, inst.held) {
+		return nil, nil
+	}
+	var ns []Notice
+	var lost []int
+	for _, p := range inst.held {
+		if !slices.Contains(now, p) {
+			lost = append(lost, p)
+		}
+	}
+	if len(lost) > 0 {
+		ns = append(ns, Notice{Notice: NoticeRevoked, Partitions: lost})
+	}
+	if len(now) > 0 {
+		ns = append(ns, Notice{Notice: NoticeAssigned, Partitions: now})
+	}
+	inst.held = now
+	return ns, nil
 }
 
 func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) ([]Delivery, error) {

@@ -80,11 +80,27 @@ func New(store *postgres.Store, cfg Config) *Engine {
 // makes later waits return without waiting: the node is shutting down.
 func (e *Engine) Stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
 
+// Stopping is closed when the node shuts down (Stop): connections that
+// outlive a fetch (WebSockets) close then.
+func (e *Engine) Stopping() <-chan struct{} { return e.stopping }
+
 // Instance is one reader of a group.
 type Instance struct {
 	ID    uuid.UUID
 	Group *herald.ConsumerGroup
+
+	// watch makes fetches tell the instance when its partitions change;
+	// held is what it was last told (Partitions).
+	watch bool
+	held  []int
 }
+
+// WatchPartitions makes the instance's fetches return partitions_revoked
+// and partitions_assigned notices whenever the partitions it holds
+// change, the first fetch included when it holds any. Only for an
+// Instance value that lives as long as its reader (a WebSocket), fetched
+// by one goroutine at a time.
+func (i *Instance) WatchPartitions() { i.watch = true }
 
 // Join adds an instance of kind to g and gives it its share of the
 // partitions. Instances of g that expired are removed first, so they do
