@@ -50,7 +50,7 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
 	// Phases limits the run to some of copy, batch, single, deliveries,
-	// ordered, pull-poll and latency (empty: all).
+	// ordered, pull-poll, pull-ws and latency (empty: all).
 	Phases []string
 	// Committers overrides the number of ingest committers (0: default).
 	Committers int
@@ -78,9 +78,12 @@ type Report struct {
 	// PullPoll is the rate one long-poll instance reads and acks a backlog
 	// at, in batches of 100 (events/s).
 	PullPoll float64
+	// PullWS is the rate one WebSocket connection reads and acks a
+	// backlog at, acking every 100 events (events/s).
+	PullWS float64
 }
 
-// pullBacklog is the events the pull-poll phase drains.
+// pullBacklog is the events the pull-poll and pull-ws phases drain.
 const pullBacklog = 20000
 
 const benchType = "bench.order.created"
@@ -278,6 +281,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("pull-poll: %w", err)
 		}
 		say("long polling (one instance, batches of 100 acked by id, backlog of %d): %.0f events/s", pullBacklog, rep.PullPoll)
+	}
+	// WebSocket: one connection drains a backlog of its group, acking
+	// every 100 events by id.
+	if has("pull-ws") {
+		if err := a.Queue().PauseDeliveries(ctx); err != nil {
+			return nil, err
+		}
+		done := prof("pull-ws")
+		rep.PullWS, err = b.pullWS(ctx, pullBacklog)
+		done()
+		if err != nil {
+			return nil, fmt.Errorf("pull-ws: %w", err)
+		}
+		say("websocket (one connection, acks of 100 ids, backlog of %d): %.0f events/s", pullBacklog, rep.PullWS)
 	}
 	return rep, nil
 }
