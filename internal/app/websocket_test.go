@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/tokens"
 )
@@ -626,5 +627,30 @@ func TestWebSocketShutdown(t *testing.T) {
 	var ce websocket.CloseError
 	if !errors.As(ws.err, &ce) {
 		t.Fatalf("not a close frame: %v", ws.err)
+	}
+}
+
+// TestWebSocketPingDropsSilentPeer: a peer that stops answering pings (it
+// reads nothing, so it sends no pongs: a hung process, a dead network
+// path) is dropped after a ping interval or two, and its partitions go to
+// the group's other connection.
+func TestWebSocketPingDropsSilentPeer(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *app.Config) { c.ConsumerPingInterval = 300 * time.Millisecond })
+	w := e.world()
+	live := e.mustDialWS(w.consumer, "")
+	live.awaitPartitions(12, 10*time.Second)
+	h := http.Header{"Authorization": {basic(w.consumer)}}
+	silent, _, err := websocket.Dial(t.Context(), "ws://"+e.app.Addr()+"/v1/consume/ws",
+		&websocket.DialOptions{HTTPHeader: h, Subprotocols: []string{"cloudevents.json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.CloseNow()
+	live.awaitPartitions(6, 10*time.Second)
+	start := time.Now()
+	live.awaitPartitions(12, 10*time.Second)
+	if time.Since(start) > 5*time.Second {
+		t.Fatalf("the silent peer was dropped after %s", time.Since(start))
 	}
 }
