@@ -531,8 +531,9 @@ func TestWebSocketThinType(t *testing.T) {
 }
 
 // TestWebSocketAuth: an upgrade without credentials is 401, one without
-// the cloudevents.json subprotocol and a plain GET are refused with
-// problems before upgrading; a consumer token works as ?access_token= and
+// the cloudevents.json subprotocol, a plain GET and a page of another
+// origin using Basic credentials are refused with problems before
+// upgrading; a consumer token works as ?access_token= and
 // as a Bearer header; an expired, tampered or other-key token and the
 // token of a client deleted since are 401.
 func TestWebSocketAuth(t *testing.T) {
@@ -553,6 +554,7 @@ func TestWebSocketAuth(t *testing.T) {
 	refused("no credentials", 401, cred{}, "", []string{"cloudevents.json"})
 	refused("no subprotocol", 422, w.consumer, "", nil)
 	refused("another subprotocol", 422, w.consumer, "", []string{"mqtt"})
+	refused("Basic from another origin", 403, w.consumer, "", []string{"cloudevents.json"}, "Origin", "https://evil.example")
 	if r := e.do(w.consumer, "GET", "/v1/consume/ws", nil); r.status != 426 {
 		t.Fatalf("plain GET: %d %s", r.status, r.body)
 	}
@@ -574,6 +576,11 @@ func TestWebSocketAuth(t *testing.T) {
 		t.Fatalf("bearer token: %v", err)
 	}
 	_ = ws2.conn.Close(websocket.StatusNormalClosure, "")
+	ws3, _, err := e.dialWS(cred{}, "access_token="+tok, []string{"cloudevents.json"}, "Origin", "https://app.example")
+	if err != nil {
+		t.Fatalf("token from another origin: %v", err)
+	}
+	_ = ws3.conn.Close(websocket.StatusNormalClosure, "")
 
 	key, err := secretbox.ParseKey(e.cfg.MasterKey)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +71,9 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 		return herald.Invalid("Sec-WebSocket-Protocol", "required",
 			"offer the subprotocol %q (the CloudEvents WebSocket binding: one JSON event per text frame)", WSSubprotocol)
 	}
+	if err := checkOrigin(r); err != nil {
+		return err
+	}
 	name := r.URL.Query().Get("group")
 	if name == "" {
 		name = herald.DefaultGroup
@@ -98,12 +102,8 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	}()
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		Subprotocols: []string{WSSubprotocol},
-		// A token is no ambient credential a page of another origin
-		// could use, so token connections may come from any origin; a
-		// browser's cached Basic credentials are, so those must come
-		// from Herald's own origin (clients that are not browsers send
-		// no Origin and pass).
-		InsecureSkipVerify: viaToken(r),
+		// checkOrigin decided, answering with a problem.
+		InsecureSkipVerify: true,
 	})
 	if err != nil {
 		return nil // Accept answered the request
@@ -114,6 +114,23 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	inst.WatchPartitions()
 	ws := &wsSession{s: s, conn: conn, inst: inst, req: r}
 	ws.run(ctx)
+	return nil
+}
+
+// checkOrigin refuses a browser page of another origin that connects
+// with Basic credentials: a browser's cached Basic credentials are ambient,
+// a page could use them unasked. A token is not, so token connections may
+// come from any origin; clients that are not browsers send no Origin.
+func checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" || viaToken(r) {
+		return nil
+	}
+	u, err := url.Parse(origin)
+	if err != nil || !strings.EqualFold(u.Host, r.Host) {
+		return herald.Forbidden("a page of another origin may not connect with Basic credentials; " +
+			"get a token with POST /v1/consume/tokens and pass it as access_token")
+	}
 	return nil
 }
 
