@@ -305,6 +305,25 @@ func (l *ackLog) consume(ws *wsConn, stop <-chan struct{}, ackUntil int) {
 	}
 }
 
+// threeInstances creates a group and connects three WebSockets to it,
+// waiting until each holds its 4 partitions.
+func (e *env) threeInstances(w *world, group string) []*wsConn {
+	e.t.Helper()
+	e.createGroup(w, group)
+	var conns []*wsConn
+	for range 3 {
+		conns = append(conns, e.mustDialWS(w.consumer, "group="+group))
+	}
+	var all []int
+	for _, ws := range conns {
+		all = append(all, ws.awaitPartitions(4, 10*time.Second)...)
+	}
+	if slices.Sort(all); !slices.Equal(all, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
+		e.t.Fatalf("partitions held: %v", all)
+	}
+	return conns
+}
+
 // TestWebSocketThreeInstancesInOrder: 10,000 events over 100 partition
 // keys, consumed by three WebSocket instances of one group that each hold
 // 4 partitions: each key in order, every event delivered and acked exactly
@@ -313,18 +332,7 @@ func TestWebSocketThreeInstancesInOrder(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	w := e.world()
-	e.createGroup(w, "orders")
-	var conns []*wsConn
-	for range 3 {
-		conns = append(conns, e.mustDialWS(w.consumer, "group=orders"))
-	}
-	var all []int
-	for _, ws := range conns {
-		all = append(all, ws.awaitPartitions(4, 10*time.Second)...)
-	}
-	if slices.Sort(all); !slices.Equal(all, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}) {
-		t.Fatalf("partitions held: %v", all)
-	}
+	conns := e.threeInstances(w, "orders")
 	const n = 10000
 	e.keyedOrders(w, n, 100)
 	l := newAckLog(t)
@@ -357,14 +365,7 @@ func TestWebSocketKillInstance(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
 	w := e.world()
-	e.createGroup(w, "orders")
-	var conns []*wsConn
-	for range 3 {
-		conns = append(conns, e.mustDialWS(w.consumer, "group=orders"))
-	}
-	for _, ws := range conns {
-		ws.awaitPartitions(4, 10*time.Second)
-	}
+	conns := e.threeInstances(w, "orders")
 	const n = 3000
 	e.keyedOrders(w, n, 100)
 	l := newAckLog(t)
