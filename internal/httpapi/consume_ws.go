@@ -112,6 +112,7 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	defer s.sockets.Done()
 	conn.SetReadLimit(wsReadLimit)
 	inst.WatchPartitions()
+	defer s.pull.Follow(inst)()
 	ws := &wsSession{s: s, conn: conn, inst: inst, req: r}
 	ws.run(ctx)
 	return nil

@@ -129,16 +129,21 @@ func (e *Engine) partitionNotices(ctx context.Context, inst *Instance) ([]Notice
 }
 
 func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) ([]Delivery, error) {
-	if err := e.touch(ctx, inst); err != nil {
-		return nil, err
-	}
-	expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
+	touched, err := e.touch(ctx, inst)
 	if err != nil {
 		return nil, err
 	}
-	if len(expired) > 0 {
-		if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
+	if touched {
+		// As often as the instance records it is alive: the others do
+		// too, and the sweeper covers groups nobody fetches from.
+		expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
+		if err != nil {
 			return nil, err
+		}
+		if len(expired) > 0 {
+			if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rows, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, postgres.FetchLimits{Max: max,
