@@ -662,3 +662,30 @@ func TestWebSocketPingDropsSilentPeer(t *testing.T) {
 		t.Fatalf("the silent peer was dropped after %s", time.Since(start))
 	}
 }
+
+// TestWebSocketReconnectResumes: a client that closes its connection
+// without acking gets the same events again when it reconnects (a new
+// instance), at once rather than after the ack wait.
+func TestWebSocketReconnectResumes(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	first := e.mustDialWS(w.consumer, "")
+	first.awaitPartitions(12, 10*time.Second)
+	e.must(202, e.send(w.producer, orderEvent("r-1", 1), orderEvent("r-2", 1)))
+	got := ids(first.nextEvents(2, 10*time.Second))
+	if err := first.conn.Close(websocket.StatusNormalClosure, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	again := e.mustDialWS(w.consumer, "")
+	start := time.Now()
+	back := ids(again.nextEvents(2, 10*time.Second))
+	slices.Sort(got)
+	slices.Sort(back)
+	if !slices.Equal(got, back) || time.Since(start) > 5*time.Second {
+		t.Fatalf("after reconnecting got %v (first had %v) after %s", back, got, time.Since(start))
+	}
+	again.send(map[string]any{"ack": back})
+	e.awaitNoneInFlight()
+	e.groupSettled(w, "default")
+}
