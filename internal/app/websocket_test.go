@@ -201,31 +201,20 @@ func (e *env) keyedOrders(w *world, n, keys int) {
 	}
 }
 
-// groupSettled checks a group has nothing in flight and no lag.
+// groupSettled waits until a group has nothing in flight (the acks sent
+// are applied) and checks it has no lag.
 func (e *env) groupSettled(w *world, name string) {
 	e.t.Helper()
-	var inflight int
-	if err := e.pool().QueryRow(context.Background(), `SELECT count(*) FROM group_inflight f
-		JOIN consumer_groups g ON g.id = f.group_id WHERE g.client_id = $1 AND g.name = $2`, w.consumerID, name).Scan(&inflight); err != nil {
-		e.t.Fatal(err)
-	}
-	if inflight != 0 {
-		e.t.Fatalf("%d events still in flight in %s", inflight, name)
-	}
+	pool := e.pool()
+	eventually(e.t, 5*time.Second, "nothing in flight in "+name, func() bool {
+		var inflight int
+		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM group_inflight f
+			JOIN consumer_groups g ON g.id = f.group_id WHERE g.client_id = $1 AND g.name = $2`, w.consumerID, name).Scan(&inflight)
+		return err == nil && inflight == 0
+	})
 	if n := lag(e.t, e.must(200, e.do(w.consumer, "GET", "/v1/consumer-groups/"+name, nil))); n != 0 {
 		e.t.Fatalf("group %s lags %d", name, n)
 	}
-}
-
-// awaitNoneInFlight waits until the acks sent are applied.
-func (e *env) awaitNoneInFlight() {
-	e.t.Helper()
-	pool := e.pool()
-	eventually(e.t, 5*time.Second, "acks applied", func() bool {
-		var k int
-		_ = pool.QueryRow(context.Background(), `SELECT count(*) FROM group_inflight`).Scan(&k)
-		return k == 0
-	})
 }
 
 // ackLog records, across consumers, every event received and acked, and
@@ -353,7 +342,6 @@ func TestWebSocketThreeInstancesInOrder(t *testing.T) {
 	if len(l.delivered) != n {
 		t.Fatalf("%d events delivered, want %d", len(l.delivered), n)
 	}
-	e.awaitNoneInFlight()
 	e.groupSettled(w, "orders")
 }
 
@@ -404,7 +392,6 @@ func TestWebSocketKillInstance(t *testing.T) {
 			t.Errorf("%s acked %d times", id, c)
 		}
 	}
-	e.awaitNoneInFlight()
 	e.groupSettled(w, "orders")
 }
 
@@ -686,6 +673,5 @@ func TestWebSocketReconnectResumes(t *testing.T) {
 		t.Fatalf("after reconnecting got %v (first had %v) after %s", back, got, time.Since(start))
 	}
 	again.send(map[string]any{"ack": back})
-	e.awaitNoneInFlight()
 	e.groupSettled(w, "default")
 }
