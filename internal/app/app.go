@@ -33,6 +33,7 @@ import (
 	"github.com/heraldhq/herald/internal/pull"
 	"github.com/heraldhq/herald/internal/schema"
 	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/tokens"
 	"github.com/heraldhq/herald/queue"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -50,6 +51,7 @@ type App struct {
 	ring     *outbound.KeyRing
 	integ    *integrationapi.Handler
 	catalog  *catalog.Catalog
+	api      *httpapi.Server
 	stopKeys context.CancelFunc
 	pull     *pull.Engine
 	server   *http.Server
@@ -195,7 +197,9 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Healthy: a.healthy, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
 		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue, Integration: a.integ,
+		Tokens: tokens.New(key[:], cfg.ConsumerTokenTTL, now), PingInterval: cfg.ConsumerPingInterval,
 	})
+	a.api = api
 	a.server = &http.Server{
 		Handler:           api.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -409,6 +413,14 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.server != nil {
 		if err := a.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+	}
+	if a.api != nil {
+		// WebSockets are hijacked connections, which Shutdown does not
+		// wait for: Stop closed them (1001); they leave their groups
+		// while the pool is still open.
+		if err := a.api.WaitSockets(ctx); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	queueDone.Wait()

@@ -121,6 +121,11 @@ type Config struct {
 	// pull.DefaultMaxInstances).
 	ConsumerInstanceTTL  time.Duration
 	ConsumerMaxInstances int
+	// ConsumerPingInterval is how often consumer WebSockets are pinged
+	// (0: httpapi.DefaultPingInterval); ConsumerTokenTTL how long a
+	// consumer token is valid (0: tokens.DefaultTTL).
+	ConsumerPingInterval time.Duration
+	ConsumerTokenTTL     time.Duration
 	// SkipMigrate assumes the schema is current (tests using a migrated
 	// template database).
 	SkipMigrate bool

@@ -50,8 +50,8 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
 	// Phases limits the run to some of copy, batch, single, deliveries,
-	// ordered, pull-poll, latency and pull-growth (empty: all but
-	// pull-growth, which fills the store with GrowthEvents events).
+	// ordered, pull-poll, pull-ws, latency and pull-growth (empty: all
+	// but pull-growth, which fills the store with GrowthEvents events).
 	Phases []string
 	// GrowthEvents is the large store size of the pull-growth phase
 	// (default 10,000,000; the small one is 100,000).
@@ -82,12 +82,15 @@ type Report struct {
 	// PullPoll is the rate one long-poll instance reads and acks a backlog
 	// at, in batches of 100 (events/s).
 	PullPoll float64
+	// PullWS is the rate one WebSocket connection reads and acks a
+	// backlog at, acking every 100 events (events/s).
+	PullWS float64
 	// PullGrowth is the pull-poll measurement with 100,000 and with
 	// GrowthEvents stored events.
 	PullGrowth []GrowthResult
 }
 
-// pullBacklog is the events the pull-poll phase drains.
+// pullBacklog is the events the pull-poll and pull-ws phases drain.
 const pullBacklog = 20000
 
 const benchType = "bench.order.created"
@@ -285,6 +288,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("pull-poll: %w", err)
 		}
 		say("long polling (one instance, batches of 100 acked by id, backlog of %d): %.0f events/s", pullBacklog, rep.PullPoll)
+	}
+	// WebSocket: one connection drains a backlog of its group, acking
+	// every 100 events by id.
+	if has("pull-ws") {
+		if err := a.Queue().PauseDeliveries(ctx); err != nil {
+			return nil, err
+		}
+		done := prof("pull-ws")
+		rep.PullWS, err = b.pullWS(ctx, pullBacklog)
+		done()
+		if err != nil {
+			return nil, fmt.Errorf("pull-ws: %w", err)
+		}
+		say("websocket (one connection, acks of 100 ids, backlog of %d): %.0f events/s", pullBacklog, rep.PullWS)
 	}
 
 	// Fetch cost as the store grows: it fills the store with millions of

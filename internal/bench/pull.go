@@ -2,9 +2,15 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
 )
 
 // pullPoll measures long polling: a consumer group gets a backlog of n
@@ -18,26 +24,6 @@ func (b *bencher) pullPoll(n int) (float64, error) {
 	}
 	r, err := b.drainMeasured("bench-poll", n)
 	return r.Rate, err
-}
-
-// backlog ingests n bench events in batches of 100.
-func (b *bencher) backlog(n int) error {
-	var batch bytes.Buffer
-	for sent := 0; sent < n; sent += 100 {
-		batch.Reset()
-		batch.WriteByte('[')
-		for i := range 100 {
-			if i > 0 {
-				batch.WriteByte(',')
-			}
-			batch.Write(b.event(nil))
-		}
-		batch.WriteByte(']')
-		if !b.post(batch.Bytes(), "application/cloudevents-batch+json") {
-			return fmt.Errorf("ingest the backlog: a batch was refused")
-		}
-	}
-	return nil
 }
 
 // fetch long-polls once and returns the ids of the events.
@@ -63,4 +49,83 @@ func (b *bencher) fetch(url string) ([]string, error) {
 		ids[i] = ev.ID
 	}
 	return ids, nil
+}
+
+// pullWS measures WebSocket consumption: a consumer group gets a backlog
+// of n events, then one WebSocket connection reads it, acking every 100
+// events by id. It returns the events read and acked per second, from the
+// dial to the last ack written.
+func (b *bencher) pullWS(ctx context.Context, n int) (float64, error) {
+	if _, err := b.call("POST", "/v1/consumer-groups", b.consumer, map[string]any{"name": "bench-ws",
+		"types": []string{benchType}}); err != nil {
+		return 0, err
+	}
+	if err := b.backlog(n); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	hdr := http.Header{}
+	hdr.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(b.consumer[0]+":"+b.consumer[1])))
+	conn, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(b.base, "http")+"/v1/consume/ws?group=bench-ws",
+		&websocket.DialOptions{Subprotocols: []string{"cloudevents.json"}, HTTPHeader: hdr})
+	if err != nil {
+		return 0, fmt.Errorf("dial: %w", err)
+	}
+	defer conn.CloseNow()
+	conn.SetReadLimit(1 << 20)
+	ids := make([]string, 0, 100)
+	got := 0
+	for got < n {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, frame, err := conn.Read(rctx)
+		cancel()
+		if err != nil {
+			return 0, fmt.Errorf("websocket: %d of %d events, then: %w", got, n, err)
+		}
+		var ev struct {
+			SpecVersion string `json:"specversion"`
+			ID          string `json:"id"`
+			Notice      string `json:"notice"`
+		}
+		if err := json.Unmarshal(frame, &ev); err != nil {
+			return 0, fmt.Errorf("websocket frame: %w", err)
+		}
+		if ev.Notice == "error" {
+			return 0, fmt.Errorf("websocket: %s", frame)
+		}
+		if ev.SpecVersion == "" {
+			continue // partitions assigned
+		}
+		got++
+		if ids = append(ids, ev.ID); len(ids) == cap(ids) || got == n {
+			ack, _ := json.Marshal(map[string][]string{"ack": ids})
+			if err := conn.Write(ctx, websocket.MessageText, ack); err != nil {
+				return 0, fmt.Errorf("websocket ack: %w", err)
+			}
+			ids = ids[:0]
+		}
+	}
+	rate := float64(got) / time.Since(start).Seconds()
+	_ = conn.Close(websocket.StatusNormalClosure, "")
+	return rate, nil
+}
+
+// backlog ingests n events in batches of 100.
+func (b *bencher) backlog(n int) error {
+	var batch bytes.Buffer
+	for sent := 0; sent < n; sent += 100 {
+		batch.Reset()
+		batch.WriteByte('[')
+		for i := range 100 {
+			if i > 0 {
+				batch.WriteByte(',')
+			}
+			batch.Write(b.event(nil))
+		}
+		batch.WriteByte(']')
+		if !b.post(batch.Bytes(), "application/cloudevents-batch+json") {
+			return fmt.Errorf("ingest the backlog: a batch was refused")
+		}
+	}
+	return nil
 }

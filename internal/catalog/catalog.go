@@ -372,11 +372,28 @@ func (s *Snapshot) Authenticate(key, secret string) (herald.Principal, error) {
 	if !herald.SecretMatches(secret, cl.SecretHash) {
 		return herald.Principal{}, herald.ErrUnauthorized
 	}
+	return s.principal(cl), nil
+}
+
+// ClientPrincipal is the principal of a client authenticated earlier (by
+// a token naming it and its tenant): it must still exist, in that tenant.
+// A client deleted since is unauthorized.
+func (s *Snapshot) ClientPrincipal(client, tenant uuid.UUID) (herald.Principal, error) {
+	cl := s.clientsID[client]
+	if cl == nil || cl.TenantID != tenant {
+		return herald.Principal{}, herald.ErrUnauthorized
+	}
+	return s.principal(cl), nil
+}
+
+// principal is the caller a client is: platform admins are the admins of
+// the platform tenant.
+func (s *Snapshot) principal(cl *herald.Client) herald.Principal {
 	p := herald.Principal{Client: cl}
 	if t := s.tenants[cl.TenantID]; t != nil && t.Platform && cl.Has(herald.RoleAdmin) {
 		p.PlatformAdmin = true
 	}
-	return p, nil
+	return p
 }
 
 // Type returns an event type by name, or nil.
@@ -396,9 +413,7 @@ func (s *Snapshot) clientMayConsume(client, tenant uuid.UUID, t *herald.EventTyp
 	if cl == nil || cl.TenantID != tenant {
 		return false
 	}
-	tn := s.tenants[cl.TenantID]
-	platformAdmin := tn != nil && tn.Platform && cl.Has(herald.RoleAdmin)
-	return t.MayConsume(cl, platformAdmin)
+	return t.MayConsume(cl, s.principal(cl).PlatformAdmin)
 }
 
 // acceptsAnything reports whether a schema document is the trivial "true"

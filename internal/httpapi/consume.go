@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -156,19 +157,20 @@ func checkIDs(ve *herald.ValidationError, ids []string) {
 	}
 }
 
-func (s *Server) handleInstanceAck(w http.ResponseWriter, r *http.Request) error {
-	inst, err := s.pathInstance(r)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		IDs       []string        `json:"ids"`
-		Partition *int            `json:"partition"`
-		Sequence  json.RawMessage `json:"sequence"`
-	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		return err
-	}
+// The acks, nacks and dead reports of both transports, long poll bodies
+// and WebSocket control frames, are these requests, checked and applied by
+// the same functions.
+
+// ackRequest acknowledges events by id, or cumulatively up to a sequence
+// in a partition.
+type ackRequest struct {
+	IDs       []string        `json:"ids"`
+	Partition *int            `json:"partition"`
+	Sequence  json.RawMessage `json:"sequence"`
+}
+
+// ack checks an ack and applies it to inst; invalid input changes nothing.
+func (s *Server) ack(ctx context.Context, inst *pull.Instance, in ackRequest) error {
 	ve := &herald.ValidationError{}
 	cumulative := in.Partition != nil || len(in.Sequence) > 0
 	switch {
@@ -189,29 +191,19 @@ func (s *Server) handleInstanceAck(w http.ResponseWriter, r *http.Request) error
 	}
 	if cumulative {
 		seq, _ := parseSequence(in.Sequence)
-		err = s.pull.AckUpto(r.Context(), inst, *in.Partition, seq)
-	} else {
-		err = s.pull.Ack(r.Context(), inst, in.IDs)
+		return s.pull.AckUpto(ctx, inst, *in.Partition, seq)
 	}
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.pull.Ack(ctx, inst, in.IDs)
 }
 
-func (s *Server) handleInstanceNack(w http.ResponseWriter, r *http.Request) error {
-	inst, err := s.pathInstance(r)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		IDs   []string `json:"ids"`
-		Delay string   `json:"delay"`
-	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		return err
-	}
+// nackRequest gives events back to the group, due again after a delay.
+type nackRequest struct {
+	IDs   []string `json:"ids"`
+	Delay string   `json:"delay"`
+}
+
+// nack checks a nack and applies it to inst; invalid input changes nothing.
+func (s *Server) nack(ctx context.Context, inst *pull.Instance, in nackRequest) error {
 	ve := &herald.ValidationError{}
 	checkIDs(ve, in.IDs)
 	var delay time.Duration
@@ -225,7 +217,35 @@ func (s *Server) handleInstanceNack(w http.ResponseWriter, r *http.Request) erro
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	if err := s.pull.Nack(r.Context(), inst, in.IDs, delay); err != nil {
+	return s.pull.Nack(ctx, inst, in.IDs, delay)
+}
+
+func (s *Server) handleInstanceAck(w http.ResponseWriter, r *http.Request) error {
+	inst, err := s.pathInstance(r)
+	if err != nil {
+		return err
+	}
+	var in ackRequest
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.ack(r.Context(), inst, in); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) handleInstanceNack(w http.ResponseWriter, r *http.Request) error {
+	inst, err := s.pathInstance(r)
+	if err != nil {
+		return err
+	}
+	var in nackRequest
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if err := s.nack(r.Context(), inst, in); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -231,13 +231,18 @@ func (s *Server) pathGroup(r *http.Request) (*herald.ConsumerGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := chi.URLParam(r, "name")
+	return s.ownGroup(r.Context(), owner, chi.URLParam(r, "name"))
+}
+
+// ownGroup loads the owner's group of that name, making the default group
+// the first time it is asked for.
+func (s *Server) ownGroup(ctx context.Context, owner *herald.Client, name string) (*herald.ConsumerGroup, error) {
 	if name == herald.DefaultGroup {
-		if err := s.ensureDefaultGroup(r.Context(), owner); err != nil {
+		if err := s.ensureDefaultGroup(ctx, owner); err != nil {
 			return nil, err
 		}
 	}
-	return s.store.ConsumerGroupGet(r.Context(), owner.ID, name)
+	return s.store.ConsumerGroupGet(ctx, owner.ID, name)
 }
 
 func (s *Server) handleGroupGet(w http.ResponseWriter, r *http.Request) error {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
 	"github.com/heraldhq/herald/internal/postgres"
+	"github.com/heraldhq/herald/internal/pull"
 )
 
 // maxReason bounds a dead report's reason.
@@ -35,18 +37,15 @@ func toDeadEventJSON(d postgres.DeadEvent, group string) deadEventJSON {
 		Sequence: herald.FormatSeq(d.Seq), Type: d.Type, Reason: d.Reason, ReceivedAt: d.ReceivedAt, CreatedAt: d.CreatedAt}
 }
 
-func (s *Server) handleInstanceDead(w http.ResponseWriter, r *http.Request) error {
-	inst, err := s.pathInstance(r)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		ID     string `json:"id"`
-		Reason string `json:"reason"`
-	}
-	if err := httpjson.Decode(w, r, &in); err != nil {
-		return err
-	}
+// deadRequest reports an event the consumer cannot process.
+type deadRequest struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// dead checks a dead report and applies it to inst; invalid input changes
+// nothing.
+func (s *Server) dead(ctx context.Context, inst *pull.Instance, in deadRequest) ([]postgres.DeadEvent, error) {
 	ve := &herald.ValidationError{}
 	if in.ID == "" {
 		ve.Add("id", "required", "give the id of the event, as delivered")
@@ -57,9 +56,21 @@ func (s *Server) handleInstanceDead(w http.ResponseWriter, r *http.Request) erro
 		ve.Add("reason", "maxLength", "give at most %d characters", maxReason)
 	}
 	if err := ve.Err(); err != nil {
+		return nil, err
+	}
+	return s.pull.Dead(ctx, inst, in.ID, in.Reason)
+}
+
+func (s *Server) handleInstanceDead(w http.ResponseWriter, r *http.Request) error {
+	inst, err := s.pathInstance(r)
+	if err != nil {
 		return err
 	}
-	dead, err := s.pull.Dead(r.Context(), inst, in.ID, in.Reason)
+	var in deadRequest
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
+	}
+	dead, err := s.dead(r.Context(), inst, in)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,27 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// authenticateConsumer lets through a client with HTTP Basic credentials
+// (authenticate) or with a consumer token (tokenPrincipal), for the
+// routes browsers open without headers. The access log never shows the
+// query string, so a token in it stays out of the log.
+func (s *Server) authenticateConsumer(next http.Handler) http.Handler {
+	basic := s.authenticate(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearerToken(r)
+		if tok == "" {
+			basic.ServeHTTP(w, r)
+			return
+		}
+		p, err := s.tokenPrincipal(r, tok)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, withTokenPrincipal(r, p))
+	})
+}
+
 // principal is the client authenticate let through.
 func principal(r *http.Request) herald.Principal { return herald.PrincipalFrom(r.Context()) }
 

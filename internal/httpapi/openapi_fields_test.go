@@ -60,6 +60,7 @@ var responseTypes = map[string]any{
 	"POST /v1/consumer-groups/{name}/instances 201 application/json":                 instanceJSON{},
 	"POST /v1/consumer-groups/{name}/instances/{instance}/dead 201 application/json": httpjson.List[deadEventJSON]{},
 	"GET /v1/dead-events 200 application/json":                                       httpjson.List[deadEventJSON]{},
+	"POST /v1/consume/tokens 201 application/json":                                   tokenJSON{},
 	"GET /v1/consumer-groups/{name}/instances/{instance}/events 200 application/cloudevents-batch+json": openapitest.Raw(
 		"the stored events as the pull engine renders them (PulledEvent), joined into a JSON array"),
 

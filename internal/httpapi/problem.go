@@ -86,6 +86,12 @@ type methodError struct{ method, path string }
 
 func (e *methodError) Error() string { return e.method + " is not supported on " + e.path }
 
+// upgradeError: a WebSocket route was called without a WebSocket upgrade
+// (or without what the upgrade must offer).
+type upgradeError struct{ reason string }
+
+func (e *upgradeError) Error() string { return e.reason }
+
 // probeError is a failed health (unhealthy) or readiness (not ready) check;
 // its reason is shown, since it names no secret and tells an operator why.
 type probeError struct {
@@ -97,11 +103,23 @@ func (e *probeError) Error() string { return e.err.Error() }
 
 func (e *probeError) Unwrap() error { return e.err }
 
-// writeError is the one place that maps errors to HTTP problems: what a
-// route answers on bad input, missing rights or a failure is decided here,
-// never in a handler. Errors that are not the caller's fault are logged and
-// answered without their text.
+// writeError answers err with its problem (problemFor), the one mapping
+// of errors to HTTP problems.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p, hdr := s.problemFor(r, err)
+	for k, v := range hdr {
+		w.Header().Set(k, v)
+	}
+	writeProblem(w, p)
+}
+
+// problemFor is the one place that maps errors to problems: what a route
+// answers on bad input, missing rights or a failure is decided here, never
+// in a handler; a WebSocket answers its control frames' errors with the
+// same problems (as error notices). It returns the headers that go with
+// the problem, if any. Errors that are not the caller's fault are logged
+// and answered without their text.
+func (s *Server) problemFor(r *http.Request, err error) (*Problem, map[string]string) {
 	var (
 		ve   *herald.ValidationError
 		ceVE *cloudevents.ValidationError
@@ -116,18 +134,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	// is shown rather than mapped.
 	switch e := err.(type) { //nolint:errorlint // never wrapped, see above
 	case *noRouteError:
-		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", e.Error()))
-		return
+		return problem(http.StatusNotFound, "not-found", "Not found", e.Error()), nil
 	case *methodError:
-		writeProblem(w, problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", e.Error()))
-		return
+		return problem(http.StatusMethodNotAllowed, "method-not-allowed", "Method not allowed", e.Error()), nil
+	case *upgradeError:
+		return problem(http.StatusUpgradeRequired, "upgrade-required", "Upgrade required", e.Error()),
+			map[string]string{"Upgrade": "websocket", "Connection": "Upgrade"}
 	case *probeError:
 		if e.ready {
-			writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "Not ready", e.Error()))
-		} else {
-			writeProblem(w, problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", e.Error()))
+			return problem(http.StatusServiceUnavailable, "not-ready", "Not ready", e.Error()), nil
 		}
-		return
+		return problem(http.StatusServiceUnavailable, "unhealthy", "Unhealthy", e.Error()), nil
 	}
 	switch {
 	case errors.As(err, &tl):
@@ -139,7 +156,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				fmt.Sprintf("event %d is %d bytes, over the limit of %d bytes per event", tl.Index, tl.Size, tl.Limit))
 			p.Errors = []ProblemItem{{Index: &idx, Field: "", Rule: "max-event-size", Detail: p.Detail}}
 		}
-		writeProblem(w, p)
+		return p, nil
 	case errors.As(err, &ceVE):
 		p := problem(http.StatusBadRequest, "invalid-cloudevent", "Invalid CloudEvent",
 			"the request holds events that are not valid CloudEvents 1.0; nothing was stored")
@@ -147,9 +164,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			p.Errors = append(p.Errors, ProblemItem{Index: indexPtr(pr.Index), ID: pr.ID, Field: pr.Field, Rule: pr.Rule, Detail: pr.Detail})
 		}
 		p.Omitted = ceVE.Omitted
-		writeProblem(w, p)
+		return p, nil
 	case errors.Is(err, cloudevents.ErrUnsupportedMediaType):
-		writeProblem(w, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", err.Error()))
+		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "Unsupported media type", err.Error()), nil
 	case errors.As(err, &rej):
 		status, kind, title := http.StatusUnprocessableEntity, "rejected-events", "Events rejected"
 		if rej.Forbidden {
@@ -159,56 +176,55 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		for _, pr := range rej.Problems {
 			p.Errors = append(p.Errors, ProblemItem{Index: indexPtr(pr.Index), ID: pr.ID, Field: pr.Field, Rule: pr.Rule, Detail: pr.Detail})
 		}
-		writeProblem(w, p)
+		return p, nil
 	case errors.As(err, &ve):
 		p := problem(http.StatusUnprocessableEntity, "validation", "Invalid request", ve.Error())
 		for _, fe := range ve.Errors {
 			p.Errors = append(p.Errors, ProblemItem{Field: fe.Field, Rule: fe.Rule, Detail: fe.Detail})
 		}
-		writeProblem(w, p)
+		return p, nil
 	case errors.Is(err, httpjson.ErrMalformed):
-		writeProblem(w, problem(http.StatusBadRequest, "malformed-json", "Malformed JSON", err.Error()))
+		return problem(http.StatusBadRequest, "malformed-json", "Malformed JSON", err.Error()), nil
 	case errors.Is(err, herald.ErrUnauthorized):
-		w.Header().Set("WWW-Authenticate", `Basic realm="herald", charset="UTF-8"`)
-		writeProblem(w, problem(http.StatusUnauthorized, "unauthorized", "Unauthorized",
-			"send a client key and secret with HTTP Basic authentication"))
+		return problem(http.StatusUnauthorized, "unauthorized", "Unauthorized",
+				"send a client key and secret with HTTP Basic authentication"),
+			map[string]string{"WWW-Authenticate": `Basic realm="herald", charset="UTF-8"`}
 	case errors.As(err, &fe):
-		writeProblem(w, problem(http.StatusForbidden, "forbidden", "Forbidden", fe.Reason))
+		return problem(http.StatusForbidden, "forbidden", "Forbidden", fe.Reason), nil
 	case errors.Is(err, herald.ErrForbidden):
-		writeProblem(w, problem(http.StatusForbidden, "forbidden", "Forbidden", "you may not do this"))
+		return problem(http.StatusForbidden, "forbidden", "Forbidden", "you may not do this"), nil
 	case errors.Is(err, herald.ErrNotFound):
-		writeProblem(w, problem(http.StatusNotFound, "not-found", "Not found", err.Error()))
+		return problem(http.StatusNotFound, "not-found", "Not found", err.Error()), nil
 	case errors.Is(err, herald.ErrGone):
-		writeProblem(w, problem(http.StatusGone, "gone", "Gone", err.Error()))
+		return problem(http.StatusGone, "gone", "Gone", err.Error()), nil
 	case errors.As(err, &ce) && ce.Rule != "":
 		p := problem(http.StatusConflict, "conflict", "Conflict", err.Error())
 		p.Errors = []ProblemItem{{Field: ce.Field, Rule: ce.Rule, Detail: ce.Reason}}
-		writeProblem(w, p)
+		return p, nil
 	case errors.Is(err, herald.ErrConflict):
-		writeProblem(w, problem(http.StatusConflict, "conflict", "Conflict", err.Error()))
+		return problem(http.StatusConflict, "conflict", "Conflict", err.Error()), nil
 	case errors.Is(err, herald.ErrUnavailable):
 		s.logger.Warn("service unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
-		w.Header().Set("Retry-After", "1")
-		writeProblem(w, problem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
-			"Herald cannot serve this right now; retry shortly"))
+		return problem(http.StatusServiceUnavailable, "unavailable", "Service unavailable",
+			"Herald cannot serve this right now; retry shortly"), map[string]string{"Retry-After": "1"}
 	case postgres.Unavailable(err):
 		// The database is down, restarting or unreachable: nothing of the
 		// request was stored (or, if its commit's answer was lost, a
 		// retry is answered as a duplicate). Herald reconnects by itself.
 		s.logger.Warn("database unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
-		w.Header().Set("Retry-After", databaseRetryAfter)
-		writeProblem(w, problem(http.StatusServiceUnavailable, "database-unavailable", "Database unavailable",
-			"Herald cannot reach its database right now; retry shortly (events of this request that were stored after all are answered as duplicates)"))
+		return problem(http.StatusServiceUnavailable, "database-unavailable", "Database unavailable",
+				"Herald cannot reach its database right now; retry shortly (events of this request that were stored after all are answered as duplicates)"),
+			map[string]string{"Retry-After": databaseRetryAfter}
 	case postgres.IsUnstorableText(err):
 		// A safety net: every input field refuses such text itself, naming
 		// the field; reaching this is a field that forgot to.
 		s.logger.Error("unstorable text reached the database", "method", r.Method, "path", r.URL.Path, "error", err)
-		writeProblem(w, problem(http.StatusUnprocessableEntity, "unstorable-text", "Unstorable text",
-			"the request holds text that cannot be stored: U+0000 or bytes that are not UTF-8"))
+		return problem(http.StatusUnprocessableEntity, "unstorable-text", "Unstorable text",
+			"the request holds text that cannot be stored: U+0000 or bytes that are not UTF-8"), nil
 	default:
 		s.logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-		writeProblem(w, problem(http.StatusInternalServerError, "internal", "Internal server error",
-			"the request failed on the server; it has been logged"))
+		return problem(http.StatusInternalServerError, "internal", "Internal server error",
+			"the request failed on the server; it has been logged"), nil
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -23,6 +24,7 @@ import (
 	"github.com/heraldhq/herald/internal/ingest"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/pull"
+	"github.com/heraldhq/herald/internal/tokens"
 	"github.com/heraldhq/herald/openapi"
 	"github.com/heraldhq/herald/webhook"
 )
@@ -75,6 +77,12 @@ type Deps struct {
 	// base of the instances' base_uri ("" makes them relative).
 	Pull      *pull.Engine
 	PublicURL string
+	// Tokens issues and checks consumer tokens (nil: none are issued,
+	// WebSockets take HTTP Basic only).
+	Tokens *tokens.Issuer
+	// PingInterval is how often WebSockets are pinged (0:
+	// DefaultPingInterval).
+	PingInterval time.Duration
 }
 
 // Server serves Herald's HTTP API.
@@ -99,6 +107,10 @@ type Server struct {
 	groups     GroupStarter
 	pull       *pull.Engine
 	publicURL  string
+
+	tokens       *tokens.Issuer
+	pingInterval time.Duration
+	sockets      sync.WaitGroup // open WebSockets
 }
 
 // New builds the server and its routes.
@@ -107,7 +119,10 @@ func New(d Deps) *Server {
 		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, healthy: d.Healthy, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
 		connectors: d.Connectors, runs: d.ConnectorRuns, groups: d.Groups, pull: d.Pull, publicURL: d.PublicURL,
-		integ: d.Integration,
+		integ: d.Integration, tokens: d.Tokens, pingInterval: d.PingInterval,
+	}
+	if s.pingInterval <= 0 {
+		s.pingInterval = DefaultPingInterval
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
@@ -165,6 +180,8 @@ func (s *Server) routes() chi.Router {
 			r.Method(rt.Method, rt.Pattern, s.handle(rt.Handle))
 		}
 	}
+	// WebSockets authenticate with HTTP Basic or a consumer token.
+	r.With(s.authenticateConsumer).Get("/v1/consume/ws", s.handle(s.handleConsumeWS))
 	r.Route("/v1", func(r chi.Router) {
 		r.Use(s.authenticate)
 		if s.integ != nil {
@@ -229,6 +246,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/consumer-groups/{name}/instances/{instance}/nack", s.handle(s.handleInstanceNack))
 		r.Delete("/consumer-groups/{name}/instances/{instance}", s.handle(s.handleInstanceDelete))
 		r.Post("/consumer-groups/{name}/instances/{instance}/dead", s.handle(s.handleInstanceDead))
+		r.Post("/consume/tokens", s.handle(s.handleConsumeTokenCreate))
 		r.Get("/dead-events", s.handle(s.handleDeadEventList))
 		r.Post("/dead-events/{id}/redrive", s.handle(s.handleDeadEventRedrive))
 

@@ -52,6 +52,12 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return fmt.Errorf("%w: reading the body: %s", ErrMalformed, err.Error())
 	}
+	return DecodeBytes(body, v)
+}
+
+// DecodeBytes is Decode for a message already read (a WebSocket control
+// frame): the same checks, the same errors.
+func DecodeBytes(body []byte, v any) error {
 	if jerr := jsoncheck.Check(body); jerr != nil {
 		if jerr.Rule == jsoncheck.RuleDuplicateKey {
 			return herald.Invalid(jerr.Path.Field(""), jerr.Rule, "%s", jerr.Detail)

@@ -54,3 +54,14 @@ func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.
 		return p, err
 	})
 }
+
+// GroupHeld returns the partitions of a group an instance holds, in order.
+func (s *Store) GroupHeld(ctx context.Context, group, instance uuid.UUID) ([]int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2
+		ORDER BY partition`, group, instance)
+	return collect(rows, err, "partitions held by instance "+instance.String(), func(row pgx.Row) (int, error) {
+		var p int16
+		err := row.Scan(&p)
+		return int(p), err
+	})
+}

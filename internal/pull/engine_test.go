@@ -515,3 +515,46 @@ func TestConcurrentJoins(t *testing.T) {
 		t.Fatalf("%d instances hold %d partitions", len(held), total)
 	}
 }
+
+// TestPartitionNotices: an instance that watches its partitions is told
+// the set it holds on its first fetch, then what is revoked and the new
+// set when another instance joins, and the new set when it leaves; one
+// that does not watch is told nothing; nothing is told twice.
+func TestPartitionNotices(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, 30*time.Second)
+	e := f.engine(pull.Config{})
+	a := f.join(e)
+	a.WatchPartitions()
+	notices := func(inst *pull.Instance) []pull.Notice {
+		t.Helper()
+		b, err := e.Fetch(ctxT(t), inst, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Notices
+	}
+	all := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	if ns := notices(a); len(ns) != 1 || ns[0].Notice != pull.NoticeAssigned || !slices.Equal(ns[0].Partitions, all) {
+		t.Fatalf("first fetch: %+v", ns)
+	}
+	if ns := notices(a); len(ns) != 0 {
+		t.Fatalf("told again: %+v", ns)
+	}
+	b := f.join(e)
+	if ns := notices(b); len(ns) != 0 {
+		t.Fatalf("an instance that does not watch was told %+v", ns)
+	}
+	held := f.held()
+	ns := notices(a)
+	if len(ns) != 2 || ns[0].Notice != pull.NoticeRevoked || !slices.Equal(ns[0].Partitions, held[b.ID]) ||
+		ns[1].Notice != pull.NoticeAssigned || !slices.Equal(ns[1].Partitions, held[a.ID]) {
+		t.Fatalf("after a join: %+v, held %v", ns, held)
+	}
+	if err := e.Leave(ctxT(t), f.group, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ns := notices(a); len(ns) != 1 || ns[0].Notice != pull.NoticeAssigned || !slices.Equal(ns[0].Partitions, all) {
+		t.Fatalf("after a leave: %+v", ns)
+	}
+}

@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -83,16 +84,67 @@ func (b Batch) Empty() bool { return len(b.Events) == 0 && len(b.Notices) == 0 }
 // events the group had not read, the batch carries a gap notice, once per
 // gap, and the partition continues at the oldest event kept.
 func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
-	if err := e.touch(ctx, inst); err != nil {
-		return Batch{}, err
-	}
-	expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
+	b, err := e.fetch(ctx, inst, max)
 	if err != nil {
 		return Batch{}, err
 	}
-	if len(expired) > 0 {
-		if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
+	if inst.watch {
+		// After the fetch: the events handed out are of partitions held
+		// when it ran, which the notices then report as still held or as
+		// revoked.
+		ns, err := e.partitionNotices(ctx, inst)
+		if err != nil {
 			return Batch{}, err
+		}
+		b.Notices = append(b.Notices, ns...)
+	}
+	return b, nil
+}
+
+// partitionNotices compares the partitions inst holds with those it was
+// last told of: the ones it lost are revoked, and when anything changed
+// (and it holds any) the whole set it holds now is assigned.
+func (e *Engine) partitionNotices(ctx context.Context, inst *Instance) ([]Notice, error) {
+	now, err := e.store.GroupHeld(ctx, inst.Group.ID, inst.ID)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Equal(now, inst.held) {
+		return nil, nil
+	}
+	var ns []Notice
+	var lost []int
+	for _, p := range inst.held {
+		if !slices.Contains(now, p) {
+			lost = append(lost, p)
+		}
+	}
+	if len(lost) > 0 {
+		ns = append(ns, Notice{Notice: NoticeRevoked, Partitions: lost})
+	}
+	if len(now) > 0 {
+		ns = append(ns, Notice{Notice: NoticeAssigned, Partitions: now})
+	}
+	inst.held = now
+	return ns, nil
+}
+
+func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
+	touched, err := e.touch(ctx, inst)
+	if err != nil {
+		return Batch{}, err
+	}
+	if touched {
+		// As often as the instance records it is alive: the others do
+		// too, and the sweeper covers groups nobody fetches from.
+		expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
+		if err != nil {
+			return Batch{}, err
+		}
+		if len(expired) > 0 {
+			if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
+				return Batch{}, err
+			}
 		}
 	}
 	rows, gaps, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, postgres.FetchLimits{Max: max,

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -80,11 +81,35 @@ func New(store *postgres.Store, cfg Config) *Engine {
 // makes later waits return without waiting: the node is shutting down.
 func (e *Engine) Stop() { e.stopOnce.Do(func() { close(e.stopping) }) }
 
+// Stopping is closed when the node shuts down (Stop): connections that
+// outlive a fetch (WebSockets) close then.
+func (e *Engine) Stopping() <-chan struct{} { return e.stopping }
+
 // Instance is one reader of a group.
 type Instance struct {
 	ID    uuid.UUID
 	Group *herald.ConsumerGroup
+
+	// watch makes fetches tell the instance when its partitions change;
+	// held is what it was last told (Partitions).
+	watch bool
+	held  []int
+	// woken is a subscription to the group's wake-ups that lives with the
+	// instance (Follow); short says its last fetch came back with fewer
+	// events than asked for.
+	woken <-chan struct{}
+	short bool
+	// touched is when this value last recorded that the instance is alive
+	// (unix nanoseconds, 0: never).
+	touched atomic.Int64
 }
+
+// WatchPartitions makes the instance's fetches return partitions_revoked
+// and partitions_assigned notices whenever the partitions it holds
+// change, the first fetch included when it holds any. Only for an
+// Instance value that lives as long as its reader (a WebSocket), fetched
+// by one goroutine at a time.
+func (i *Instance) WatchPartitions() { i.watch = true }
 
 // Join adds an instance of kind to g and gives it its share of the
 // partitions. Instances of g that expired are removed first, so they do
@@ -180,17 +205,38 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	return nil
 }
 
+// Follow subscribes inst to its group's wake-ups for as long as it lives,
+// until stop: a Wait after a fetch that came back short then sleeps until
+// something happens instead of fetching nothing first. For an Instance
+// value that lives as long as its reader (a WebSocket).
+func (e *Engine) Follow(inst *Instance) (stop func()) {
+	ch, done := e.waiting.subscribe(inst.Group.ID)
+	inst.woken = ch
+	return done
+}
+
 // touch records that the instance is alive; an expired or unknown one is
-// not found (its caller creates a new one).
-func (e *Engine) touch(ctx context.Context, inst *Instance) error {
-	return e.store.GroupInstanceTouch(ctx, inst.ID, inst.Group.ID, e.cfg.InstanceTTL)
+// not found (its caller creates a new one). An Instance value that
+// recorded it less than a tenth of the TTL ago does not record it again
+// (a WebSocket fetches and acks many times a second); touched reports
+// whether it did.
+func (e *Engine) touch(ctx context.Context, inst *Instance) (touched bool, err error) {
+	now := time.Now()
+	if last := inst.touched.Load(); last != 0 && now.Sub(time.Unix(0, last)) < e.cfg.InstanceTTL/10 {
+		return false, nil
+	}
+	if err := e.store.GroupInstanceTouch(ctx, inst.ID, inst.Group.ID, e.cfg.InstanceTTL); err != nil {
+		return false, err
+	}
+	inst.touched.Store(now.UnixNano())
+	return true, nil
 }
 
 // Ack acknowledges events in flight in the instance's group by their
 // CloudEvents ids. Ids not in flight in the group are invalid and nothing
 // changes.
 func (e *Engine) Ack(ctx context.Context, inst *Instance, ids []string) error {
-	if err := e.touch(ctx, inst); err != nil {
+	if _, err := e.touch(ctx, inst); err != nil {
 		return err
 	}
 	if err := e.store.GroupAck(ctx, inst.Group.ID, ids); err != nil {
@@ -207,7 +253,7 @@ func (e *Engine) madeRoom(inst *Instance) { e.waiting.wake([]uuid.UUID{inst.Grou
 // AckUpto acknowledges everything the instance was handed in a partition
 // it holds, up to seq.
 func (e *Engine) AckUpto(ctx context.Context, inst *Instance, partition int, seq int64) error {
-	if err := e.touch(ctx, inst); err != nil {
+	if _, err := e.touch(ctx, inst); err != nil {
 		return err
 	}
 	if err := e.store.GroupAckUpto(ctx, inst.Group.ID, inst.ID, partition, seq); err != nil {
@@ -219,7 +265,7 @@ func (e *Engine) AckUpto(ctx context.Context, inst *Instance, partition int, seq
 
 // Nack gives events in flight back to the group, due again after delay.
 func (e *Engine) Nack(ctx context.Context, inst *Instance, ids []string, delay time.Duration) error {
-	if err := e.touch(ctx, inst); err != nil {
+	if _, err := e.touch(ctx, inst); err != nil {
 		return err
 	}
 	if err := e.store.GroupNack(ctx, inst.Group.ID, ids, delay); err != nil {
@@ -232,7 +278,7 @@ func (e *Engine) Nack(ctx context.Context, inst *Instance, ids []string, delay t
 // Dead reports an event the consumer cannot process: it is acknowledged
 // for the group and kept, with reason, in the consumer's dead-event store.
 func (e *Engine) Dead(ctx context.Context, inst *Instance, id, reason string) ([]postgres.DeadEvent, error) {
-	if err := e.touch(ctx, inst); err != nil {
+	if _, err := e.touch(ctx, inst); err != nil {
 		return nil, err
 	}
 	dead, err := e.store.GroupDead(ctx, inst.Group.ID, id, reason)

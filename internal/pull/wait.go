@@ -88,14 +88,25 @@ func (e *Engine) Listen(ctx context.Context) {
 func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Duration) (Batch, error) {
 	// Subscribed before the first fetch, so a commit between that fetch
 	// and the wait is not missed.
-	woken, done := e.waiting.subscribe(inst.Group.ID)
-	defer done()
+	woken := inst.woken
+	if woken == nil {
+		ch, done := e.waiting.subscribe(inst.Group.ID)
+		defer done()
+		woken = ch
+	}
+	// A following instance whose last fetch came back short got all there
+	// was; its subscription kept every wake-up since, so it sleeps first.
+	skip := inst.woken != nil && inst.short
 	end := time.Now().Add(wait)
 	for {
-		b, err := e.Fetch(ctx, inst, max)
-		if err != nil || !b.Empty() || !time.Now().Before(end) {
-			return b, err
+		if !skip {
+			b, err := e.Fetch(ctx, inst, max)
+			inst.short = err == nil && len(b.Events) < max
+			if err != nil || !b.Empty() || !time.Now().Before(end) {
+				return b, err
+			}
 		}
+		skip = false
 		select {
 		case <-e.stopping:
 			return Batch{}, nil
