@@ -37,9 +37,10 @@ func (s *Store) GroupDead(ctx context.Context, group uuid.UUID, ceID, reason str
 		if err != nil {
 			return err
 		}
+		// The rows are locked (groupInflightFind); like an ack, this only
+		// takes them out of flight.
 		parts, seqs := splitKeys(keys)
-		return groupCursorsSettle(ctx, tx, group, parts, func() error {
-			rows, err := tx.Query(ctx, `WITH gone AS (
+		rows, err := tx.Query(ctx, `WITH gone AS (
 					DELETE FROM group_inflight WHERE group_id = $1
 						AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))
 					RETURNING partition, seq, event_id, received_at
@@ -50,10 +51,9 @@ func (s *Store) GroupDead(ctx context.Context, group uuid.UUID, ceID, reason str
 				JOIN consumer_groups g ON g.id = $1
 				JOIN events e ON e.id = d.event_id AND e.received_at = d.received_at
 				RETURNING id, client_id, group_id, partition, event_id, received_at, seq, type, reason, created_at`,
-				group, parts, seqs, reason)
-			out, err = collect(rows, err, "report dead events of group "+group.String(), scanDeadEvent)
-			return err
-		})
+			group, parts, seqs, reason)
+		out, err = collect(rows, err, "report dead events of group "+group.String(), scanDeadEvent)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -123,13 +123,14 @@ func (s *Store) DeadEventRedrive(ctx context.Context, client, id uuid.UUID) erro
 			return herald.ConflictRule("id", "group-gone", "the consumer group of dead event %s was deleted", id)
 		}
 		part := []int16{int16(d.Partition)}
-		err = groupCursorsSettle(ctx, tx, d.GroupID, part, func() error {
+		err = groupCursorsLocked(ctx, tx, d.GroupID, part, func() error {
 			// An event past the read position (the group was moved back)
 			// comes again from the log; only one already read goes back in
 			// flight.
 			_, err := tx.Exec(ctx, `INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at,
-					instance_id, deliver_after, deliveries)
-				SELECT $1, $2, $3, $4, $5, NULL, now(), 0 FROM group_cursors
+					instance_id, deliver_after, deliveries, ce_id)
+				SELECT $1, $2, $3, $4, $5, NULL, now(), 0,
+					(SELECT e.ce_id FROM events e WHERE e.id = $4 AND e.received_at = $5) FROM group_cursors
 				WHERE group_id = $1 AND partition = $2 AND read_upto >= $3
 				ON CONFLICT (group_id, partition, seq) DO UPDATE SET instance_id = NULL, deliver_after = now()`,
 				d.GroupID, d.Partition, d.Seq, d.EventID, d.ReceivedAt)

@@ -12,8 +12,8 @@ import (
 
 // groupCursorsInsert makes a new group's partition cursors, all at cursor.
 func groupCursorsInsert(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO group_cursors (group_id, partition, acked_upto, read_upto)
-		SELECT $1, p, $2, $2 FROM generate_series(0, $3 - 1) AS p`, group, cursor, herald.Partitions); err != nil {
+	if _, err := tx.Exec(ctx, `INSERT INTO group_cursors (group_id, partition, read_upto)
+		SELECT $1, p, $2 FROM generate_series(0, $3 - 1) AS p`, group, cursor, herald.Partitions); err != nil {
 		return fmt.Errorf("create cursors of group %s: %w", group, err)
 	}
 	return nil
@@ -23,7 +23,7 @@ func groupCursorsInsert(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor 
 // its read position with it: what was in flight is forgotten, the group
 // reads again from there.
 func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET acked_upto = $2, read_upto = $2 WHERE group_id = $1`,
+	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET read_upto = $2 WHERE group_id = $1`,
 		group, cursor); err != nil {
 		return fmt.Errorf("move cursors of group %s: %w", group, err)
 	}
@@ -39,29 +39,27 @@ func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int
 
 // GroupPartitions returns each partition of a group with its cursor, the
 // last sequence in its log and its lag: the rows of its log past the
-// cursor (counted along the group log's primary key).
+// cursor (counted along the group log's primary key). The cursor (what is
+// acknowledged) is derived, never stored: just below the partition's
+// oldest event in flight, or its read position when none is. So an ack
+// only deletes in-flight rows and takes no lock a fetch holds.
 func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.GroupPartition, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.partition, c.acked_upto,
+	rows, err := s.pool.Query(ctx, `WITH c AS (
+			SELECT c.group_id, c.partition, COALESCE(
+				(SELECT min(f.seq) - 1 FROM group_inflight f WHERE f.group_id = c.group_id AND f.partition = c.partition),
+				c.read_upto) AS acked_upto
+			FROM group_cursors c WHERE c.group_id = $1
+		)
+		SELECT c.partition, c.acked_upto,
 			COALESCE((SELECT max(l.seq) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition), 0),
 			(SELECT count(*) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
 				AND l.seq > c.acked_upto)
-		FROM group_cursors c WHERE c.group_id = $1 ORDER BY c.partition`, group)
+		FROM c ORDER BY c.partition`, group)
 	return collect(rows, err, "partitions of group "+group.String(), func(row pgx.Row) (herald.GroupPartition, error) {
 		var p herald.GroupPartition
 		var part int16
 		err := row.Scan(&part, &p.AckedUpto, &p.Last, &p.Lag)
 		p.Partition = int(part)
 		return p, err
-	})
-}
-
-// GroupHeld returns the partitions of a group an instance holds, in order.
-func (s *Store) GroupHeld(ctx context.Context, group, instance uuid.UUID) ([]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2
-		ORDER BY partition`, group, instance)
-	return collect(rows, err, "partitions held by instance "+instance.String(), func(row pgx.Row) (int, error) {
-		var p int16
-		err := row.Scan(&p)
-		return int(p), err
 	})
 }

@@ -36,7 +36,21 @@ type Fetched struct {
 type FetchLimits struct {
 	Max         int
 	MaxInFlight int
-	AckWait     time.Duration
+	// MinRoom, when the instance has events in flight, is the least room
+	// under MaxInFlight worth reading new events for: a consumer that
+	// acknowledges in small steps then gets them in fewer, larger fetches.
+	// Events due again are handed out whatever the room.
+	MinRoom int
+	AckWait time.Duration
+}
+
+// FetchResult is what GroupFetch hands an instance.
+type FetchResult struct {
+	Events []Fetched
+	// Gaps are retention's gaps in the partitions, each told once.
+	Gaps []Gap
+	// Held are the partitions the instance held, in order.
+	Held []int
 }
 
 func scanFetched(row pgx.Row) (Fetched, error) {
@@ -66,12 +80,13 @@ type Gap struct {
 // dropped log days the group had not read (group_gaps; found by the
 // statement that locks the partitions, so a fetch without a gap pays
 // nothing more).
-func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim FetchLimits) ([]Fetched, []Gap, error) {
-	var out []Fetched
-	var gaps []Gap
+func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim FetchLimits) (FetchResult, error) {
+	var res FetchResult
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		out, gaps = nil, nil
-		rows, err := tx.Query(ctx, `SELECT c.partition, c.read_upto, g.first_missing FROM group_cursors c
+		res = FetchResult{}
+		rows, err := tx.Query(ctx, `SELECT c.partition, c.read_upto, g.first_missing,
+				(SELECT count(*) FROM group_inflight WHERE instance_id = $2)
+			FROM group_cursors c
 			LEFT JOIN group_gaps g ON g.group_id = c.group_id AND g.partition = c.partition
 			WHERE c.group_id = $1 AND c.owner = $2
 			ORDER BY c.partition FOR UPDATE OF c`, group, instance)
@@ -79,10 +94,11 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			partition int16
 			readUpto  int64
 			gap       *int64
+			inFlight  int
 		}
 		parts, err := collect(rows, err, "lock partitions of instance "+instance.String(), func(row pgx.Row) (heldPart, error) {
 			var h heldPart
-			err := row.Scan(&h.partition, &h.readUpto, &h.gap)
+			err := row.Scan(&h.partition, &h.readUpto, &h.gap, &h.inFlight)
 			return h, err
 		})
 		if err != nil || len(parts) == 0 {
@@ -91,6 +107,7 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		held := make([]int16, len(parts))
 		for i, h := range parts {
 			held[i] = h.partition
+			res.Held = append(res.Held, int(h.partition))
 			if h.gap == nil {
 				continue
 			}
@@ -98,15 +115,12 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			if err != nil {
 				return err
 			}
-			gaps = append(gaps, Gap{Partition: int(h.partition), FirstMissing: *h.gap, FirstAvailable: next})
+			res.Gaps = append(res.Gaps, Gap{Partition: int(h.partition), FirstMissing: *h.gap, FirstAvailable: next})
 			if _, err := tx.Exec(ctx, `DELETE FROM group_gaps WHERE group_id = $1 AND partition = $2`, group, h.partition); err != nil {
 				return fmt.Errorf("clear gap of group %s: %w", group, err)
 			}
 		}
-		var inFlight int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM group_inflight WHERE instance_id = $1`, instance).Scan(&inFlight); err != nil {
-			return fmt.Errorf("count events in flight of instance %s: %w", instance, err)
-		}
+		inFlight := parts[0].inFlight
 		n := min(lim.Max, lim.MaxInFlight-inFlight)
 		if n <= 0 {
 			return nil
@@ -123,8 +137,8 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		if err != nil {
 			return err
 		}
-		out = append(out, due...)
-		if n -= len(due); n <= 0 {
+		res.Events = append(res.Events, due...)
+		if n -= len(due); n <= 0 || (inFlight+len(due) > 0 && n < lim.MinRoom) {
 			return nil
 		}
 		rows, err = tx.Query(ctx, `WITH picked AS (
@@ -137,8 +151,10 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 				WHERE c.group_id = $1 AND c.partition = ANY($3)
 				ORDER BY l.seq LIMIT $5
 			), ins AS (
-				INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at, instance_id, deliver_after)
-				SELECT $1, partition, seq, event_id, received_at, $2, now() + $4 * interval '1 millisecond' FROM picked
+				INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at, instance_id, deliver_after, ce_id)
+				SELECT $1, p.partition, p.seq, p.event_id, p.received_at, $2, now() + $4 * interval '1 millisecond',
+					(SELECT e.ce_id FROM events e WHERE e.id = p.event_id AND e.received_at = p.received_at)
+				FROM picked p
 			), moved AS (
 				UPDATE group_cursors c SET read_upto = m.seq
 				FROM (SELECT partition, max(seq) AS seq FROM picked GROUP BY partition) m
@@ -146,13 +162,13 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			)
 			SELECT partition, seq, event_id, received_at, 1 FROM picked ORDER BY seq`, group, instance, held, wait, n)
 		fresh, err := collect(rows, err, "read the log of group "+group.String(), scanFetched)
-		out = append(out, fresh...)
+		res.Events = append(res.Events, fresh...)
 		return err
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch for instance %s: %w", instance, err)
+		return FetchResult{}, fmt.Errorf("fetch for instance %s: %w", instance, err)
 	}
-	return out, gaps, nil
+	return res, nil
 }
 
 // groupFirstKept returns the oldest sequence in a group partition's log
@@ -176,13 +192,13 @@ type inflightKey struct {
 }
 
 // groupInflightFind returns the in-flight rows of a group whose events have
-// the given CloudEvents ids. An id with none is unknown: an error naming
-// field, and the caller changes nothing.
+// the given CloudEvents ids, locked in (partition, seq) order, the order
+// every statement that changes in-flight rows locks them in. An id with
+// none is unknown: an error naming field, and the caller changes nothing.
 func groupInflightFind(ctx context.Context, tx pgx.Tx, group uuid.UUID, ids []string, field string) ([]inflightKey, error) {
-	rows, err := tx.Query(ctx, `SELECT f.partition, f.seq, e.ce_id FROM group_inflight f
-		JOIN events e ON e.id = f.event_id AND e.received_at = f.received_at
-		WHERE f.group_id = $1 AND e.ce_id = ANY($2)
-		ORDER BY f.partition, f.seq`, group, ids)
+	rows, err := tx.Query(ctx, `SELECT partition, seq, ce_id FROM group_inflight
+		WHERE group_id = $1 AND ce_id = ANY($2)
+		ORDER BY partition, seq FOR UPDATE`, group, ids)
 	if err != nil {
 		return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
 	}
@@ -222,9 +238,12 @@ func splitKeys(keys []inflightKey) (parts []int16, seqs []int64) {
 }
 
 // groupCursorsLock locks the cursors of a group's partitions (all of them
-// when parts is nil) until tx ends, in partition order: every transaction
-// that changes in-flight rows takes these locks first, so none waits for
-// another in the opposite order.
+// when parts is nil) until tx ends, in partition order. Statements that
+// move a read position (fetch, seek, skipping removed events) or put an
+// event back in flight below it (redrive) take these locks first, so they
+// take turns with each other and with rebalances moving the partitions.
+// Acks do not: they only delete in-flight rows, and a partition's
+// acknowledged position is derived from those (GroupPartitions).
 func groupCursorsLock(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16) error {
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM group_cursors WHERE group_id = $1 AND ($2::smallint[] IS NULL OR partition = ANY($2))
 		ORDER BY partition FOR UPDATE`, group, parts); err != nil {
@@ -233,24 +252,13 @@ func groupCursorsLock(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []i
 	return nil
 }
 
-// groupCursorsSettle locks the cursors of the given partitions (in
-// partition order) and moves each one's acked_upto to just below its oldest
-// event still in flight, or to its read position when none is: everything
-// handed out and not in flight is acknowledged.
-func groupCursorsSettle(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, change func() error) error {
+// groupCursorsLocked runs change with the cursors of parts locked
+// (groupCursorsLock).
+func groupCursorsLocked(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, change func() error) error {
 	if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
 		return err
 	}
-	if err := change(); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `UPDATE group_cursors c SET acked_upto = COALESCE(
-			(SELECT min(f.seq) - 1 FROM group_inflight f WHERE f.group_id = c.group_id AND f.partition = c.partition),
-			c.read_upto)
-		WHERE c.group_id = $1 AND c.partition = ANY($2)`, group, parts); err != nil {
-		return fmt.Errorf("move cursors of group %s: %w", group, err)
-	}
-	return nil
+	return change()
 }
 
 // GroupAck acknowledges the events in flight in a group with the given
@@ -267,16 +275,14 @@ func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string) err
 	})
 }
 
-// groupInflightRemove takes events out of flight, as acknowledged, and
-// settles their partitions' cursors.
+// groupInflightRemove takes events out of flight, as acknowledged (the
+// rows were locked by groupInflightFind).
 func groupInflightRemove(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, seqs []int64) error {
-	return groupCursorsSettle(ctx, tx, group, parts, func() error {
-		if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1
-			AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, group, parts, seqs); err != nil {
-			return fmt.Errorf("acknowledge events of group %s: %w", group, err)
-		}
-		return nil
-	})
+	if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1
+		AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, group, parts, seqs); err != nil {
+		return fmt.Errorf("acknowledge events of group %s: %w", group, err)
+	}
+	return nil
 }
 
 // GroupAckUpto acknowledges everything instance was handed in a partition
@@ -301,14 +307,11 @@ func (s *Store) GroupAckUpto(ctx context.Context, group, instance uuid.UUID, par
 			return herald.Invalid("sequence", "past-end", "sequence %s was not delivered yet (the last delivered in partition %d is %s)",
 				herald.FormatSeq(seq), partition, herald.FormatSeq(readUpto))
 		}
-		parts := []int16{int16(partition)}
-		return groupCursorsSettle(ctx, tx, group, parts, func() error {
-			if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1 AND partition = $2 AND seq <= $3`,
-				group, partition, seq); err != nil {
-				return fmt.Errorf("acknowledge partition %d of group %s: %w", partition, group, err)
-			}
-			return nil
-		})
+		if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1 AND partition = $2 AND seq <= $3`,
+			group, partition, seq); err != nil {
+			return fmt.Errorf("acknowledge partition %d of group %s: %w", partition, group, err)
+		}
+		return nil
 	})
 }
 
@@ -373,7 +376,7 @@ func (s *Store) GroupSkipGone(ctx context.Context, group uuid.UUID, gone []Fetch
 	var gaps []Gap
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		gaps = nil
-		return groupCursorsSettle(ctx, tx, group, parts, func() error {
+		return groupCursorsLocked(ctx, tx, group, parts, func() error {
 			for i := 0; i < len(sorted); {
 				g := sorted[i]
 				p := int16(g.Partition)

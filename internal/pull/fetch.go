@@ -84,37 +84,29 @@ func (b Batch) Empty() bool { return len(b.Events) == 0 && len(b.Notices) == 0 }
 // events the group had not read, the batch carries a gap notice, once per
 // gap, and the partition continues at the oldest event kept.
 func (e *Engine) Fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
-	b, err := e.fetch(ctx, inst, max)
+	b, held, err := e.fetch(ctx, inst, max)
 	if err != nil {
 		return Batch{}, err
 	}
 	if inst.watch {
-		// After the fetch: the events handed out are of partitions held
-		// when it ran, which the notices then report as still held or as
-		// revoked.
-		ns, err := e.partitionNotices(ctx, inst)
-		if err != nil {
-			return Batch{}, err
-		}
-		b.Notices = append(b.Notices, ns...)
+		// The partitions held when the fetch locked them: the events
+		// handed out are of those, and a later move is told by the next
+		// fetch.
+		b.Notices = append(b.Notices, inst.partitionNotices(held)...)
 	}
 	return b, nil
 }
 
-// partitionNotices compares the partitions inst holds with those it was
-// last told of: the ones it lost are revoked, and when anything changed
-// (and it holds any) the whole set it holds now is assigned.
-func (e *Engine) partitionNotices(ctx context.Context, inst *Instance) ([]Notice, error) {
-	now, err := e.store.GroupHeld(ctx, inst.Group.ID, inst.ID)
-	if err != nil {
-		return nil, err
-	}
-	if slices.Equal(now, inst.held) {
-		return nil, nil
+// partitionNotices compares the partitions the instance holds now with
+// those it was last told of: the ones it lost are revoked, and when
+// anything changed (and it holds any) the whole set it holds is assigned.
+func (i *Instance) partitionNotices(now []int) []Notice {
+	if slices.Equal(now, i.held) {
+		return nil
 	}
 	var ns []Notice
 	var lost []int
-	for _, p := range inst.held {
+	for _, p := range i.held {
 		if !slices.Contains(now, p) {
 			lost = append(lost, p)
 		}
@@ -125,43 +117,49 @@ func (e *Engine) partitionNotices(ctx context.Context, inst *Instance) ([]Notice
 	if len(now) > 0 {
 		ns = append(ns, Notice{Notice: NoticeAssigned, Partitions: now})
 	}
-	inst.held = now
-	return ns, nil
+	i.held = now
+	return ns
 }
 
-func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, error) {
+func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []int, error) {
 	touched, err := e.touch(ctx, inst)
 	if err != nil {
-		return Batch{}, err
+		return Batch{}, nil, err
 	}
 	if touched {
 		// As often as the instance records it is alive: the others do
 		// too, and the sweeper covers groups nobody fetches from.
 		expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
 		if err != nil {
-			return Batch{}, err
+			return Batch{}, nil, err
 		}
 		if len(expired) > 0 {
 			if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
-				return Batch{}, err
+				return Batch{}, nil, err
 			}
 		}
 	}
-	rows, gaps, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, postgres.FetchLimits{Max: max,
-		MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait})
+	lim := postgres.FetchLimits{Max: max, MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait}
+	if inst.woken != nil {
+		// A connection that follows the group reads as fast as it acks:
+		// refill it by the quarter of its window, not by every ack.
+		lim.MinRoom = min(max, e.cfg.MaxInFlight/4)
+	}
+	res, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, lim)
 	if err != nil {
-		return Batch{}, err
+		return Batch{}, nil, err
 	}
 	var b Batch
-	if len(rows) > 0 {
+	gaps := res.Gaps
+	if len(res.Events) > 0 {
 		var gone []postgres.Fetched
-		if b.Events, gone, err = e.load(ctx, rows); err != nil {
-			return Batch{}, err
+		if b.Events, gone, err = e.load(ctx, res.Events); err != nil {
+			return Batch{}, nil, err
 		}
 		if len(gone) > 0 {
 			more, err := e.store.GroupSkipGone(ctx, inst.Group.ID, gone)
 			if err != nil {
-				return Batch{}, err
+				return Batch{}, nil, err
 			}
 			gaps = append(gaps, more...)
 		}
@@ -169,7 +167,7 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, err
 	for _, g := range gaps {
 		b.Notices = append(b.Notices, gapNotice(g))
 	}
-	return b, nil
+	return b, res.Held, nil
 }
 
 // gapNotice is what an instance is told of a gap.

@@ -157,10 +157,13 @@ func (f *fixture) held() map[uuid.UUID][]int {
 // ackedUpto returns each partition's cursor.
 func (f *fixture) ackedUpto() []int64 {
 	f.t.Helper()
-	rows, err := f.pool.Query(ctxT(f.t), `SELECT acked_upto FROM group_cursors WHERE group_id = $1 ORDER BY partition`, f.group.ID)
-	out, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	parts, err := f.store.GroupPartitions(ctxT(f.t), f.group.ID)
 	if err != nil {
 		f.t.Fatal(err)
+	}
+	out := make([]int64, len(parts))
+	for i, p := range parts {
+		out[i] = p.AckedUpto
 	}
 	return out
 }
