@@ -20,9 +20,9 @@ type GroupInstance struct {
 
 // GroupLock serialises the membership changes of one group (joins, leaves,
 // expiries and the rebalance each makes) until tx ends. It also locks the
-// group's partition cursors, as fetches and acks do before they touch
-// in-flight rows, so a membership change and a fetch never wait for each
-// other in opposite orders.
+// group's partition cursors, as fetches do before they touch in-flight
+// rows, so a membership change and a fetch never wait for each other in
+// opposite orders.
 func (s *Store) GroupLock(ctx context.Context, tx pgx.Tx, group uuid.UUID) error {
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 7242019002))`, group); err != nil {
 		return fmt.Errorf("lock group %s: %w", group, err)
