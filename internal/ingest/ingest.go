@@ -311,6 +311,9 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	if (checkRoutes && version != routedAt) || rows.RoutesVersion > routedAt {
 		return errStaleRoutes
 	}
+	if err := s.address(ctx, tx, rows, seqs); err != nil {
+		return err
+	}
 	if len(rows.GroupRows) > 0 {
 		// Wake the pull consumers of these groups, on every node, when
 		// the events commit.
