@@ -403,7 +403,8 @@ func TestLongPollDeadReport(t *testing.T) {
 		t.Fatalf("a dead event came again: %v", ids(evs))
 	}
 	list := e.must(200, e.do(w.consumer, "GET", "/v1/dead-events?group=orders&type="+w.typ, nil))["data"].([]any)
-	if len(list) != 1 || list[0].(map[string]any)["reason"] != "no such warehouse" || list[0].(map[string]any)["group"] != "orders" {
+	if len(list) != 1 || list[0].(map[string]any)["reason"] != "no such warehouse" || list[0].(map[string]any)["group"] != "orders" ||
+		list[0].(map[string]any)["channel"] != "pull" {
 		t.Fatalf("dead events: %v", list)
 	}
 	if other := e.must(200, e.do(w.consumer, "GET", "/v1/dead-events?type=com.example.other", nil))["data"].([]any); len(other) != 0 {

@@ -30,7 +30,11 @@ import (
 //   - a test send is addressed to one endpoint: only that endpoint, and
 //     only while the rules above let it receive the sample's type (the
 //     plain herald.endpoint.test event needs no subscription). Connectors
-//     and consumer groups never receive test sends.
+//     and consumer groups never receive test sends;
+//   - a consumer's test event (POST /v1/test-events) is addressed to its
+//     consumer client: of the subscribers the rules above pick, only that
+//     client's endpoints and consumer groups in its own tenant, never a
+//     connector.
 //
 // Consumer groups are receivers like endpoints: a group's log gets the
 // events its patterns match, its client may consume and its filter admits.
@@ -46,8 +50,9 @@ type Event struct {
 	// TenantID is the tenant the event belongs to: its producer's, or for
 	// Herald's operational events the tenant they are about.
 	TenantID uuid.UUID
-	// To is the endpoint a test send is addressed to; uuid.Nil for events
-	// routed by subscription.
+	// To is the endpoint a test send is addressed to, or the consumer
+	// client a test event is addressed to (ids of endpoints and clients
+	// never collide); uuid.Nil for events routed by subscription.
 	To uuid.UUID
 	// Attrs shows the event to filters (see CloudEvent and StoredEvent). It
 	// is read only when a candidate subscriber has a filter, and filters
@@ -120,6 +125,16 @@ func (s *Snapshot) route(typeName string) *typeRoute {
 // this file. It does not allocate when every subscriber of the type
 // receives the event.
 func (s *Snapshot) Receivers(ev Event) Receivers {
+	if cl, ok := s.addressee(ev); ok {
+		if cl == uuid.Nil {
+			return Receivers{}
+		}
+		all := s.Receivers(Event{Type: ev.Type, TenantID: ev.TenantID, Attrs: ev.Attrs})
+		return Receivers{
+			Endpoints: keep(all.Endpoints, func(ep *herald.Endpoint) bool { return ep.ClientID == cl }),
+			Groups:    keep(all.Groups, func(g *herald.ConsumerGroup) bool { return g.ClientID == cl }),
+		}
+	}
 	if ev.To != uuid.Nil {
 		if s.Receives(ev, ev.To) {
 			return Receivers{Endpoints: []*herald.Endpoint{s.endpointsID[ev.To]}}
@@ -151,7 +166,11 @@ func (s *Snapshot) Receives(ev Event, endpoint uuid.UUID) bool {
 	if ep == nil {
 		return false // disabled, deleted, or unroutable (an invalid stored filter)
 	}
-	if ev.To != uuid.Nil {
+	if cl, ok := s.addressee(ev); ok {
+		if cl == uuid.Nil || ep.ClientID != cl {
+			return false
+		}
+	} else if ev.To != uuid.Nil {
 		if ev.To != endpoint || ep.TenantID != ev.TenantID {
 			return false
 		}
@@ -160,6 +179,24 @@ func (s *Snapshot) Receives(ev Event, endpoint uuid.UUID) bool {
 		}
 	}
 	return s.route(ev.Type).has[endpoint] && admits(ep.TenantID, s.filters[endpoint], ev)
+}
+
+// addressee tells whether ev is a test event addressed to a client (ok)
+// and which: the client when it belongs to the event's tenant, uuid.Nil
+// (reaching nobody) when it does not. A test send names an endpoint: not
+// ok.
+func (s *Snapshot) addressee(ev Event) (client uuid.UUID, ok bool) {
+	if ev.To == uuid.Nil {
+		return uuid.Nil, false
+	}
+	cl := s.clientsID[ev.To]
+	if cl == nil {
+		return uuid.Nil, false
+	}
+	if cl.TenantID != ev.TenantID {
+		return uuid.Nil, true
+	}
+	return cl.ID, true
 }
 
 // admits is the part of the rule that depends on the event, for a

@@ -120,6 +120,13 @@ func TestReceivers(t *testing.T) {
 		{"sample of a public type", ev{typ: shipped, tenant: a.ID, to: aUnlisted.ID, qty: 9}, []*herald.Endpoint{aUnlisted}, nil},
 		{"sample to a disabled endpoint", ev{typ: created, tenant: a.ID, to: aDisabled.ID, qty: 9}, nil, nil},
 		{"operational sample to another tenant's endpoint", ev{typ: herald.OpDeliveryExhausted, tenant: a.ID, to: bOps.ID}, nil, nil},
+		{"test event to its consumer", ev{typ: created, tenant: a.ID, to: listed.ID, qty: 9, team: "alpha"},
+			[]*herald.Endpoint{aAll, aBig, aTeam, aPending}, nil},
+		{"test event its consumer's filter refuses", ev{typ: created, tenant: a.ID, to: listed.ID, qty: 1},
+			[]*herald.Endpoint{aAll, aPending}, nil},
+		{"test event of a public type", ev{typ: shipped, tenant: a.ID, to: unlisted.ID}, []*herald.Endpoint{aUnlisted}, nil},
+		{"test event of a type its consumer may not consume", ev{typ: created, tenant: a.ID, to: unlisted.ID}, nil, nil},
+		{"test event to a client of another tenant", ev{typ: shipped, tenant: b.ID, to: listed.ID}, nil, nil},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -331,6 +331,10 @@ type Event struct {
 	TypeVersion  int
 	// Body is the event in CloudEvents structured JSON, as it is delivered.
 	Body []byte
+	// AddressedTo is the consumer client a test event is addressed to
+	// (uuid.Nil for events routed by subscription): routing sends it to
+	// that client's endpoints and groups only.
+	AddressedTo uuid.UUID
 }
 
 // DeliveryStatus is where a delivery stands.

@@ -19,11 +19,16 @@ import (
 // maxReason bounds a dead report's reason.
 const maxReason = 2000
 
-// deadEventJSON is an event in a consumer's dead-event store.
+// deadEventJSON is an event in a dead-event store: a pull consumer's
+// report (channel "pull", with group and partition) or a webhook delivery
+// that failed for good (channel "webhook", with endpoint and delivery).
 type deadEventJSON struct {
 	ID         string    `json:"id"`
+	Channel    string    `json:"channel"`
 	Group      string    `json:"group,omitempty"`
-	Partition  int       `json:"partition"`
+	Partition  *int      `json:"partition,omitempty"`
+	Endpoint   string    `json:"endpoint,omitempty"`
+	DeliveryID string    `json:"delivery_id,omitempty"`
 	EventID    string    `json:"event_id"`
 	Sequence   string    `json:"sequence"`
 	Type       string    `json:"type"`
@@ -33,8 +38,32 @@ type deadEventJSON struct {
 }
 
 func toDeadEventJSON(d postgres.DeadEvent, group string) deadEventJSON {
-	return deadEventJSON{ID: d.ID.String(), Group: group, Partition: d.Partition, EventID: d.EventID.String(),
+	out := deadEventJSON{ID: d.ID.String(), Channel: d.Channel, Group: group, EventID: d.EventID.String(),
 		Sequence: herald.FormatSeq(d.Seq), Type: d.Type, Reason: d.Reason, ReceivedAt: d.ReceivedAt, CreatedAt: d.CreatedAt}
+	if d.Channel == postgres.DeadWebhook {
+		out.Endpoint, out.DeliveryID = d.EndpointID.String(), d.DeliveryID.String()
+	} else {
+		out.Partition = &d.Partition
+	}
+	return out
+}
+
+// deadEventScope is whose dead events the caller sees: a client its own
+// (its groups' reports, its endpoints' failed deliveries), an admin of
+// its tenant also every webhook dead event of the tenant, as for
+// deliveries (authorizeDelivery). Clients that are neither consumers nor
+// admins have none.
+func deadEventScope(r *http.Request) (postgres.DeadEventScope, error) {
+	p := principal(r)
+	c := p.Client
+	scope := postgres.DeadEventScope{ClientID: c.ID}
+	if p.IsAdminOf(c.TenantID) {
+		scope.AdminTenant = c.TenantID
+	}
+	if !c.Has(herald.RoleConsumer) && scope.AdminTenant == uuid.Nil {
+		return scope, herald.Forbidden("dead events belong to consumer clients and tenant admins; client %s is neither", c.Key)
+	}
+	return scope, nil
 }
 
 // deadRequest reports an event the consumer cannot process.
@@ -83,9 +112,9 @@ func (s *Server) handleInstanceDead(w http.ResponseWriter, r *http.Request) erro
 }
 
 // handleDeadEventList lists the caller's dead events, newest first,
-// narrowed by group (name), type and time of the report.
+// narrowed by group (name), endpoint (id), type and time of the report.
 func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) error {
-	owner, err := groupConsumer(r)
+	scope, err := deadEventScope(r)
 	if err != nil {
 		return err
 	}
@@ -94,11 +123,18 @@ func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) err
 	f := postgres.DeadEventFilter{Type: q.Get("type"), Limit: 100}
 	names := map[uuid.UUID]string{}
 	if name := q.Get("group"); name != "" {
-		g, err := s.store.ConsumerGroupGet(r.Context(), owner.ID, name)
+		g, err := s.store.ConsumerGroupGet(r.Context(), scope.ClientID, name)
 		if err != nil {
 			return err
 		}
 		f.GroupID, names[g.ID] = g.ID, g.Name
+	}
+	if v := q.Get("endpoint"); v != "" {
+		id, err := uuid.Parse(v)
+		if err != nil {
+			ve.Add("endpoint", "format", "must be an endpoint id (a UUID)")
+		}
+		f.EndpointID = id
 	}
 	for _, p := range []struct {
 		name string
@@ -122,7 +158,7 @@ func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) err
 	if err := ve.Err(); err != nil {
 		return err
 	}
-	dead, err := s.store.DeadEventList(r.Context(), owner.ID, f)
+	dead, err := s.store.DeadEventList(r.Context(), scope, f)
 	if err != nil {
 		return err
 	}
@@ -139,10 +175,12 @@ func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-// handleDeadEventRedrive puts one of the caller's dead events back in
-// front of its group.
+// handleDeadEventRedrive brings one of the caller's dead events back: a
+// pull consumer's in front of its group, a webhook delivery's by retrying
+// it (the retry of POST /v1/deliveries/{id}/retry, which also takes it out
+// of the store).
 func (s *Server) handleDeadEventRedrive(w http.ResponseWriter, r *http.Request) error {
-	owner, err := groupConsumer(r)
+	scope, err := deadEventScope(r)
 	if err != nil {
 		return err
 	}
@@ -150,7 +188,16 @@ func (s *Server) handleDeadEventRedrive(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return herald.NotFound("dead event %q", chi.URLParam(r, "id"))
 	}
-	if err := s.store.DeadEventRedrive(r.Context(), owner.ID, id); err != nil {
+	d, err := s.store.DeadEventGet(r.Context(), scope, id)
+	if err != nil {
+		return err
+	}
+	if d.Channel == postgres.DeadWebhook {
+		_, err = s.retrier.Retry(r.Context(), d.DeliveryID, func(dl *herald.Delivery) error { return s.authorizeDelivery(r, dl) })
+	} else {
+		err = s.store.DeadEventRedrive(r.Context(), scope.ClientID, id)
+	}
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

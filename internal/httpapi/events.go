@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
+	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
 )
 
@@ -41,5 +42,29 @@ func (s *Server) handleEventsPost(w http.ResponseWriter, r *http.Request) error 
 			ReceivedAt: st.ReceivedAt, Duplicate: st.Duplicate}
 	}
 	httpjson.Write(w, http.StatusAccepted, out)
+	return nil
+}
+
+// handleTestEventPost stores a consumer's test event: one CloudEvent (any
+// content mode) of a type it consumes, delivered to its own endpoints and
+// consumer groups only, marked with the extension test: true. 202 as for
+// events.
+func (s *Server) handleTestEventPost(w http.ResponseWriter, r *http.Request) error {
+	if c := principal(r).Client; !c.Has(herald.RoleConsumer) {
+		return herald.Forbidden("test events are sent by consumer clients, to themselves; client %s has no consumer role", c.Key)
+	}
+	events, err := cloudevents.Parse(r, s.limits)
+	if err != nil {
+		return err
+	}
+	if len(events) != 1 {
+		return herald.Invalid("", "single", "send one test event, not a batch of %d", len(events))
+	}
+	st, err := s.ingest.IngestTest(r.Context(), principal(r), events[0])
+	if err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusAccepted, acceptedJSON{Accepted: 1, Events: []storedJSON{{ID: st.ID, Source: st.Source,
+		CEID: st.CEID, Sequence: st.Seq, ReceivedAt: st.ReceivedAt, Duplicate: st.Duplicate}}})
 	return nil
 }

@@ -36,7 +36,8 @@ var responseTypes = map[string]any{
 	"GET /v1/event-types/{type}/versions 200 application/json":           httpjson.List[schemaVersionJSON]{},
 	"GET /v1/event-types/{type}/versions/{version} 200 application/json": schemaVersionJSON{},
 
-	"POST /v1/events 202 application/json": acceptedJSON{},
+	"POST /v1/events 202 application/json":      acceptedJSON{},
+	"POST /v1/test-events 202 application/json": acceptedJSON{},
 
 	"POST /v1/endpoints 201 application/json":                    endpointCreatedJSON{},
 	"GET /v1/endpoints 200 application/json":                     httpjson.List[endpointJSON]{},

@@ -206,6 +206,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/event-types/{type}/versions/{version}", s.handle(s.handleEventTypeVersion))
 
 		r.Post("/events", s.handle(s.handleEventsPost))
+		r.Post("/test-events", s.handle(s.handleTestEventPost))
 
 		r.Post("/endpoints", s.handle(s.handleEndpointCreate))
 		r.Get("/endpoints", s.handle(s.handleEndpointList))

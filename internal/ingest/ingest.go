@@ -119,68 +119,15 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 	if len(events) == 0 {
 		return []Stored{}, nil
 	}
-	snap, err := s.catalog.Get(ctx)
+	items, err := s.check(ctx, p, events, func(te *catalog.TypeEntry, ev *cloudevents.Event) *Problem {
+		if te.Type.MayProduce(p.Client) {
+			return nil
+		}
+		return &Problem{Field: "type", Rule: "producer",
+			Detail: fmt.Sprintf("client %s may not produce events of type %q", p.Client.Key, ev.Type)}
+	})
 	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
-	}
-	rej := &RejectError{}
-	items := make([]item, len(events))
-	for i, ev := range events {
-		te := snap.Type(ev.Type)
-		switch {
-		case te == nil:
-			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "unknown-type",
-				Detail: fmt.Sprintf("event type %q is not registered", ev.Type)})
-			continue
-		case !te.Type.MayProduce(p.Client):
-			rej.Forbidden = true
-			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "producer",
-				Detail: fmt.Sprintf("client %s may not produce events of type %q", p.Client.Key, ev.Type)})
-			continue
-		}
-		if !te.AnyData {
-			sch, err := te.Schema(ctx)
-			if errors.Is(err, catalog.ErrSchemaBroken) {
-				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "type", Rule: "schema",
-					Detail: fmt.Sprintf("the schema of type %q cannot be used; ask its owner to fix it", ev.Type)})
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("ingest: %w", err)
-			}
-			data := ev.Data
-			if data == nil {
-				if ev.DataBase64 != nil || !ev.DataIsJSON() {
-					rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data", Rule: "json",
-						Detail: fmt.Sprintf("type %q has a JSON Schema, so data must be JSON", ev.Type)})
-					continue
-				}
-				data = []byte("null") // no data: the schema decides whether that is allowed
-			}
-			for _, v := range sch.Validate(data) {
-				rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "data" + trimDollar(v.Path),
-					Rule: v.Rule, Detail: v.Message})
-			}
-		}
-		body, err := ev.MarshalStructured()
-		if err != nil {
-			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: "", Rule: "encode", Detail: err.Error()})
-			continue
-		}
-		items[i] = item{
-			ce:  ev,
-			key: postgres.EventKey{TenantID: p.Client.TenantID, Source: ev.Source, CEID: ev.ID},
-			event: herald.Event{
-				TenantID: p.Client.TenantID, ProducerID: p.Client.ID, Type: ev.Type, Source: ev.Source, CEID: ev.ID,
-				Subject: ev.Subject, PartitionKey: ev.PartitionKey(), TypeVersion: te.Type.Version, Body: body,
-			},
-		}
-	}
-	if err := s.checkAttachments(ctx, p.Client.TenantID, events, rej); err != nil {
 		return nil, err
-	}
-	if len(rej.Problems) > 0 {
-		return nil, rej
 	}
 	return s.submit(ctx, items)
 }
@@ -363,6 +310,9 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	// every event numbered after it was created.
 	if (checkRoutes && version != routedAt) || rows.RoutesVersion > routedAt {
 		return errStaleRoutes
+	}
+	if err := s.address(ctx, tx, rows, seqs); err != nil {
+		return err
 	}
 	if len(rows.GroupRows) > 0 {
 		// Wake the pull consumers of these groups, on every node, when

@@ -20,7 +20,8 @@ func routeRows(snap *catalog.Snapshot, rows *postgres.IngestRows, sources []*clo
 	rows.ConnectorRuns = rows.ConnectorRuns[:0]
 	rows.GroupRows = rows.GroupRows[:0]
 	for i, ev := range rows.Events {
-		rcv := snap.Receivers(catalog.Event{Type: ev.Type, TenantID: ev.TenantID, Attrs: catalog.CloudEvent(sources[i])})
+		rcv := snap.Receivers(catalog.Event{Type: ev.Type, TenantID: ev.TenantID, To: ev.AddressedTo,
+			Attrs: catalog.CloudEvent(sources[i])})
 		for _, ep := range rcv.Endpoints {
 			rows.Deliveries = append(rows.Deliveries, &herald.Delivery{
 				ID: herald.NewID(now), CreatedAt: now, EventID: ev.ID, EndpointID: ep.ID,

@@ -11,12 +11,25 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
+// Dead-event channels: a pull consumer's report, or a webhook delivery
+// that failed for good.
+const (
+	DeadPull    = "pull"
+	DeadWebhook = "webhook"
+)
+
 // DeadEvent is an event a consumer could not process, kept in its
-// dead-event store.
+// dead-event store: reported by a pull consumer (Channel DeadPull, with
+// its group and partition) or a webhook delivery that failed for good
+// (DeadWebhook, with its endpoint and delivery; ClientID is the
+// endpoint's client, uuid.Nil when it has none).
 type DeadEvent struct {
 	ID         uuid.UUID
+	Channel    string
 	ClientID   uuid.UUID
 	GroupID    uuid.UUID
+	EndpointID uuid.UUID
+	DeliveryID uuid.UUID
 	Partition  int
 	EventID    uuid.UUID
 	ReceivedAt time.Time
@@ -50,7 +63,7 @@ func (s *Store) GroupDead(ctx context.Context, group uuid.UUID, ceID, reason str
 				FROM gone d
 				JOIN consumer_groups g ON g.id = $1
 				JOIN events e ON e.id = d.event_id AND e.received_at = d.received_at
-				RETURNING id, client_id, group_id, partition, event_id, received_at, seq, type, reason, created_at`,
+				RETURNING `+deadEventColumns,
 			group, parts, seqs, reason)
 		out, err = collect(rows, err, "report dead events of group "+group.String(), scanDeadEvent)
 		return err
@@ -61,34 +74,59 @@ func (s *Store) GroupDead(ctx context.Context, group uuid.UUID, ceID, reason str
 	return out, nil
 }
 
+const deadEventColumns = `id, channel, client_id, group_id, endpoint_id, delivery_id, partition, event_id, received_at,
+	seq, type, reason, created_at`
+
 func scanDeadEvent(row pgx.Row) (DeadEvent, error) {
 	var d DeadEvent
 	var p *int16
-	var group *uuid.UUID
-	err := row.Scan(&d.ID, &d.ClientID, &group, &p, &d.EventID, &d.ReceivedAt, &d.Seq, &d.Type, &d.Reason, &d.CreatedAt)
+	var client, group, endpoint, delivery *uuid.UUID
+	err := row.Scan(&d.ID, &d.Channel, &client, &group, &endpoint, &delivery, &p, &d.EventID, &d.ReceivedAt, &d.Seq,
+		&d.Type, &d.Reason, &d.CreatedAt)
 	if p != nil {
 		d.Partition = int(*p)
 	}
-	if group != nil {
-		d.GroupID = *group
+	for _, u := range []struct{ from, to *uuid.UUID }{
+		{client, &d.ClientID}, {group, &d.GroupID}, {endpoint, &d.EndpointID}, {delivery, &d.DeliveryID},
+	} {
+		if u.from != nil {
+			*u.to = *u.from
+		}
 	}
 	return d, err
 }
 
-// DeadEventFilter narrows a listing of a client's dead events.
-type DeadEventFilter struct {
-	GroupID uuid.UUID // uuid.Nil: any
-	Type    string    // "": any
-	Since   time.Time // zero: any
-	Until   time.Time // zero: any
-	Limit   int
+// DeadEventScope is whose dead events a caller sees: those of its client
+// (its groups' reports, its endpoints' failed deliveries) and, for an
+// admin of a tenant (AdminTenant, uuid.Nil for none), every webhook dead
+// event of the tenant's endpoints: the rule that scopes deliveries.
+type DeadEventScope struct {
+	ClientID    uuid.UUID
+	AdminTenant uuid.UUID
 }
 
-// DeadEventList returns a client's dead events, newest first.
-func (s *Store) DeadEventList(ctx context.Context, client uuid.UUID, f DeadEventFilter) ([]DeadEvent, error) {
-	var group *uuid.UUID
+// deadEventVisible is the scope as SQL over $1 (client) and $2 (admin
+// tenant).
+const deadEventVisible = `(client_id = $1 OR (channel = 'webhook' AND tenant_id = $2))`
+
+// DeadEventFilter narrows a listing of a client's dead events.
+type DeadEventFilter struct {
+	GroupID    uuid.UUID // uuid.Nil: any
+	EndpointID uuid.UUID // uuid.Nil: any
+	Type       string    // "": any
+	Since      time.Time // zero: any
+	Until      time.Time // zero: any
+	Limit      int
+}
+
+// DeadEventList returns the dead events a caller sees, newest first.
+func (s *Store) DeadEventList(ctx context.Context, scope DeadEventScope, f DeadEventFilter) ([]DeadEvent, error) {
+	var group, endpoint *uuid.UUID
 	if f.GroupID != uuid.Nil {
 		group = &f.GroupID
+	}
+	if f.EndpointID != uuid.Nil {
+		endpoint = &f.EndpointID
 	}
 	var since, until *time.Time
 	if !f.Since.IsZero() {
@@ -97,25 +135,38 @@ func (s *Store) DeadEventList(ctx context.Context, client uuid.UUID, f DeadEvent
 	if !f.Until.IsZero() {
 		until = &f.Until
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, client_id, group_id, partition, event_id, received_at, seq, type, reason, created_at
-		FROM dead_events WHERE client_id = $1
-			AND ($2::uuid IS NULL OR group_id = $2)
-			AND ($3 = '' OR type = $3)
-			AND ($4::timestamptz IS NULL OR created_at >= $4)
-			AND ($5::timestamptz IS NULL OR created_at < $5)
-		ORDER BY created_at DESC, id LIMIT $6`, client, group, f.Type, since, until, f.Limit)
+	rows, err := s.pool.Query(ctx, `SELECT `+deadEventColumns+`
+		FROM dead_events WHERE `+deadEventVisible+`
+			AND ($3::uuid IS NULL OR group_id = $3)
+			AND ($4::uuid IS NULL OR endpoint_id = $4)
+			AND ($5 = '' OR type = $5)
+			AND ($6::timestamptz IS NULL OR created_at >= $6)
+			AND ($7::timestamptz IS NULL OR created_at < $7)
+		ORDER BY created_at DESC, id LIMIT $8`,
+		scope.ClientID, scope.AdminTenant, group, endpoint, f.Type, since, until, f.Limit)
 	return collect(rows, err, "list dead events", scanDeadEvent)
 }
 
-// DeadEventRedrive puts a client's dead event back in front of its group:
-// in flight and due at once, for whoever holds its partition, and out of
-// the dead-event store. A dead event of another client is not found; one
-// whose group is gone is a conflict.
+// DeadEventGet returns one dead event the caller sees; any other is not
+// found.
+func (s *Store) DeadEventGet(ctx context.Context, scope DeadEventScope, id uuid.UUID) (DeadEvent, error) {
+	d, err := scanDeadEvent(s.pool.QueryRow(ctx, `SELECT `+deadEventColumns+`
+		FROM dead_events WHERE `+deadEventVisible+` AND id = $3`, scope.ClientID, scope.AdminTenant, id))
+	if err != nil {
+		return DeadEvent{}, translate(err, "dead event "+id.String())
+	}
+	return d, nil
+}
+
+// DeadEventRedrive puts a client's pull dead event back in front of its
+// group: in flight and due at once, for whoever holds its partition, and
+// out of the dead-event store. A dead event of another client or channel
+// is not found (a webhook dead event is redriven by retrying its
+// delivery, DeliveryRetry); one whose group is gone is a conflict.
 func (s *Store) DeadEventRedrive(ctx context.Context, client, id uuid.UUID) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		d, err := scanDeadEvent(tx.QueryRow(ctx, `SELECT id, client_id, group_id, partition, event_id, received_at, seq,
-				type, reason, created_at
-			FROM dead_events WHERE id = $1 AND client_id = $2 FOR UPDATE`, id, client))
+		d, err := scanDeadEvent(tx.QueryRow(ctx, `SELECT `+deadEventColumns+`
+			FROM dead_events WHERE id = $1 AND client_id = $2 AND channel = 'pull' FOR UPDATE`, id, client))
 		if err != nil {
 			return translate(err, "dead event "+id.String())
 		}
@@ -147,4 +198,31 @@ func (s *Store) DeadEventRedrive(ctx context.Context, client, id uuid.UUID) erro
 		}
 		return s.GroupLogNotify(ctx, tx, []uuid.UUID{d.GroupID})
 	})
+}
+
+// deadEventsOfFailed is a CTE of the attempt-recording statement
+// (DeliveryRecordAttempts, over its arrays $1 ids, $2 created_at, $7
+// errors, $9 statuses): a webhook delivery whose attempt ends it failed
+// enters the dead-event store in the same statement, with the attempt's
+// error as reason. A duplicate record of the attempt adds nothing.
+const deadEventsOfFailed = `dead AS (
+	INSERT INTO dead_events (id, channel, tenant_id, client_id, endpoint_id, delivery_id, event_id, received_at,
+		seq, type, reason)
+	SELECT gen_random_uuid(), 'webhook', d.tenant_id, ep.client_id, d.endpoint_id, d.id, d.event_id, d.created_at,
+		e.seq, e.type, u.error
+	FROM unnest($1::uuid[], $2::timestamptz[], $7::text[], $9::text[]) AS u(id, created_at, error, status)
+	JOIN deliveries d ON d.id = u.id AND d.created_at = u.created_at
+	JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
+	LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
+	WHERE u.status = 'failed'
+	ON CONFLICT (delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING
+)`
+
+// deadEventDeleteOfDelivery takes a delivery's dead event out of the
+// store: a retry, by hand or by redrive, makes it alive again.
+func deadEventDeleteOfDelivery(ctx context.Context, tx pgx.Tx, delivery uuid.UUID) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM dead_events WHERE delivery_id = $1`, delivery); err != nil {
+		return fmt.Errorf("take delivery %s out of the dead events: %w", delivery, err)
+	}
+	return nil
 }

@@ -78,8 +78,10 @@ type DeliveryRetried struct {
 // job it had (snoozed until later, or stuck on a node that died) ends
 // without sending when it runs. A delivery of an ordered endpoint waiting at
 // its key's head is tried at once by the key's drain job; one waiting
-// behind earlier deliveries of its key is a conflict. authorize sees the
-// delivery before anything changes and may refuse.
+// behind earlier deliveries of its key is a conflict. A failed delivery
+// leaves the dead-event store (a redrive of a webhook dead event is this
+// retry). authorize sees the delivery before anything changes and may
+// refuse.
 func (s *Store) DeliveryRetry(ctx context.Context, tx pgx.Tx, id uuid.UUID, authorize func(*herald.Delivery) error) (*DeliveryRetried, error) {
 	createdAt := herald.IDTime(id)
 	var d herald.Delivery
@@ -130,6 +132,9 @@ func (s *Store) DeliveryRetry(ctx context.Context, tx pgx.Tx, id uuid.UUID, auth
 	}
 	d.Status = herald.DeliveryPending
 	out.Key.ID, out.Key.CreatedAt = d.ID, d.CreatedAt
+	if err := deadEventDeleteOfDelivery(ctx, tx, d.ID); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -23,7 +23,8 @@ type AttemptRecord struct {
 }
 
 // DeliveryRecordAttempts stores many attempts and moves their deliveries on
-// in one statement; the delivery workers batch their results through it.
+// in one statement; the delivery workers batch their results through it. A
+// delivery that ends failed enters the dead-event store in that statement.
 func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecord) error {
 	n := len(recs)
 	ids := make([][16]byte, n)
@@ -57,7 +58,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 			SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $6::bigint[],
 				$7::text[], $8::bytea[])
 			ON CONFLICT DO NOTHING
-		)
+		), `+deadEventsOfFailed+`
 		UPDATE deliveries d SET status = u.status, attempts = u.attempt, last_attempt_at = u.at,
 			last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, slot_at = NULL, updated_at = now()
 		FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $7::text[], $9::text[],

@@ -119,8 +119,10 @@ func (s *Store) EventRouted(ctx context.Context, db DBTX, id uuid.UUID, received
 	return e, nil
 }
 
-// EventAddress marks a stored test send as addressed to one endpoint, in
-// the transaction that stores it, so that no path routes it elsewhere.
+// EventAddress marks a stored test send as addressed to one endpoint, or a
+// consumer's test event to its client, in the transaction that stores it,
+// so that no path routes it elsewhere (replays and group backfills skip
+// addressed events).
 func (s *Store) EventAddress(ctx context.Context, db DBTX, id uuid.UUID, receivedAt time.Time, endpoint uuid.UUID) error {
 	if _, err := db.Exec(ctx, `UPDATE events SET addressed_to = $3 WHERE id = $1 AND received_at = $2`,
 		raw(id), receivedAt, raw(endpoint)); err != nil {

@@ -447,7 +447,7 @@ func TestDeadReport(t *testing.T) {
 	if c := f.ackedUpto()[evs[0].partition]; c != evs[1].seq {
 		t.Fatalf("cursor %d, want %d", c, evs[1].seq)
 	}
-	list, err := f.store.DeadEventList(ctxT(t), f.group.ClientID, postgres.DeadEventFilter{GroupID: f.group.ID, Limit: 10})
+	list, err := f.store.DeadEventList(ctxT(t), postgres.DeadEventScope{ClientID: f.group.ClientID}, postgres.DeadEventFilter{GroupID: f.group.ID, Limit: 10})
 	if err != nil || len(list) != 1 || list[0].ID != dead[0].ID {
 		t.Fatalf("dead-event store: %+v, %v", list, err)
 	}
