@@ -53,6 +53,18 @@ func TestTestEvents(t *testing.T) {
 		}
 	}
 
+	// A producer cannot pass its event off as a test event.
+	forged := orderEvent("forged-1", 1)
+	forged["test"] = true
+	if f, rule := problemField(t, e.send(w.producer, forged)); f != "test" || rule != "reserved" {
+		t.Fatalf("a producer's event marked test: %s/%s", f, rule)
+	}
+	for _, g := range []*poller{myGroup, theirGroup} {
+		if _, evs := g.events("max=10&wait=500ms"); len(evs) != 0 {
+			t.Fatalf("a refused event arrived: %v", ids(evs))
+		}
+	}
+
 	// Bad test events change nothing.
 	e.must(201, e.do(w.ownerAdmin, "PUT", "/v1/event-types/com.example.secret", map[string]any{
 		"description": "not for the warehouse", "schema": json.RawMessage(orderSchema), "producers": []string{w.producerID},

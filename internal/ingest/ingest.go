@@ -119,6 +119,18 @@ func (s *Service) Ingest(ctx context.Context, p herald.Principal, events []*clou
 	if len(events) == 0 {
 		return []Stored{}, nil
 	}
+	// The test mark is Herald's to give (IngestTest): a producer's event
+	// carrying it would pass for a consumer's test event.
+	rej := &RejectError{}
+	for i, ev := range events {
+		if _, ok := ev.Extensions[TestExtension]; ok {
+			rej.Problems = append(rej.Problems, Problem{Index: i, ID: ev.ID, Field: TestExtension, Rule: "reserved",
+				Detail: "the test extension marks consumers' test events (POST /v1/test-events); producers may not set it"})
+		}
+	}
+	if len(rej.Problems) > 0 {
+		return nil, rej
+	}
 	items, err := s.check(ctx, p, events, func(te *catalog.TypeEntry, ev *cloudevents.Event) *Problem {
 		if te.Type.MayProduce(p.Client) {
 			return nil
