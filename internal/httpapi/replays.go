@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -17,7 +18,8 @@ type replayJSON struct {
 	ID         uuid.UUID  `json:"id"`
 	EndpointID uuid.UUID  `json:"endpoint_id"`
 	Types      []string   `json:"types"`
-	From       time.Time  `json:"from"`
+	From       *time.Time `json:"from,omitempty"`
+	FromSeq    string     `json:"from_sequence,omitempty"`
 	To         time.Time  `json:"to"`
 	Status     string     `json:"status"`
 	Scanned    int64      `json:"scanned"`
@@ -36,30 +38,46 @@ func toReplayJSON(r *postgres.Replay) replayJSON {
 	if types == nil {
 		types = []string{}
 	}
-	return replayJSON{ID: r.ID, EndpointID: r.EndpointID, Types: types, From: r.From, To: r.To, Status: r.Status,
+	from, fromSeq := &r.From, ""
+	if r.FromSeq > 0 {
+		from, fromSeq = nil, herald.FormatSeq(r.FromSeq)
+	}
+	return replayJSON{ID: r.ID, EndpointID: r.EndpointID, Types: types, From: from, FromSeq: fromSeq, To: r.To, Status: r.Status,
 		Scanned: r.Scanned, Queued: r.Queued, ScannedAt: httpjson.Time(r.ScannedAt), Delivered: r.Counts.Delivered,
 		Failed: r.Counts.Failed, Pending: r.Counts.Pending, Error: r.Error, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 }
 
-// handleEndpointReplay starts a background replay of stored events of a
-// time range (optionally of some types) to the endpoint.
+// handleEndpointReplay starts a background replay of stored events (from
+// a time or a sequence, up to a time; optionally of some types) to the
+// endpoint.
 func (s *Server) handleEndpointReplay(w http.ResponseWriter, r *http.Request) error {
 	e, err := s.visibleEndpoint(r)
 	if err != nil {
 		return err
 	}
 	var in struct {
-		From  *time.Time `json:"from"`
-		To    *time.Time `json:"to"`
-		Types []string   `json:"types"`
+		From    *time.Time      `json:"from"`
+		FromSeq json.RawMessage `json:"from_sequence"`
+		To      *time.Time      `json:"to"`
+		Types   []string        `json:"types"`
 	}
 	if err := httpjson.Decode(w, r, &in); err != nil {
 		return err
 	}
 	ve := &herald.ValidationError{}
 	now := time.Now()
-	if in.From == nil {
-		ve.Add("from", "required", "give the RFC 3339 time the replay starts at")
+	var fromSeq int64
+	switch {
+	case in.From != nil && len(in.FromSeq) > 0:
+		ve.Add("from_sequence", "exclusive", `give either "from" (a time) or "from_sequence", not both`)
+	case len(in.FromSeq) > 0:
+		seq, ok := parseSequence(in.FromSeq)
+		if !ok || seq < 1 {
+			ve.Add("from_sequence", "format", `must be a sequence as Herald shows it, e.g. "00000000000000001234"`)
+		}
+		fromSeq = seq
+	case in.From == nil:
+		ve.Add("from", "required", `give the RFC 3339 time the replay starts at (or "from_sequence")`)
 	}
 	to := now
 	if in.To != nil {
@@ -80,7 +98,10 @@ func (s *Server) handleEndpointReplay(w http.ResponseWriter, r *http.Request) er
 		return herald.Conflict("endpoint %s is disabled; enable it before replaying to it", e.ID)
 	}
 	rp := &postgres.Replay{ID: uuid.New(), TenantID: e.TenantID, EndpointID: e.ID, Types: in.Types,
-		From: in.From.UTC(), To: to.UTC()}
+		From: time.Unix(0, 0).UTC(), FromSeq: fromSeq, To: to.UTC()}
+	if in.From != nil {
+		rp.From = in.From.UTC()
+	}
 	if rp.Types == nil {
 		rp.Types = []string{}
 	}

@@ -28,7 +28,10 @@ type Replay struct {
 	EndpointID uuid.UUID
 	Types      []string
 	From, To   time.Time
-	Status     string
+	// FromSeq, when not 0, is the first sequence replayed; From is then
+	// the zero Unix time (no lower time bound).
+	FromSeq int64
+	Status  string
 	// CursorSeq is the seq of the last event examined.
 	CursorSeq int64
 	// ScannedAt is when the cursor reached the end (zero before).
@@ -47,13 +50,13 @@ type ReplayCounts struct {
 	Delivered, Failed, Pending int64
 }
 
-const replayColumns = `id, tenant_id, endpoint_id, types, from_time, to_time, status, cursor_seq, scanned_at, scanned,
-	queued, delivered, failed, pending, error, created_at, updated_at`
+const replayColumns = `id, tenant_id, endpoint_id, types, from_time, to_time, COALESCE(from_seq, 0), status, cursor_seq,
+	scanned_at, scanned, queued, delivered, failed, pending, error, created_at, updated_at`
 
 func scanReplay(row pgx.Row) (*Replay, error) {
 	var r Replay
 	var scannedAt *time.Time
-	if err := row.Scan(&r.ID, &r.TenantID, &r.EndpointID, &r.Types, &r.From, &r.To, &r.Status, &r.CursorSeq, &scannedAt,
+	if err := row.Scan(&r.ID, &r.TenantID, &r.EndpointID, &r.Types, &r.From, &r.To, &r.FromSeq, &r.Status, &r.CursorSeq, &scannedAt,
 		&r.Scanned, &r.Queued, &r.Counts.Delivered, &r.Counts.Failed, &r.Counts.Pending, &r.Error, &r.CreatedAt,
 		&r.UpdatedAt); err != nil {
 		return nil, err
@@ -65,10 +68,26 @@ func scanReplay(row pgx.Row) (*Replay, error) {
 }
 
 // ReplayCreate stores a new replay in tx (its job is enqueued alongside).
+// A replay from a sequence starts its cursor just below it; a sequence
+// past the end of the log (beyond the last plus one) is invalid
+// "from_sequence".
 func (s *Store) ReplayCreate(ctx context.Context, tx pgx.Tx, r *Replay) error {
-	err := tx.QueryRow(ctx, `INSERT INTO replays (id, tenant_id, endpoint_id, types, from_time, to_time)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING status, created_at, updated_at`,
-		raw(r.ID), raw(r.TenantID), raw(r.EndpointID), r.Types, r.From, r.To).Scan(&r.Status, &r.CreatedAt, &r.UpdatedAt)
+	var fromSeq *int64
+	if r.FromSeq > 0 {
+		head, err := s.LogHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if r.FromSeq > head+1 {
+			return herald.Invalid("from_sequence", "past-end",
+				"sequence %d is past the end of the log (the last is %d)", r.FromSeq, head)
+		}
+		fromSeq, r.CursorSeq = &r.FromSeq, r.FromSeq-1
+	}
+	err := tx.QueryRow(ctx, `INSERT INTO replays (id, tenant_id, endpoint_id, types, from_time, to_time, from_seq, cursor_seq)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING status, created_at, updated_at`,
+		raw(r.ID), raw(r.TenantID), raw(r.EndpointID), r.Types, r.From, r.To, fromSeq, r.CursorSeq).
+		Scan(&r.Status, &r.CreatedAt, &r.UpdatedAt)
 	return translate(err, "replay")
 }
 
