@@ -65,7 +65,11 @@ func lag(t *testing.T, g map[string]any) int {
 	}
 	n := 0
 	for _, p := range parts {
-		n += int(p.(map[string]any)["lag"].(float64))
+		p := p.(map[string]any)
+		if p["lag_exact"] != true {
+			t.Fatalf("partition %v: lag not exact", p)
+		}
+		n += int(p["lag"].(float64))
 	}
 	return n
 }

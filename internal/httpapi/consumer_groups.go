@@ -48,6 +48,7 @@ type groupPartitionJSON struct {
 	AckedUpto string `json:"acked_upto"`
 	Last      string `json:"last"`
 	Lag       int64  `json:"lag"`
+	LagExact  bool   `json:"lag_exact"`
 }
 
 func toGroupJSON(g *herald.ConsumerGroup, parts []herald.GroupPartition) groupJSON {
@@ -58,7 +59,7 @@ func toGroupJSON(g *herald.ConsumerGroup, parts []herald.GroupPartition) groupJS
 	}
 	for _, p := range parts {
 		out.Partitions = append(out.Partitions, groupPartitionJSON{Partition: p.Partition,
-			AckedUpto: herald.FormatSeq(p.AckedUpto), Last: herald.FormatSeq(p.Last), Lag: p.Lag})
+			AckedUpto: herald.FormatSeq(p.AckedUpto), Last: herald.FormatSeq(p.Last), Lag: p.Lag, LagExact: p.LagExact})
 	}
 	return out
 }

@@ -39,18 +39,22 @@ func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int
 
 // GroupPartitions returns each partition of a group with its cursor, the
 // last sequence in its log and its lag: the rows of its log past the
-// cursor (counted along the group log's primary key).
+// cursor, counted along the group log's primary key up to one past
+// herald.LagCap, so that a listing costs at most that many index entries
+// per partition however far behind the group is.
 func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.GroupPartition, error) {
 	rows, err := s.pool.Query(ctx, `SELECT c.partition, c.acked_upto,
 			COALESCE((SELECT max(l.seq) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition), 0),
-			(SELECT count(*) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
-				AND l.seq > c.acked_upto)
-		FROM group_cursors c WHERE c.group_id = $1 ORDER BY c.partition`, group)
+			(SELECT count(*) FROM (SELECT FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
+				AND l.seq > c.acked_upto LIMIT $2) AS past)
+		FROM group_cursors c WHERE c.group_id = $1 ORDER BY c.partition`, group, herald.LagCap+1)
 	return collect(rows, err, "partitions of group "+group.String(), func(row pgx.Row) (herald.GroupPartition, error) {
 		var p herald.GroupPartition
 		var part int16
 		err := row.Scan(&part, &p.AckedUpto, &p.Last, &p.Lag)
 		p.Partition = int(part)
+		p.LagExact = p.Lag <= herald.LagCap
+		p.Lag = min(p.Lag, herald.LagCap)
 		return p, err
 	})
 }
