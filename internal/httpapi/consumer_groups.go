@@ -16,11 +16,13 @@ import (
 	"github.com/heraldhq/herald/internal/httpjson"
 )
 
-// GroupStarter creates consumer groups and moves them, queueing the
-// backfills their start positions need (queue.Queue).
+// GroupStarter creates consumer groups, moves them and deletes them,
+// queueing the backfills their start positions need and the purge of a
+// deleted group's log (queue.Queue).
 type GroupStarter interface {
 	CreateGroup(ctx context.Context, g *herald.ConsumerGroup, start herald.Start) error
 	SeekGroup(ctx context.Context, g *herald.ConsumerGroup, start herald.Start) error
+	DeleteGroup(ctx context.Context, id uuid.UUID) error
 }
 
 // groupJSON is a consumer group as the API shows it. Sequences are strings
@@ -259,7 +261,7 @@ func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.store.ConsumerGroupDelete(r.Context(), g.ID); err != nil {
+	if err := s.groups.DeleteGroup(r.Context(), g.ID); err != nil {
 		return err
 	}
 	s.catalog.Invalidate()
