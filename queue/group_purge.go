@@ -73,11 +73,12 @@ func (q *Queue) queuePurge(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
 	return nil
 }
 
-// restartPurges queues a purge for every deleted group whose log is still
-// there: groups that went with their client or tenant (the trigger notes
-// them, but no job was queued) and jobs that were lost. A purge queued
-// twice costs one empty step.
-func (q *Queue) restartPurges(ctx context.Context) error {
+// PurgeDeletedGroups queues a purge for every deleted group whose log is
+// still there: groups that went with their client or tenant (the trigger
+// notes them, but no job was queued in that transaction) and, from the
+// maintenance run, purges whose job was lost. A purge queued twice costs
+// one empty step.
+func (q *Queue) PurgeDeletedGroups(ctx context.Context) error {
 	ids, err := q.store.GroupLogPurgesPending(ctx)
 	if err != nil {
 		return err

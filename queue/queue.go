@@ -415,7 +415,7 @@ func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	if err := w.q.restartOrphans(ctx); err != nil {
 		return err
 	}
-	if err := w.q.restartPurges(ctx); err != nil {
+	if err := w.q.PurgeDeletedGroups(ctx); err != nil {
 		return err
 	}
 	n, err := postgres.Expire(ctx, w.store.Pool(), w.retention, time.Now())

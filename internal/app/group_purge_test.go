@@ -9,7 +9,8 @@ import (
 // TestGroupDeletePurgesInBackground: deleting a group with a long log
 // answers without deleting the log; the group is gone from the API and
 // from routing at once, and a background job removes its log rows in
-// batches, then strikes it from group_log_purges.
+// batches, then strikes it from group_log_purges; the groups of a deleted
+// client are purged as soon.
 func TestGroupDeletePurgesInBackground(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
@@ -90,6 +91,30 @@ func TestGroupDeletePurgesInBackground(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the purge", func() bool {
+		return count(`SELECT count(*) FROM group_log WHERE group_id = $1`) == 0 &&
+			count(`SELECT count(*) FROM group_log_purges WHERE group_id = $1`) == 0
+	})
+
+	// A group that goes with its client is purged too, by a job the client
+	// delete queues, not only by the next maintenance run (which runs once
+	// at start: wait for that run, so that it cannot be what purges).
+	eventually(t, 15*time.Second, "the maintenance run at start", func() bool {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM river_job WHERE kind = 'herald.maintenance'
+			AND state = 'completed'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
+	})
+	if err := pool.QueryRow(ctx, `SELECT id::text FROM consumer_groups WHERE client_id = $1 AND name = 'default'`,
+		w.consumerID).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	if count(`SELECT count(*) FROM group_log WHERE group_id = $1`) == 0 {
+		t.Fatal("the default group's log is empty")
+	}
+	e.must(204, e.do(admin, "DELETE", "/v1/clients/"+w.consumerID, nil))
+	eventually(t, 15*time.Second, "the purge of the client's group", func() bool {
 		return count(`SELECT count(*) FROM group_log WHERE group_id = $1`) == 0 &&
 			count(`SELECT count(*) FROM group_log_purges WHERE group_id = $1`) == 0
 	})

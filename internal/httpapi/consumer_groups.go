@@ -23,6 +23,18 @@ type GroupStarter interface {
 	CreateGroup(ctx context.Context, g *herald.ConsumerGroup, start herald.Start) error
 	SeekGroup(ctx context.Context, g *herald.ConsumerGroup, start herald.Start) error
 	DeleteGroup(ctx context.Context, id uuid.UUID) error
+	// PurgeDeletedGroups queues the purge of the logs of groups deleted
+	// with their client or tenant.
+	PurgeDeletedGroups(ctx context.Context) error
+}
+
+// purgeDeletedGroups starts the purge of the logs of the groups a client or
+// tenant delete took with it. The delete stands either way: a purge not
+// queued now is queued by the next maintenance run.
+func (s *Server) purgeDeletedGroups(ctx context.Context) {
+	if err := s.groups.PurgeDeletedGroups(ctx); err != nil {
+		s.logger.Warn("queue purge of deleted groups' logs; the maintenance run will", "err", err)
+	}
 }
 
 // groupJSON is a consumer group as the API shows it. Sequences are strings
