@@ -219,6 +219,7 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender delivery.Sender, cfg 
 		river.AddWorker(workers, &deliverBatchWorker{q: q, timeout: cfg.JobTimeout})
 		river.AddWorker(workers, &drainWorker{q: q, timeout: cfg.JobTimeout})
 		river.AddWorker(workers, &maintenanceWorker{q: q, store: store, retention: cfg.Retention, logger: logger})
+		river.AddWorker(workers, &groupPurgeWorker{q: q})
 		if hs, ok := sender.(Handshaker); ok {
 			river.AddWorker(workers, &verifyWorker{q: q, hs: hs, publicURL: cfg.PublicURL, logger: logger})
 		}
@@ -404,13 +405,17 @@ type maintenanceWorker struct {
 }
 
 // Work creates the coming days' partitions of the event log, restarts the
-// drain of ordered keys whose job was lost, and removes events past
+// drain of ordered keys whose job was lost and the purge of deleted groups'
+// logs that have no job, and removes events past
 // retention (the default's and each type's, see postgres.Expire).
 func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
 	if err := postgres.PartitionsEnsure(ctx, w.store.Pool(), 8); err != nil {
 		return err
 	}
 	if err := w.q.restartOrphans(ctx); err != nil {
+		return err
+	}
+	if err := w.q.PurgeDeletedGroups(ctx); err != nil {
 		return err
 	}
 	n, err := postgres.Expire(ctx, w.store.Pool(), w.retention, time.Now())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/jsoncheck"
 	"github.com/heraldhq/herald/internal/jsonpath"
+	"github.com/heraldhq/herald/internal/route"
 )
 
 // opcode is what a node does: combine other nodes, or test one value.
@@ -27,6 +28,7 @@ const (
 	opGte
 	opLt
 	opLte
+	opPattern
 )
 
 // opNames are the document keys, indexed by opcode.
@@ -35,10 +37,11 @@ var opNames = [...]string{
 	opEq: "eq", opNe: "ne", opIn: "in", opExists: "exists",
 	opPrefix: "prefix", opSuffix: "suffix", opContains: "contains",
 	opGt: "gt", opGte: "gte", opLt: "lt", opLte: "lte",
+	opPattern: "pattern",
 }
 
 // operatorList is for messages.
-const operatorList = "eq, ne, in, exists, prefix, suffix, contains, gt, gte, lt, lte"
+const operatorList = "eq, ne, in, exists, prefix, suffix, contains, pattern, gt, gte, lt, lte"
 
 // lookupOp returns the opcode named by a document key, or 0.
 func lookupOp(key string) opcode {
@@ -368,6 +371,16 @@ func (c *compiler) operand(n *node, v *jsonValue, ptr string) error {
 	case opPrefix, opSuffix, opContains:
 		if v.kind != jsonString {
 			return errorf(ptr, "%s takes a string", name)
+		}
+		n.vals = []scalar{{kind: jsonString, str: v.str}}
+	case opPattern:
+		if v.kind != jsonString {
+			return errorf(ptr, "pattern takes a string such as \"orders.*.created\" or \"orders.>\"")
+		}
+		// The same syntax, checked by the same function, as an endpoint's
+		// or a group's event type patterns.
+		if err := route.ValidatePattern(v.str); err != nil {
+			return errorf(ptr, "%s", err)
 		}
 		n.vals = []scalar{{kind: jsonString, str: v.str}}
 	case opGt, opGte, opLt, opLte:

@@ -35,6 +35,8 @@
 //	           | "prefix": string    string starts with
 //	           | "suffix": string    string ends with
 //	           | "contains": string  string contains
+//	           | "pattern": string   string matches a token pattern, the
+//	                                 same "*"/">" patterns as event types
 //	           | "gt" | "gte" | "lt" | "lte": number
 //	                                 numerically greater, greater or equal, ...
 //
@@ -68,6 +70,7 @@
 //	{"data": "$.items[-1].sku", "prefix": "BOOK-"}      last array element
 //	{"ext": "priority", "gte": 5}                       integer extension
 //	{"not": {"attr": "subject", "exists": true}}        events without subject
+//	{"attr": "subject", "pattern": "PUBLIC.forms.>"}    one stream family
 //
 // # Data paths
 //
@@ -122,6 +125,16 @@
 //     {"ext": "priority", "eq": 5} matches both 5 and "5";
 //   - null operands are refused by Parse: attributes are never null;
 //   - prefix, suffix and contains apply to the string form.
+//
+// "pattern" takes exactly the syntax of an endpoint's or a consumer group's
+// event type patterns: dot-separated tokens, "*" for any one token, a final
+// ">" for one or more tokens ("PUBLIC.forms.>" matches
+// "PUBLIC.forms.submission.created.f-9" but not "PUBLIC.forms"). Parse checks
+// the operand with route.ValidatePattern and Match calls route.Match, the
+// very functions that route events by type, so the two never disagree. The
+// tested string is split on dots as it stands and compared token by token,
+// case-sensitively; the empty string matches no pattern. It is false for
+// numbers, booleans, null, objects and arrays in data.
 //
 // The time attribute is whatever [Event.Attr] returns (RFC 3339), compared as
 // a string: prefix works ("2025-01-"), numeric comparisons do not.

@@ -118,6 +118,20 @@ func FuzzMatch(f *testing.F) {
 	})
 }
 
+// refPattern is the token-pattern rule written out independently of
+// route.Match: "*" is any one token, a final ">" one or more tokens.
+func refPattern(pat, subj []string) bool {
+	for i, p := range pat {
+		if p == ">" {
+			return i == len(pat)-1 && len(subj) > i
+		}
+		if i >= len(subj) || p != "*" && p != subj[i] {
+			return false
+		}
+	}
+	return len(pat) == len(subj)
+}
+
 // FuzzMatchPath is FuzzMatch with the filter built from parts, so that the
 // fuzzer spends its time on paths, operands and data rather than on
 // producing a valid filter document.
@@ -130,8 +144,9 @@ func FuzzMatchPath(f *testing.F) {
 	f.Add("$.k", uint8(opContains), `"\""`, []byte(`{"k": "a\\\"b"}`))
 	f.Add("$['\\u00e9']", uint8(opNe), `true`, []byte(`{"\u00e9": true}`))
 	f.Add("$[0]", uint8(opLte), `-1e-7`, []byte(`[-1E-7]`))
+	f.Add("$.s", uint8(opPattern), `"PUBLIC.*.>"`, []byte(`{"s": "PUBLIC.forms.a.b"}`))
 	f.Fuzz(func(t *testing.T, path string, op uint8, operand string, data []byte) {
-		if op < uint8(opEq) || op > uint8(opLte) {
+		if op < uint8(opEq) || op > uint8(opPattern) {
 			return
 		}
 		p, _ := json.Marshal(path)
@@ -323,6 +338,9 @@ func (r *ref) apply(n *node, eq func(scalar) bool, str, num func() (string, bool
 			return strings.HasSuffix(s, n.vals[0].str)
 		}
 		return strings.Contains(s, n.vals[0].str)
+	case opPattern:
+		s, ok := str()
+		return ok && s != "" && refPattern(strings.Split(n.vals[0].str, "."), strings.Split(s, "."))
 	}
 	lit, ok := num()
 	if !ok {

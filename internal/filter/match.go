@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/heraldhq/herald/internal/jsoncheck"
+	"github.com/heraldhq/herald/internal/route"
 )
 
 // match evaluates n for e. st is nil when the filter reads no data.
@@ -125,6 +126,10 @@ func matchText[S ~string | ~[]byte](n *node, s S, typed bool) bool {
 		return hasSuffix(s, n.vals[0].str)
 	case opContains:
 		return contains(s, n.vals[0].str)
+	case opPattern:
+		// Exactly the matcher that routes events by type, so that a subject
+		// pattern and a type pattern can never disagree on a name.
+		return route.Match(n.vals[0].str, string(s))
 	case opGt, opGte, opLt, opLte:
 		if typed {
 			return false

@@ -96,6 +96,11 @@ type matchCase struct {
 func matchCases() []matchCase {
 	noData := with(func(e *event) { e.data = nil })
 	numID := with(func(e *event) { e.attrs["id"] = "42" })
+	// A CHEFS event: its subject names the stream, one form per stream.
+	chefs := with(func(e *event) {
+		e.attrs["subject"] = "PUBLIC.forms.submission.created.f-9"
+		e.data = []byte(`{"stream": "PUBLIC.forms.submission.created.f-9"}`)
+	})
 	return []matchCase{
 		// Core attributes.
 		{"attr eq", `{"attr": "type", "eq": "com.shop.order.created"}`, nil, true},
@@ -121,6 +126,22 @@ func matchCases() []matchCase {
 		{"attr contains no", `{"attr": "type", "contains": "invoice"}`, nil, false},
 		{"attr contains whole", `{"attr": "id", "contains": "ev-1"}`, nil, true},
 		{"attr prefix missing", `{"attr": "dataschema", "prefix": ""}`, nil, false},
+		// Token patterns, as for event types.
+		{"attr pattern tail", `{"attr": "subject", "pattern": "PUBLIC.forms.>"}`, chefs, true},
+		{"attr pattern exact", `{"attr": "subject", "pattern": "PUBLIC.forms.submission.created.f-9"}`, chefs, true},
+		{"attr pattern star", `{"attr": "subject", "pattern": "PUBLIC.*.submission.*.f-9"}`, chefs, true},
+		{"attr pattern star is one token", `{"attr": "subject", "pattern": "PUBLIC.*.created.f-9"}`, chefs, false},
+		{"attr pattern tail needs a token", `{"attr": "subject", "pattern": "PUBLIC.forms.submission.created.f-9.>"}`, chefs, false},
+		{"attr pattern other stream", `{"attr": "subject", "pattern": "PRIVATE.forms.>"}`, chefs, false},
+		{"attr pattern is case-sensitive", `{"attr": "subject", "pattern": "public.forms.>"}`, chefs, false},
+		{"attr pattern is not a prefix", `{"attr": "subject", "pattern": "PUBLIC.form.>"}`, chefs, false},
+		{"attr pattern on type", `{"attr": "type", "pattern": "com.shop.*.created"}`, nil, true},
+		{"attr pattern missing", `{"attr": "dataschema", "pattern": ">"}`, nil, false},
+		{"attr not pattern missing", `{"not": {"attr": "dataschema", "pattern": ">"}}`, nil, true},
+		{"ext pattern", `{"ext": "team", "pattern": "*"}`, nil, true},
+		{"ext pattern int", `{"ext": "priority", "pattern": "5"}`, nil, true},
+		{"data pattern", `{"data": "$.stream", "pattern": "PUBLIC.>"}`, chefs, true},
+		{"data pattern number", `{"data": "$.order.total", "pattern": ">"}`, nil, false},
 		{"attr time prefix", `{"attr": "time", "prefix": "2025-01-"}`, nil, true},
 		{"attr specversion", `{"attr": "specversion", "eq": "1.0"}`, nil, true},
 		{"attr specversion as number", `{"attr": "specversion", "eq": 1}`, nil, true},

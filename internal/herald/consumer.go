@@ -50,14 +50,25 @@ type Backfill struct {
 	Cursor, To int64
 }
 
+// LagCap is the most events of one partition's log a lag counts. Counting
+// is a walk of the log's primary key, so an uncapped count would cost as
+// much as the backlog is long, on every listing of the groups; past the
+// cap the lag says "at least LagCap" (GroupPartition.LagExact false).
+// Sequence numbers are shared by every group, so the distance from the
+// cursor to the last sequence is no count at all (Kafka's offsets are
+// dense per partition, Herald's are not).
+const LagCap = 10_000
+
 // GroupPartition is one partition of a group: its cursor (everything up to
 // AckedUpto is consumed), the last sequence in its log, and how many events
-// of its log lie past the cursor.
+// of its log lie past the cursor: exactly, when LagExact, or at least Lag
+// (which is then LagCap).
 type GroupPartition struct {
 	Partition int
 	AckedUpto int64
 	Last      int64
 	Lag       int64
+	LagExact  bool
 }
 
 // StartKind says where a consumer group starts reading (or a seek moves it).

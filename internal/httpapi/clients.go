@@ -150,6 +150,7 @@ func (s *Server) handleClientDelete(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	s.catalog.Invalidate()
+	s.purgeDeletedGroups(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -16,11 +16,25 @@ import (
 	"github.com/heraldhq/herald/internal/httpjson"
 )
 
-// GroupStarter creates consumer groups and moves them, queueing the
-// backfills their start positions need (queue.Queue).
+// GroupStarter creates consumer groups, moves them and deletes them,
+// queueing the backfills their start positions need and the purge of a
+// deleted group's log (queue.Queue).
 type GroupStarter interface {
 	CreateGroup(ctx context.Context, g *herald.ConsumerGroup, start herald.Start) error
 	SeekGroup(ctx context.Context, g *herald.ConsumerGroup, start herald.Start) error
+	DeleteGroup(ctx context.Context, id uuid.UUID) error
+	// PurgeDeletedGroups queues the purge of the logs of groups deleted
+	// with their client or tenant.
+	PurgeDeletedGroups(ctx context.Context) error
+}
+
+// purgeDeletedGroups starts the purge of the logs of the groups a client or
+// tenant delete took with it. The delete stands either way: a purge not
+// queued now is queued by the next maintenance run.
+func (s *Server) purgeDeletedGroups(ctx context.Context) {
+	if err := s.groups.PurgeDeletedGroups(ctx); err != nil {
+		s.logger.Warn("queue purge of deleted groups' logs; the maintenance run will", "err", err)
+	}
 }
 
 // groupJSON is a consumer group as the API shows it. Sequences are strings
@@ -48,6 +62,7 @@ type groupPartitionJSON struct {
 	AckedUpto string `json:"acked_upto"`
 	Last      string `json:"last"`
 	Lag       int64  `json:"lag"`
+	LagExact  bool   `json:"lag_exact"`
 }
 
 func toGroupJSON(g *herald.ConsumerGroup, parts []herald.GroupPartition) groupJSON {
@@ -58,7 +73,7 @@ func toGroupJSON(g *herald.ConsumerGroup, parts []herald.GroupPartition) groupJS
 	}
 	for _, p := range parts {
 		out.Partitions = append(out.Partitions, groupPartitionJSON{Partition: p.Partition,
-			AckedUpto: herald.FormatSeq(p.AckedUpto), Last: herald.FormatSeq(p.Last), Lag: p.Lag})
+			AckedUpto: herald.FormatSeq(p.AckedUpto), Last: herald.FormatSeq(p.Last), Lag: p.Lag, LagExact: p.LagExact})
 	}
 	return out
 }
@@ -258,7 +273,7 @@ func (s *Server) handleGroupDelete(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if err := s.store.ConsumerGroupDelete(r.Context(), g.ID); err != nil {
+	if err := s.groups.DeleteGroup(r.Context(), g.ID); err != nil {
 		return err
 	}
 	s.catalog.Invalidate()

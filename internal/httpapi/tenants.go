@@ -113,6 +113,7 @@ func (s *Server) handleTenantDelete(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	s.catalog.Invalidate()
+	s.purgeDeletedGroups(r.Context())
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -134,23 +134,22 @@ func (s *Store) ConsumerGroupList(ctx context.Context, client uuid.UUID) ([]*her
 	return collect(rows, err, "list consumer groups", scanConsumerGroup)
 }
 
-// ConsumerGroupDelete removes a group, its cursors and its log (a trigger
-// drops the log with the group, also when its client or tenant goes),
-// holding the log head so that no commit writes rows for it afterwards.
-func (s *Store) ConsumerGroupDelete(ctx context.Context, id uuid.UUID) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := logHeadLock(ctx, tx); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `DELETE FROM consumer_groups WHERE id = $1`, id)
-		if err != nil {
-			return fmt.Errorf("delete consumer group %s: %w", id, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return herald.NotFound("consumer group %s", id)
-		}
-		return logHeadStampRoutes(ctx, tx)
-	})
+// ConsumerGroupDelete removes a group and its cursors in tx, holding the
+// log head so that no commit writes rows for it afterwards. Its log is
+// only noted for the purge (a trigger does it, also when the client or
+// tenant goes, see group_log_purges.go): the caller queues the job.
+func (s *Store) ConsumerGroupDelete(ctx context.Context, tx pgx.Tx, id uuid.UUID) error {
+	if _, err := logHeadLock(ctx, tx); err != nil {
+		return err
+	}
+	tag, err := tx.Exec(ctx, `DELETE FROM consumer_groups WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("delete consumer group %s: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return herald.NotFound("consumer group %s", id)
+	}
+	return logHeadStampRoutes(ctx, tx)
 }
 
 // ConsumerGroupSeek moves every partition cursor of g to the start

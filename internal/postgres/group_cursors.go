@@ -39,7 +39,9 @@ func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int
 
 // GroupPartitions returns each partition of a group with its cursor, the
 // last sequence in its log and its lag: the rows of its log past the
-// cursor (counted along the group log's primary key). The cursor (what is
+// cursor, counted along the group log's primary key up to one past
+// herald.LagCap, so that a listing costs at most that many index entries
+// per partition however far behind the group is. The cursor (what is
 // acknowledged) is derived, never stored: just below the partition's
 // oldest event in flight, or its read position when none is. So an ack
 // only deletes in-flight rows and takes no lock a fetch holds.
@@ -52,14 +54,16 @@ func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.
 		)
 		SELECT c.partition, c.acked_upto,
 			COALESCE((SELECT max(l.seq) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition), 0),
-			(SELECT count(*) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
-				AND l.seq > c.acked_upto)
-		FROM c ORDER BY c.partition`, group)
+			(SELECT count(*) FROM (SELECT FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
+				AND l.seq > c.acked_upto LIMIT $2) AS past)
+		FROM c ORDER BY c.partition`, group, herald.LagCap+1)
 	return collect(rows, err, "partitions of group "+group.String(), func(row pgx.Row) (herald.GroupPartition, error) {
 		var p herald.GroupPartition
 		var part int16
 		err := row.Scan(&part, &p.AckedUpto, &p.Last, &p.Lag)
 		p.Partition = int(part)
+		p.LagExact = p.Lag <= herald.LagCap
+		p.Lag = min(p.Lag, herald.LagCap)
 		return p, err
 	})
 }
