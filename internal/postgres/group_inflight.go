@@ -126,10 +126,15 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			return nil
 		}
 		wait := lim.AckWait.Milliseconds()
+		// Due by the clock now, not at the transaction's start (now()): a
+		// rebalance or nack that began after this transaction and
+		// committed before its first statement released rows "due at
+		// once", stamped after that start; they must go out before the
+		// newer events of their partitions read below.
 		rows, err = tx.Query(ctx, `UPDATE group_inflight f SET instance_id = $2,
 				deliver_after = now() + $4 * interval '1 millisecond', deliveries = f.deliveries + 1
 			FROM (SELECT partition, seq FROM group_inflight
-				WHERE group_id = $1 AND partition = ANY($3) AND deliver_after <= now()
+				WHERE group_id = $1 AND partition = ANY($3) AND deliver_after <= clock_timestamp()
 				ORDER BY partition, seq LIMIT $5) d
 			WHERE f.group_id = $1 AND f.partition = d.partition AND f.seq = d.seq
 			RETURNING f.partition, f.seq, f.event_id, f.received_at, f.deliveries`, group, instance, held, wait, n)
