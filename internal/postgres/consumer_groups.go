@@ -86,9 +86,8 @@ func startCursor(ctx context.Context, db DBTX, start herald.Start, head int64) (
 	case herald.StartAll:
 		return 0, nil
 	case herald.StartSequence:
-		if start.Sequence > head+1 {
-			return 0, herald.Invalid("start.sequence", "past-end",
-				"sequence %d is past the end of the log (the last is %d)", start.Sequence, head)
+		if err := seqInLog("start.sequence", start.Sequence, head); err != nil {
+			return 0, err
 		}
 		return max(start.Sequence-1, 0), nil
 	case herald.StartTime:

@@ -3,6 +3,8 @@ package postgres
 import (
 	"context"
 	"fmt"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // The log_head table numbers the event log; IngestWrite (events.go) takes
@@ -40,4 +42,15 @@ func (s *Store) LogHead(ctx context.Context, db DBTX) (int64, error) {
 		return 0, fmt.Errorf("read log head: %w", err)
 	}
 	return head, nil
+}
+
+// seqInLog checks a sequence a reader starts at (a group's start or seek,
+// a replay's from_sequence) against the log's head: up to the last one
+// plus one (start at the next event) is a position; beyond is invalid
+// field "past-end".
+func seqInLog(field string, seq, head int64) error {
+	if seq > head+1 {
+		return herald.Invalid(field, "past-end", "sequence %d is past the end of the log (the last is %d)", seq, head)
+	}
+	return nil
 }

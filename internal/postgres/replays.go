@@ -78,9 +78,8 @@ func (s *Store) ReplayCreate(ctx context.Context, tx pgx.Tx, r *Replay) error {
 		if err != nil {
 			return err
 		}
-		if r.FromSeq > head+1 {
-			return herald.Invalid("from_sequence", "past-end",
-				"sequence %d is past the end of the log (the last is %d)", r.FromSeq, head)
+		if err := seqInLog("from_sequence", r.FromSeq, head); err != nil {
+			return err
 		}
 		fromSeq, r.CursorSeq = &r.FromSeq, r.FromSeq-1
 	}
