@@ -26,10 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/heraldhq/herald/internal/app"
-	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -500,118 +497,4 @@ func (b *bencher) steady(d time.Duration, rate int, rc *receiver) (int64, []time
 	}
 	wg.Wait()
 	return sent.Load(), lats
-}
-
-// receiver is a minimal loopback webhook target.
-type receiver struct {
-	srv    *http.Server
-	url    string
-	count  atomic.Int64
-	track  atomic.Bool
-	sentAt sync.Map // event id → time.Time
-	mu     sync.Mutex
-	lats   []time.Duration
-}
-
-func newReceiver() *receiver {
-	rc := &receiver{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	rc.url = "http://" + ln.Addr().String() + "/hook"
-	rc.srv = &http.Server{Handler: http.HandlerFunc(rc.serve), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = rc.srv.Serve(ln) }()
-	return rc
-}
-
-func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
-	now := time.Now()
-	body, _ := io.ReadAll(r.Body)
-	if rc.track.Load() {
-		if id := eventID(body); id != "" {
-			if v, ok := rc.sentAt.LoadAndDelete(id); ok {
-				rc.mu.Lock()
-				rc.lats = append(rc.lats, now.Sub(v.(time.Time)))
-				rc.mu.Unlock()
-			}
-		}
-	}
-	rc.count.Add(1)
-	w.WriteHeader(http.StatusNoContent)
-}
-
-func (rc *receiver) latencies() []time.Duration {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return slices.Clone(rc.lats)
-}
-
-func (rc *receiver) close() { _ = rc.srv.Close() }
-
-// copyFloor COPYs rows shaped like stored events, 100 per transaction, from
-// 4 connections (the number of ingest committers) for d.
-func copyFloor(ctx context.Context, a *app.App, body []byte, d time.Duration) (float64, error) {
-	pool := a.Pool()
-	if _, err := pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS bench_copy_floor (id uuid, received_at timestamptz, seq bigint,
-		tenant_id uuid, producer_id uuid, type text, source text, ce_id text, subject text, partition_key text,
-		type_version int, body bytea)`); err != nil {
-		return 0, err
-	}
-	defer func() { _, _ = pool.Exec(context.Background(), `DROP TABLE IF EXISTS bench_copy_floor`) }()
-	cols := []string{"id", "received_at", "seq", "tenant_id", "producer_id", "type", "source", "ce_id", "subject",
-		"partition_key", "type_version", "body"}
-	var rows atomic.Int64
-	var seq atomic.Int64
-	stop := time.Now().Add(d)
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				now := herald.Now()
-				batch := make([][]any, 100)
-				for i := range batch {
-					id := herald.NewID(now)
-					batch[i] = []any{[16]byte(id), now, seq.Add(1), [16]byte(id), [16]byte(id), benchType, "/bench",
-						fmt.Sprint(seq.Load()), "", "k", int32(1), body}
-				}
-				err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-					_, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_copy_floor"}, cols, pgx.CopyFromRows(batch))
-					return err
-				})
-				if err != nil {
-					errs <- err
-					return
-				}
-				rows.Add(100)
-			}
-		}()
-	}
-	wg.Wait()
-	select {
-	case err := <-errs:
-		return 0, err
-	default:
-	}
-	return float64(rows.Load()) / d.Seconds(), nil
-}
-
-// eventID finds the "id" member of an event the bench generated (or Herald
-// delivered) without decoding the whole document: the load generator shares
-// the machine with the server, so its own costs are kept small.
-func eventID(body []byte) string {
-	const key = `"id":"`
-	i := bytes.Index(body, []byte(key))
-	if i < 0 {
-		return ""
-	}
-	rest := body[i+len(key):]
-	j := bytes.IndexByte(rest, '"')
-	if j < 0 {
-		return ""
-	}
-	return string(rest[:j])
 }

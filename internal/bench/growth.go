@@ -178,6 +178,5 @@ func (b *bencher) drainMeasured(group string, n int) (GrowthResult, error) {
 		got += len(ids)
 	}
 	rate := float64(got) / time.Since(start).Seconds()
-	slices.Sort(fetches)
 	return GrowthResult{Rate: rate, FetchP50: pct(fetches, 50), FetchP99: pct(fetches, 99)}, nil
 }
