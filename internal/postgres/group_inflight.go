@@ -131,13 +131,19 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		// committed before its first statement released rows "due at
 		// once", stamped after that start; they must go out before the
 		// newer events of their partitions read below.
-		rows, err = tx.Query(ctx, `UPDATE group_inflight f SET instance_id = $2,
-				deliver_after = now() + $4 * interval '1 millisecond', deliveries = f.deliveries + 1
-			FROM (SELECT partition, seq FROM group_inflight
-				WHERE group_id = $1 AND partition = ANY($3) AND deliver_after <= clock_timestamp()
-				ORDER BY partition, seq LIMIT $5) d
-			WHERE f.group_id = $1 AND f.partition = d.partition AND f.seq = d.seq
-			RETURNING f.partition, f.seq, f.event_id, f.received_at, f.deliveries`, group, instance, held, wait, n)
+		// RETURNING gives rows in the order the update met them (where
+		// their row versions lie, which each redelivery moves), so the
+		// order of the log is asked for again on the way out.
+		rows, err = tx.Query(ctx, `WITH redelivered AS (
+				UPDATE group_inflight f SET instance_id = $2,
+					deliver_after = now() + $4 * interval '1 millisecond', deliveries = f.deliveries + 1
+				FROM (SELECT partition, seq FROM group_inflight
+					WHERE group_id = $1 AND partition = ANY($3) AND deliver_after <= clock_timestamp()
+					ORDER BY partition, seq LIMIT $5) d
+				WHERE f.group_id = $1 AND f.partition = d.partition AND f.seq = d.seq
+				RETURNING f.partition, f.seq, f.event_id, f.received_at, f.deliveries
+			)
+			SELECT * FROM redelivered ORDER BY partition, seq`, group, instance, held, wait, n)
 		due, err := collect(rows, err, "redeliver events of group "+group.String(), scanFetched)
 		if err != nil {
 			return err
