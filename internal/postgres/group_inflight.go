@@ -160,11 +160,6 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 						AND l.seq <= (SELECT COALESCE(g.backfill_cursor, 9223372036854775807) FROM consumer_groups g WHERE g.id = $1)
 					ORDER BY l.seq LIMIT $5) l
 				WHERE c.group_id = $1 AND c.partition = ANY($3)
-					-- A partition with events due again that this fetch did
-					-- not take (the limit) gives out nothing newer: they go
-					-- first, in the next fetch.
-					AND NOT EXISTS (SELECT 1 FROM group_inflight f WHERE f.group_id = c.group_id
-						AND f.partition = c.partition AND f.deliver_after <= clock_timestamp())
 				ORDER BY l.seq LIMIT $5
 			), ins AS (
 				INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at, instance_id, deliver_after, ce_id)
