@@ -675,3 +675,47 @@ func TestWebSocketReconnectResumes(t *testing.T) {
 	again.send(map[string]any{"ack": back})
 	e.groupSettled(w, "default")
 }
+
+// TestWebSocketAckBurst: ack frames sent back to back may be applied in
+// one transaction, but each frame still counts on its own: good ones are
+// applied, and an unknown id, or an id a frame before already acked, gets
+// its own error notice, in order, whatever else was queued with it.
+func TestWebSocketAckBurst(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	ws := e.mustDialWS(w.consumer, "")
+	ws.awaitPartitions(12, 10*time.Second)
+	const n = 40
+	for i := range n {
+		e.must(202, e.send(w.producer, orderEvent(fmt.Sprintf("b-%d", i), i+1)))
+	}
+	got := ws.nextEvents(n, 10*time.Second)
+	var frames []string
+	for i, ev := range got {
+		frames = append(frames, fmt.Sprintf(`{"ack": [%q]}`, ev["id"]))
+		switch i {
+		case 10:
+			frames = append(frames, `{"ack": ["nope-1"]}`)
+		case 20:
+			frames = append(frames, fmt.Sprintf(`{"ack": [%q]}`, got[3]["id"]))
+		case 30:
+			frames = append(frames, `{"ack": ["nope-2", "also-nope"]}`)
+		}
+	}
+	for _, f := range frames {
+		if err := ws.conn.Write(t.Context(), websocket.MessageText, []byte(f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, want := range []string{"nope-1", got[3]["id"].(string), "nope-2, also-nope"} {
+		m := ws.nextNotice("error", 5*time.Second)
+		if detail, _ := m["detail"].(string); !strings.Contains(detail, want) {
+			t.Errorf("error notice %v, want one naming %s", m, want)
+		}
+	}
+	if m := ws.next(500 * time.Millisecond); m != nil {
+		t.Fatalf("after the burst: %v", m)
+	}
+	e.groupSettled(w, "default")
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -180,7 +181,7 @@ func (ws *wsSession) run(ctx context.Context) {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	wg.Go(func() { cancel(ws.read(ctx, wctx)) })
+	wg.Go(func() { cancel(ws.read(ctx, wctx, cancel)) })
 	wg.Go(func() { ws.ping(wctx, cancel) })
 	err := ws.deliver(wctx)
 	switch {
@@ -202,27 +203,71 @@ func (ws *wsSession) run(ctx context.Context) {
 
 // deliver fetches and sends events and notices until the connection or
 // the node ends. The in-flight limit holds fetches back until the client
-// acks, which wakes them.
+// acks, which wakes them. The next batch is fetched while this one is
+// written: a fetch is mostly waiting on the database, a write on the
+// network.
 func (ws *wsSession) deliver(ctx context.Context) error {
+	type fetched struct {
+		b   pull.Batch
+		err error
+	}
+	batches := make(chan fetched)
 	stopping := ws.s.pull.Stopping()
+	ctx, cancel := context.WithCancel(ctx)
+	var fetcher sync.WaitGroup
+	// No fetch outlives the connection: the instance leaves after this
+	// returns, and must not be handed events after that.
+	defer fetcher.Wait()
+	defer cancel()
+	fetcher.Go(func() {
+		defer close(batches)
+		for {
+			select {
+			case <-stopping:
+				return
+			case <-ctx.Done():
+				return
+			default:
+			}
+			b, err := ws.s.pull.Wait(ctx, ws.inst, wsFetch, wsWait)
+			if b.Empty() && err == nil {
+				continue
+			}
+			select {
+			case batches <- fetched{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 	for {
+		var f fetched
+		var ok bool
 		select {
+		case f, ok = <-batches:
 		case <-stopping:
 			return errStopping
-		case <-ctx.Done():
-			return ctx.Err()
-		default:
 		}
-		b, err := ws.s.pull.Wait(ctx, ws.inst, wsFetch, wsWait)
-		if err != nil {
-			return err
+		if !ok {
+			select {
+			case <-stopping:
+				return errStopping
+			default:
+				return ctx.Err()
+			}
 		}
-		for _, n := range b.Notices {
+		if f.err != nil {
+			return f.err
+		}
+		for _, n := range f.b.Notices {
 			if err := ws.sendJSON(ctx, n); err != nil {
 				return err
 			}
 		}
-		for _, d := range b.Events {
+		for _, d := range f.b.Events {
 			if err := ws.conn.Write(ctx, websocket.MessageText, d.Event); err != nil {
 				return err
 			}
@@ -260,28 +305,123 @@ func (ws *wsSession) ping(ctx context.Context, cancel context.CancelCauseFunc) {
 	}
 }
 
-// read handles control frames until the connection closes. A frame that
-// is malformed or refused is answered with an error notice, changes
-// nothing and leaves the connection open.
-func (ws *wsSession) read(ctx, wctx context.Context) error {
+// read reads control frames until the connection closes and hands them to
+// an applier, in order. A frame that is malformed or refused is answered
+// with an error notice, changes nothing and leaves the connection open.
+func (ws *wsSession) read(ctx, wctx context.Context, fail context.CancelCauseFunc) error {
+	frames := make(chan wsFrame, 64)
+	var applier sync.WaitGroup
+	applier.Go(func() { ws.apply(wctx, frames, fail) })
+	defer applier.Wait()
+	defer close(frames)
 	for {
 		typ, data, err := ws.conn.Read(ctx)
 		if err != nil {
 			return fmt.Errorf("websocket read: %w", err)
 		}
-		if typ != websocket.MessageText {
-			err = herald.Invalid("frame", "text", "control messages are JSON text frames; a binary frame is not read")
+		frames <- wsFrame{typ: typ, data: data}
+	}
+}
+
+// wsFrame is a frame as read.
+type wsFrame struct {
+	typ  websocket.MessageType
+	data []byte
+}
+
+// maxAckMerge bounds the ack frames applied in one transaction.
+const maxAckMerge = 16
+
+// apply applies control frames in the order they came. Ack frames that
+// queued up while one was applied go in one transaction, as one ack of
+// all their ids: acks are what a fast consumer sends most, and each
+// transaction is a durable commit. When the merged ack is refused, each
+// frame is applied on its own, so every frame gets its own answer.
+func (ws *wsSession) apply(ctx context.Context, frames <-chan wsFrame, fail context.CancelCauseFunc) {
+	var next *wsFrame
+	for {
+		var f wsFrame
+		if next != nil {
+			f, next = *next, nil
 		} else {
-			err = ws.control(wctx, data)
+			var ok bool
+			if f, ok = <-frames; !ok {
+				return
+			}
 		}
-		if err == nil {
+		if ctx.Err() != nil {
+			continue // the connection is ending: drain, apply nothing
+		}
+		group := []wsFrame{f}
+		ids, mergeable := ackIDs(f)
+		if mergeable {
+			seen := make(map[string]bool, len(ids))
+			for _, id := range ids {
+				seen[id] = true
+			}
+		more:
+			for len(group) < maxAckMerge {
+				select {
+				case g, ok := <-frames:
+					if !ok {
+						break more
+					}
+					gids, ok := ackIDs(g)
+					if !ok || len(ids)+len(gids) > maxFetch || slices.ContainsFunc(gids, func(id string) bool { return seen[id] }) {
+						next = &g
+						break more
+					}
+					for _, id := range gids {
+						seen[id] = true
+					}
+					ids, group = append(ids, gids...), append(group, g)
+				default:
+					break more
+				}
+			}
+		}
+		if len(group) > 1 && ws.s.ack(ctx, ws.inst, ackRequest{IDs: ids}) == nil {
 			continue
 		}
-		p, _ := ws.s.problemFor(ws.req, err)
-		if err := ws.sendJSON(wctx, errorNotice{Notice: noticeError, Problem: p}); err != nil {
-			return err
+		for _, g := range group {
+			if err := ws.answer(ctx, g); err != nil {
+				fail(err) // ends ctx: what follows is drained
+				break
+			}
 		}
 	}
+}
+
+// ackIDs returns the ids of a well-formed ack frame (an ack merged with
+// others must be one that would be accepted on its own, but for its ids
+// being in flight).
+func ackIDs(f wsFrame) ([]string, bool) {
+	if f.typ != websocket.MessageText {
+		return nil, false
+	}
+	var c controlFrame
+	if err := httpjson.DecodeBytes(f.data, &c); err != nil || c.Ack == nil || c.AckUpto != nil || c.Nack != nil ||
+		c.Dead != nil || c.Delay != "" || c.Reason != "" {
+		return nil, false
+	}
+	ve := &herald.ValidationError{}
+	checkIDs(ve, c.Ack)
+	return c.Ack, ve.Err() == nil
+}
+
+// answer applies one frame and sends the error notice when it is refused.
+func (ws *wsSession) answer(ctx context.Context, f wsFrame) error {
+	var err error
+	if f.typ != websocket.MessageText {
+		err = herald.Invalid("frame", "text", "control messages are JSON text frames; a binary frame is not read")
+	} else {
+		err = ws.control(ctx, f.data)
+	}
+	if err == nil {
+		return nil
+	}
+	p, _ := ws.s.problemFor(ws.req, err)
+	return ws.sendJSON(ctx, errorNotice{Notice: noticeError, Problem: p})
 }
 
 // controlFrame is a client's control message: exactly one of ack,

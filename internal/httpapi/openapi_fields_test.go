@@ -63,7 +63,7 @@ var responseTypes = map[string]any{
 	"GET /v1/dead-events 200 application/json":                                       httpjson.List[deadEventJSON]{},
 	"POST /v1/consume/tokens 201 application/json":                                   tokenJSON{},
 	"GET /v1/consumer-groups/{name}/instances/{instance}/events 200 application/cloudevents-batch+json": openapitest.Raw(
-		"the stored events as the pull engine renders them (PulledEvent), joined into a JSON array"),
+		"the stored events as the pull engine renders them (pull.Delivery.Event), joined into a JSON array"),
 
 	"GET /v1/deliveries/{id} 200 application/json":        deliveryJSON{},
 	"POST /v1/deliveries/{id}/retry 202 application/json": deliveryJSON{},

@@ -274,35 +274,3 @@ func (s *Store) IngestWrite(ctx context.Context, db DBTX, r *IngestRows) (map[uu
 	}
 	return seqs, version, nil
 }
-
-// PulledEvent is a stored event loaded for a pull consumer.
-type PulledEvent struct {
-	ID   uuid.UUID
-	Type string
-	Body []byte
-}
-
-// EventsLoad returns stored events by id and receive time (which name
-// their day), keyed by id; ids not stored (expired) are left out.
-func (s *Store) EventsLoad(ctx context.Context, ids []uuid.UUID, receivedAt []time.Time) (map[uuid.UUID]*PulledEvent, error) {
-	keys := make([][16]byte, len(ids))
-	for i, id := range ids {
-		keys[i] = id
-	}
-	rows, err := s.pool.Query(ctx, `SELECT e.id, e.type, e.body FROM events e
-		JOIN unnest($1::uuid[], $2::timestamptz[]) AS k (id, received_at) ON e.id = k.id AND e.received_at = k.received_at`,
-		keys, receivedAt)
-	evs, err := collect(rows, err, "load events", func(row pgx.Row) (*PulledEvent, error) {
-		var e PulledEvent
-		err := row.Scan(&e.ID, &e.Type, &e.Body)
-		return &e, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[uuid.UUID]*PulledEvent, len(evs))
-	for _, e := range evs {
-		out[e.ID] = e
-	}
-	return out, nil
-}

@@ -29,6 +29,10 @@ type Fetched struct {
 	ReceivedAt time.Time
 	// Deliveries counts the times it was handed out, this one included.
 	Deliveries int
+	// Type and Body are the stored event's; Body is nil when retention
+	// removed the event since it was logged.
+	Type string
+	Body []byte
 }
 
 // FetchLimits bound one fetch: at most Max events, and no more than leaves
@@ -51,15 +55,29 @@ type FetchResult struct {
 	Gaps []Gap
 	// Held are the partitions the instance held, in order.
 	Held []int
+	// InFlight is what the instance has in flight after the fetch, not
+	// counting events due again that came from other instances (so never
+	// more than it has).
+	InFlight int
 }
 
 func scanFetched(row pgx.Row) (Fetched, error) {
 	var f Fetched
 	var p int16
-	err := row.Scan(&p, &f.Seq, &f.EventID, &f.ReceivedAt, &f.Deliveries)
+	var typ *string
+	err := row.Scan(&p, &f.Seq, &f.EventID, &f.ReceivedAt, &f.Deliveries, &typ, &f.Body)
 	f.Partition = int(p)
+	if typ != nil {
+		f.Type = *typ
+	}
 	return f, err
 }
+
+// fetchedEvent joins a fetched row (alias r) to its stored event (alias
+// e, absent when retention removed it): a lookup by key per row, so only
+// the row's day is read.
+const fetchedEvent = `LEFT JOIN LATERAL (SELECT e.ce_id, e.type, e.body FROM events e
+	WHERE e.id = r.event_id AND e.received_at = r.received_at) e ON true`
 
 // Gap is a run of a group partition's log that retention removed before
 // the group had read (or acknowledged) it: FirstMissing is the oldest
@@ -121,6 +139,7 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			}
 		}
 		inFlight := parts[0].inFlight
+		res.InFlight = inFlight
 		n := min(lim.Max, lim.MaxInFlight-inFlight)
 		if n <= 0 {
 			return nil
@@ -144,42 +163,126 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 				RETURNING f.partition, f.seq, f.event_id, f.received_at, f.deliveries
 			)
 			SELECT * FROM redelivered ORDER BY partition, seq`, group, instance, held, wait, n)
-		due, err := collect(rows, err, "redeliver events of group "+group.String(), scanFetched)
+		due, err := collect(rows, err, "redeliver events of group "+group.String(), func(row pgx.Row) (Fetched, error) {
+			var f Fetched
+			var p int16
+			err := row.Scan(&p, &f.Seq, &f.EventID, &f.ReceivedAt, &f.Deliveries)
+			f.Partition = int(p)
+			return f, err
+		})
 		if err != nil {
+			return err
+		}
+		if err := eventsLoad(ctx, tx, due); err != nil {
 			return err
 		}
 		res.Events = append(res.Events, due...)
 		if n -= len(due); n <= 0 || (inFlight+len(due) > 0 && n < lim.MinRoom) {
 			return nil
 		}
-		rows, err = tx.Query(ctx, `WITH picked AS (
-				SELECT l.partition, l.seq, l.event_id, l.received_at
-				FROM group_cursors c CROSS JOIN LATERAL (
-					SELECT l.partition, l.seq, l.event_id, l.received_at FROM group_log l
-					WHERE l.group_id = c.group_id AND l.partition = c.partition AND l.seq > c.read_upto
-						AND l.seq <= (SELECT COALESCE(g.backfill_cursor, 9223372036854775807) FROM consumer_groups g WHERE g.id = $1)
-					ORDER BY l.seq LIMIT $5) l
-				WHERE c.group_id = $1 AND c.partition = ANY($3)
-				ORDER BY l.seq LIMIT $5
-			), ins AS (
-				INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at, instance_id, deliver_after, ce_id)
-				SELECT $1, p.partition, p.seq, p.event_id, p.received_at, $2, now() + $4 * interval '1 millisecond',
-					(SELECT e.ce_id FROM events e WHERE e.id = p.event_id AND e.received_at = p.received_at)
-				FROM picked p
-			), moved AS (
-				UPDATE group_cursors c SET read_upto = m.seq
-				FROM (SELECT partition, max(seq) AS seq FROM picked GROUP BY partition) m
-				WHERE c.group_id = $1 AND c.partition = m.partition
-			)
-			SELECT partition, seq, event_id, received_at, 1 FROM picked ORDER BY seq`, group, instance, held, wait, n)
-		fresh, err := collect(rows, err, "read the log of group "+group.String(), scanFetched)
+		fresh, err := groupReadLog(ctx, tx, group, instance, held, wait, n)
 		res.Events = append(res.Events, fresh...)
+		res.InFlight += len(fresh)
 		return err
 	})
 	if err != nil {
 		return FetchResult{}, fmt.Errorf("fetch for instance %s: %w", instance, err)
 	}
 	return res, nil
+}
+
+// eventsLoad fills in the type and body of fetched rows from their stored
+// events; a row whose event retention removed keeps a nil Body.
+func eventsLoad(ctx context.Context, tx pgx.Tx, rows []Fetched) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(rows))
+	times := make([]time.Time, len(rows))
+	for i, r := range rows {
+		ids[i], times[i] = r.EventID, r.ReceivedAt
+	}
+	q, err := tx.Query(ctx, `SELECT e.id, e.type, e.body FROM events e
+		JOIN unnest($1::uuid[], $2::timestamptz[]) AS k (id, received_at) ON e.id = k.id AND e.received_at = k.received_at`,
+		ids, times)
+	type loaded struct {
+		id   uuid.UUID
+		typ  string
+		body []byte
+	}
+	evs, err := collect(q, err, "load events", func(row pgx.Row) (loaded, error) {
+		var l loaded
+		err := row.Scan(&l.id, &l.typ, &l.body)
+		return l, err
+	})
+	if err != nil {
+		return err
+	}
+	byID := make(map[uuid.UUID]loaded, len(evs))
+	for _, e := range evs {
+		byID[e.id] = e
+	}
+	for i := range rows {
+		if e, ok := byID[rows[i].EventID]; ok {
+			rows[i].Type, rows[i].Body = e.typ, e.body
+		}
+	}
+	return nil
+}
+
+// groupReadLog hands out up to n new events of the held partitions, past
+// their read positions, and moves those. Each partition is asked for its
+// share of n first, so a fetch reads about n log entries rather than n
+// from every partition; partitions that had their whole share are asked
+// again for what is left, until n are handed out or every partition is
+// read to its end. The events come back in log order.
+func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, held []int16, wait int64, n int) ([]Fetched, error) {
+	var out []Fetched
+	parts := held
+	for len(parts) > 0 && n > 0 {
+		share := (n + len(parts) - 1) / len(parts)
+		rows, err := tx.Query(ctx, `WITH picked AS (
+				SELECT l.partition, l.seq, l.event_id, l.received_at
+				FROM group_cursors c CROSS JOIN LATERAL (
+					SELECT l.partition, l.seq, l.event_id, l.received_at FROM group_log l
+					WHERE l.group_id = c.group_id AND l.partition = c.partition AND l.seq > c.read_upto
+						AND l.seq <= (SELECT COALESCE(g.backfill_cursor, 9223372036854775807) FROM consumer_groups g WHERE g.id = $1)
+					ORDER BY l.seq LIMIT $6) l
+				WHERE c.group_id = $1 AND c.partition = ANY($3)
+				ORDER BY l.seq LIMIT $5
+			), loaded AS (
+				SELECT r.*, e.ce_id, e.type, e.body FROM picked r `+fetchedEvent+`
+			), ins AS (
+				INSERT INTO group_inflight (group_id, partition, seq, event_id, received_at, instance_id, deliver_after, ce_id)
+				SELECT $1, r.partition, r.seq, r.event_id, r.received_at, $2, now() + $4 * interval '1 millisecond', r.ce_id
+				FROM loaded r
+			), moved AS (
+				UPDATE group_cursors c SET read_upto = m.seq
+				FROM (SELECT partition, max(seq) AS seq FROM picked GROUP BY partition) m
+				WHERE c.group_id = $1 AND c.partition = m.partition
+			)
+			SELECT partition, seq, event_id, received_at, 1, type, body FROM loaded`, group, instance, parts, wait, n, share)
+		got, err := collect(rows, err, "read the log of group "+group.String(), scanFetched)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+		n -= len(got)
+		// Partitions that gave their whole share may have more.
+		count := make(map[int]int, len(parts))
+		for _, f := range got {
+			count[f.Partition]++
+		}
+		var more []int16
+		for _, p := range parts {
+			if count[int(p)] >= share {
+				more = append(more, p)
+			}
+		}
+		parts = more
+	}
+	slices.SortFunc(out, func(a, b Fetched) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out, nil
 }
 
 // groupFirstKept returns the oldest sequence in a group partition's log
@@ -227,6 +330,11 @@ func groupInflightFind(ctx context.Context, tx pgx.Tx, group uuid.UUID, ids []st
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
 	}
+	return keys, checkKnown(ids, found, field)
+}
+
+// checkKnown returns the problem for ids that found no event in flight.
+func checkKnown(ids []string, found map[string]bool, field string) error {
 	var unknown []string
 	for _, id := range ids {
 		if !found[id] && !slices.Contains(unknown, id) {
@@ -234,11 +342,11 @@ func groupInflightFind(ctx context.Context, tx pgx.Tx, group uuid.UUID, ids []st
 		}
 	}
 	if len(unknown) > 0 {
-		return nil, herald.Invalid(field, "unknown",
+		return herald.Invalid(field, "unknown",
 			"no event in flight in this group has id %s (acknowledged already, or never delivered to it)",
 			strings.Join(unknown, ", "))
 	}
-	return keys, nil
+	return nil
 }
 
 func splitKeys(keys []inflightKey) (parts []int16, seqs []int64) {
@@ -287,7 +395,9 @@ func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string) err
 }
 
 // groupInflightRemove takes events out of flight, as acknowledged (the
-// rows were locked by groupInflightFind).
+// rows were locked by groupInflightFind). Rows are named by key, not
+// joined: the table churns, and a plan that scans it meets every row
+// deleted since the last vacuum.
 func groupInflightRemove(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, seqs []int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1
 		AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`, group, parts, seqs); err != nil {

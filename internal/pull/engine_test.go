@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/pull"
@@ -556,5 +558,124 @@ func TestPartitionNotices(t *testing.T) {
 	}
 	if ns := notices(a); len(ns) != 1 || ns[0].Notice != pull.NoticeAssigned || !slices.Equal(ns[0].Partitions, all) {
 		t.Fatalf("after a leave: %+v", ns)
+	}
+}
+
+// TestFetchTakesPartitionsOldestFirst: a fetch asks each partition for its
+// share and asks again those that had more, so a batch is always each
+// partition's oldest events (a prefix of its log), in log order, and as
+// many as asked for while there are any: with the events spread over the
+// partitions, and with nearly all of them in one.
+func TestFetchTakesPartitionsOldestFirst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		n    int
+		key  func(i int) string
+		max  int
+	}{
+		{"spread", 240, func(i int) string { return fmt.Sprintf("k%d", i%40) }, 50},
+		{"one hot key", 150, func(i int) string {
+			if i%50 == 7 {
+				return fmt.Sprintf("cold-%d", i)
+			}
+			return "hot"
+		}, 100},
+		{"one key", 90, func(int) string { return "only" }, 40},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, time.Minute)
+			e := f.engine(pull.Config{})
+			inst := f.join(e)
+			evs := f.log("o", tt.n, tt.key)
+			byPart := map[int][]int64{}
+			for _, ev := range evs {
+				byPart[ev.partition] = append(byPart[ev.partition], ev.seq)
+			}
+			next := map[int]int{} // the index in byPart of each partition's next event
+			for got := 0; got < tt.n; {
+				ds := fetch(t, e, inst, tt.max)
+				if want := min(tt.max, tt.n-got); len(ds) != want {
+					t.Fatalf("after %d: fetched %d, want %d", got, len(ds), want)
+				}
+				for i, d := range ds {
+					if i > 0 && d.Seq <= ds[i-1].Seq {
+						t.Fatalf("batch not in log order: %d after %d", d.Seq, ds[i-1].Seq)
+					}
+					if want := byPart[d.Partition][next[d.Partition]]; d.Seq != want {
+						t.Fatalf("partition %d: got %d, want its oldest unread %d", d.Partition, d.Seq, want)
+					}
+					next[d.Partition]++
+				}
+				if err := e.Ack(ctxT(t), inst, ceIDs(t, ds)); err != nil {
+					t.Fatal(err)
+				}
+				got += len(ds)
+			}
+		})
+	}
+}
+
+// TestGroupDeleteDropsInFlight: however a group goes (by name, or with
+// its client), its events in flight go with it.
+func TestGroupDeleteDropsInFlight(t *testing.T) {
+	t.Parallel()
+	for _, how := range []string{"group", "client"} {
+		t.Run(how, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, time.Minute)
+			e := f.engine(pull.Config{})
+			inst := f.join(e)
+			f.log("o", 30, func(i int) string { return fmt.Sprint(i) })
+			if ds := fetch(t, e, inst, 20); len(ds) != 20 {
+				t.Fatalf("fetched %d, want 20", len(ds))
+			}
+			if n := f.inFlight(); n != 20 {
+				t.Fatalf("%d in flight, want 20", n)
+			}
+			var err error
+			if how == "group" {
+				err = pgx.BeginFunc(ctxT(t), f.pool, func(tx pgx.Tx) error {
+					return f.store.ConsumerGroupDelete(ctxT(t), tx, f.group.ID)
+				})
+			} else {
+				err = f.store.ClientDelete(ctxT(t), f.group.ClientID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := f.inFlight(); n != 0 {
+				t.Errorf("%d events of the deleted group still in flight", n)
+			}
+		})
+	}
+}
+
+// TestFollowerRefillsAfterAcksElsewhere: a following instance (a
+// WebSocket) goes by its estimate of what it has in flight between
+// fetches; acks that reach its group some other way (a long poll naming
+// the same instance, on this node or another) do not lower the estimate,
+// and it must still be refilled, within the recheck, not after a safety
+// wake-up or never.
+func TestFollowerRefillsAfterAcksElsewhere(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{MaxInFlight: 10})
+	inst := f.join(e)
+	defer e.Follow(inst)()
+	f.log("o", 30, func(int) string { return "same" })
+	b, err := e.Wait(ctxT(t), inst, 10, time.Second)
+	if err != nil || len(b.Events) != 10 {
+		t.Fatalf("first fetch: %d events, %v", len(b.Events), err)
+	}
+	other := &pull.Instance{ID: inst.ID, Group: inst.Group}
+	if err := e.Ack(ctxT(t), other, ceIDs(t, b.Events)); err != nil {
+		t.Fatal(err)
+	}
+	b, err = e.Wait(ctxT(t), inst, 10, 3*time.Second)
+	if err != nil || len(b.Events) != 10 {
+		t.Fatalf("after the acks elsewhere: %d events, %v; want 10 within the wait", len(b.Events), err)
 	}
 }

@@ -1,15 +1,18 @@
 package pull
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/cloudevents"
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/jsoncheck"
 	"github.com/heraldhq/herald/internal/postgres"
 )
 
@@ -23,6 +26,10 @@ const (
 	ExtPartition  = "partition"
 	ExtReceivedAt = "receivedat"
 )
+
+// recheck bounds how long a following instance goes by its estimate of
+// the events it has in flight without asking the database.
+const recheck = 100 * time.Millisecond
 
 // Delivery is an event handed to an instance.
 type Delivery struct {
@@ -140,20 +147,34 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []i
 		}
 	}
 	lim := postgres.FetchLimits{Max: max, MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait}
+	inst.skipped = false
 	if inst.woken != nil {
 		// A connection that follows the group reads as fast as it acks:
-		// refill it by the quarter of its window, not by every ack.
-		lim.MinRoom = min(max, e.cfg.MaxInFlight/4)
+		// refill it by half its window, not by every ack.
+		lim.MinRoom = min(max, e.cfg.MaxInFlight/2)
+		// Every ack wakes it, and most leave too little room: a fetch
+		// would take its locks and commit durably for nothing. What it
+		// has in flight is known well enough from its last fetch and the
+		// acks since; the database is asked again after recheck at the
+		// latest, for what the estimate cannot see (events due again,
+		// acks through another connection).
+		if est := inst.inFlight.Load(); est > 0 && int64(lim.MaxInFlight)-est < int64(lim.MinRoom) &&
+			time.Since(inst.checked) < recheck {
+			inst.skipped = true
+			return Batch{}, inst.fetchedHeld, nil
+		}
 	}
 	res, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, lim)
 	if err != nil {
 		return Batch{}, nil, err
 	}
+	inst.fetchedHeld, inst.checked = res.Held, time.Now()
+	inst.inFlight.Store(int64(res.InFlight))
 	var b Batch
 	gaps := res.Gaps
 	if len(res.Events) > 0 {
 		var gone []postgres.Fetched
-		if b.Events, gone, err = e.load(ctx, res.Events); err != nil {
+		if b.Events, gone, err = e.renderAll(ctx, res.Events); err != nil {
 			return Batch{}, nil, err
 		}
 		if len(gone) > 0 {
@@ -180,26 +201,16 @@ func gapNotice(g postgres.Gap) Notice {
 	return n
 }
 
-// load renders the events of fetched rows; rows whose stored event is gone
-// (removed by retention since it was logged) come back apart.
-func (e *Engine) load(ctx context.Context, rows []postgres.Fetched) (out []Delivery, gone []postgres.Fetched, err error) {
-	ids := make([]uuid.UUID, len(rows))
-	times := make([]time.Time, len(rows))
-	for i, r := range rows {
-		ids[i], times[i] = r.EventID, r.ReceivedAt
-	}
-	evs, err := e.store.EventsLoad(ctx, ids, times)
-	if err != nil {
-		return nil, nil, err
-	}
+// render renders the events of fetched rows; rows whose stored event is
+// gone (removed by retention since it was logged) come back apart.
+func (e *Engine) renderAll(ctx context.Context, rows []postgres.Fetched) (out []Delivery, gone []postgres.Fetched, err error) {
 	out = make([]Delivery, 0, len(rows))
 	for _, r := range rows {
-		ev := evs[r.EventID]
-		if ev == nil {
+		if r.Body == nil {
 			gone = append(gone, r)
 			continue
 		}
-		body, err := e.render(ctx, ev, r)
+		body, err := e.render(ctx, r)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -212,18 +223,26 @@ func (e *Engine) load(ctx context.Context, rows []postgres.Fetched) (out []Deliv
 // render makes a stored event what a pull consumer gets: what push
 // channels carry (thin types thin, through the same step as webhooks) with
 // its place in the log as extensions.
-func (e *Engine) render(ctx context.Context, ev *postgres.PulledEvent, r postgres.Fetched) ([]byte, error) {
-	body := ev.Body
+func (e *Engine) render(ctx context.Context, r postgres.Fetched) ([]byte, error) {
+	body := r.Body
 	if e.cfg.PushBody != nil {
-		b, err := e.cfg.PushBody(ctx, ev.ID, ev.Type, body)
+		b, err := e.cfg.PushBody(ctx, r.EventID, r.Type, body)
 		if err != nil {
-			return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
+			return nil, fmt.Errorf("render event %s: %w", r.EventID, err)
 		}
 		body = b
 	}
+	if out, ok := appendPlace(body, r); ok {
+		return out, nil
+	}
+	return e.renderParsed(body, r)
+}
+
+// renderParsed is render by a full parse of the stored event.
+func (e *Engine) renderParsed(body []byte, r postgres.Fetched) ([]byte, error) {
 	ce, err := cloudevents.ParseStored(body)
 	if err != nil {
-		return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("render event %s: %w", r.EventID, err)
 	}
 	if ce.Extensions == nil {
 		ce.Extensions = make(map[string]any, 3)
@@ -233,7 +252,46 @@ func (e *Engine) render(ctx context.Context, ev *postgres.PulledEvent, r postgre
 	ce.Extensions[ExtReceivedAt] = herald.FormatReceivedAt(r.ReceivedAt)
 	out, err := ce.MarshalStructured()
 	if err != nil {
-		return nil, fmt.Errorf("render event %s: %w", ev.ID, err)
+		return nil, fmt.Errorf("render event %s: %w", r.EventID, err)
 	}
 	return out, nil
+}
+
+// appendPlace is render's fast way for the common event, which has no
+// attributes of the extensions' names: it checks the stored event is a
+// well-formed JSON object, then writes the extensions before its closing
+// brace, without decoding it. It reports false when the event has a
+// member of one of those names (or a name written with escapes, which it
+// does not decode) or is not a well-formed non-empty object; the full
+// parse then renders it, or says what is wrong.
+func appendPlace(body []byte, r postgres.Fetched) ([]byte, bool) {
+	if jsoncheck.Check(body) != nil {
+		return nil, false
+	}
+	obj := jsoncheck.TrimSpace(body)
+	if len(obj) < 2 || obj[0] != '{' {
+		return nil, false
+	}
+	members := 0
+	for name := range jsoncheck.Members(obj) {
+		members++
+		switch {
+		case bytes.IndexByte(name, '\\') >= 0,
+			string(name) == `"`+ExtSequence+`"`, string(name) == `"`+ExtPartition+`"`, string(name) == `"`+ExtReceivedAt+`"`:
+			return nil, false
+		}
+	}
+	if members == 0 {
+		return nil, false
+	}
+	out := make([]byte, 0, len(obj)+96)
+	out = append(out, obj[:len(obj)-1]...)
+	out = append(out, `,"`+ExtPartition+`":`...)
+	out = strconv.AppendInt(out, int64(r.Partition), 10)
+	out = append(out, `,"`+ExtReceivedAt+`":"`...)
+	out = append(out, herald.FormatReceivedAt(r.ReceivedAt)...)
+	out = append(out, `","`+ExtSequence+`":"`...)
+	out = append(out, herald.FormatSeq(r.Seq)...)
+	out = append(out, `"}`...)
+	return out, true
 }

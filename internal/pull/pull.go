@@ -99,6 +99,15 @@ type Instance struct {
 	// events than asked for.
 	woken <-chan struct{}
 	short bool
+	// inFlight estimates the events the instance has in flight: what its
+	// last fetch left, less what was acknowledged through it since (never
+	// more than it has). checked is when that fetch ran; skipped says the
+	// last Fetch went by the estimate, not to the database.
+	inFlight atomic.Int64
+	checked  time.Time
+	skipped  bool
+	// fetchedHeld are the partitions held at the last fetch.
+	fetchedHeld []int
 	// touched is when this value last recorded that the instance is alive
 	// (unix nanoseconds, 0: never).
 	touched atomic.Int64
@@ -242,13 +251,21 @@ func (e *Engine) Ack(ctx context.Context, inst *Instance, ids []string) error {
 	if err := e.store.GroupAck(ctx, inst.Group.ID, ids); err != nil {
 		return err
 	}
-	e.madeRoom(inst)
+	e.madeRoom(inst, len(ids))
 	return nil
 }
 
 // madeRoom wakes this node's waiting fetches of the instance's group after
-// an ack: one held back by the in-flight limit can go on.
-func (e *Engine) madeRoom(inst *Instance) { e.waiting.wake([]uuid.UUID{inst.Group.ID}) }
+// events left flight through inst (freed of them; -1: an unknown number):
+// one held back by the in-flight limit can go on.
+func (e *Engine) madeRoom(inst *Instance, freed int) {
+	if freed < 0 {
+		inst.inFlight.Store(0)
+	} else if inst.inFlight.Add(-int64(freed)) < 0 {
+		inst.inFlight.Store(0)
+	}
+	e.waiting.wake([]uuid.UUID{inst.Group.ID})
+}
 
 // AckUpto acknowledges everything the instance was handed in a partition
 // it holds, up to seq.
@@ -259,7 +276,7 @@ func (e *Engine) AckUpto(ctx context.Context, inst *Instance, partition int, seq
 	if err := e.store.GroupAckUpto(ctx, inst.Group.ID, inst.ID, partition, seq); err != nil {
 		return err
 	}
-	e.madeRoom(inst)
+	e.madeRoom(inst, -1)
 	return nil
 }
 
@@ -271,7 +288,7 @@ func (e *Engine) Nack(ctx context.Context, inst *Instance, ids []string, delay t
 	if err := e.store.GroupNack(ctx, inst.Group.ID, ids, delay); err != nil {
 		return err
 	}
-	e.madeRoom(inst)
+	e.madeRoom(inst, len(ids))
 	return nil
 }
 
@@ -285,6 +302,6 @@ func (e *Engine) Dead(ctx context.Context, inst *Instance, id, reason string) ([
 	if err != nil {
 		return nil, err
 	}
-	e.madeRoom(inst)
+	e.madeRoom(inst, 1)
 	return dead, nil
 }

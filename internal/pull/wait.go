@@ -116,14 +116,21 @@ func (e *Engine) Wait(ctx context.Context, inst *Instance, max int, wait time.Du
 		if safety := time.Now().Add(SafetyWake); safety.Before(next) {
 			next = safety
 		}
-		// Events in flight come back at a known time (ack wait, nack
-		// delay): sleep until then, not until a notification.
-		due, err := e.store.GroupNextDue(ctx, inst.Group.ID, inst.ID)
-		if err != nil {
-			return Batch{}, err
-		}
-		if !due.IsZero() && due.Before(next) {
-			next = due
+		if inst.skipped {
+			// The fetch went by the estimate: ask the database soon.
+			if soon := time.Now().Add(recheck); soon.Before(next) {
+				next = soon
+			}
+		} else {
+			// Events in flight come back at a known time (ack wait, nack
+			// delay): sleep until then, not until a notification.
+			due, err := e.store.GroupNextDue(ctx, inst.Group.ID, inst.ID)
+			if err != nil {
+				return Batch{}, err
+			}
+			if !due.IsZero() && due.Before(next) {
+				next = due
+			}
 		}
 		timer := time.NewTimer(time.Until(next))
 		select {
