@@ -610,7 +610,8 @@ func TestWebSocketShutdown(t *testing.T) {
 	ws := e.mustDialWS(w.consumer, "")
 	ws.awaitPartitions(12, 10*time.Second)
 	start := time.Now()
-	go func() { _ = e.app.Stop(context.Background()) }()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.app.Stop(context.Background()) }()
 	select {
 	case <-ws.closed:
 	case <-time.After(15 * time.Second):
@@ -622,6 +623,18 @@ func TestWebSocketShutdown(t *testing.T) {
 	var ce websocket.CloseError
 	if !errors.As(ws.err, &ce) {
 		t.Fatalf("not a close frame: %v", ws.err)
+	}
+	// The node left the group before it closed its pool: the instance is
+	// gone at once, its partitions free for the other nodes.
+	if err := <-stopped; err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	var instances int
+	if err := e.pool().QueryRow(context.Background(), `SELECT count(*) FROM group_instances`).Scan(&instances); err != nil {
+		t.Fatal(err)
+	}
+	if instances != 0 {
+		t.Fatalf("%d instances left in the group after shutdown", instances)
 	}
 }
 

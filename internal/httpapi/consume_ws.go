@@ -60,6 +60,9 @@ const noticeError = "error"
 // errStopping: the node shuts down; the connection closes with 1001.
 var errStopping = errors.New("server shutting down")
 
+// errPeerGone: a write failed, the connection is gone.
+var errPeerGone = errors.New("websocket write")
+
 func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	owner, err := groupConsumer(r)
 	if err != nil {
@@ -89,6 +92,11 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Counted from here, and done after the leave below (deferred calls
+	// run last first): shutdown waits for the leave before it closes the
+	// pool.
+	s.sockets.Add(1)
+	defer s.sockets.Done()
 	// The connection outlives the request's context, which ends when the
 	// handler returns; its own context ends with the connection.
 	ctx := context.WithoutCancel(r.Context())
@@ -109,8 +117,6 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return nil // Accept answered the request
 	}
-	s.sockets.Add(1)
-	defer s.sockets.Done()
 	conn.SetReadLimit(wsReadLimit)
 	inst.WatchPartitions()
 	defer s.pull.Follow(inst)()
@@ -190,8 +196,9 @@ func (ws *wsSession) run(ctx context.Context) {
 	case errors.Is(err, herald.ErrNotFound):
 		// The instance expired or was deleted under the connection.
 		_ = ws.conn.Close(websocket.StatusTryAgainLater, "consumer group instance gone; reconnect")
-	case wctx.Err() != nil:
-		// The peer closed, vanished or stopped answering pings.
+	case wctx.Err() != nil, errors.Is(err, errPeerGone):
+		// The peer closed, vanished or stopped answering pings (a write
+		// can find the connection closed before the reader says so).
 		_ = ws.conn.CloseNow()
 	default:
 		ws.s.logger.Error("websocket: deliver", "group", ws.inst.Group.ID, "instance", ws.inst.ID, "err", err)
@@ -264,12 +271,12 @@ func (ws *wsSession) deliver(ctx context.Context) error {
 		}
 		for _, n := range f.b.Notices {
 			if err := ws.sendJSON(ctx, n); err != nil {
-				return err
+				return fmt.Errorf("%w: %w", errPeerGone, err)
 			}
 		}
 		for _, d := range f.b.Events {
 			if err := ws.conn.Write(ctx, websocket.MessageText, d.Event); err != nil {
-				return err
+				return fmt.Errorf("%w: %w", errPeerGone, err)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package pull
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -261,27 +260,35 @@ func (e *Engine) renderParsed(body []byte, r postgres.Fetched) ([]byte, error) {
 // attributes of the extensions' names: it checks the stored event is a
 // well-formed JSON object, then writes the extensions before its closing
 // brace, without decoding it. It reports false when the event has a
-// member of one of those names (or a name written with escapes, which it
-// does not decode) or is not a well-formed non-empty object; the full
-// parse then renders it, or says what is wrong.
+// member of one of those names (however its name is escaped) or is not a
+// well-formed non-empty object; the full parse then renders it, or says
+// what is wrong.
 func appendPlace(body []byte, r postgres.Fetched) ([]byte, bool) {
-	if jsoncheck.Check(body) != nil {
-		return nil, false
-	}
-	obj := jsoncheck.TrimSpace(body)
-	if len(obj) < 2 || obj[0] != '{' {
-		return nil, false
-	}
+	// One pass checks the whole text and looks at the top-level names;
+	// repeated names are not looked for (the stored event was checked for
+	// them at ingest, and the full parse would not look either).
+	var rd jsoncheck.Reader
+	rd.Reset(body, jsoncheck.Options{})
 	members := 0
-	for name := range jsoncheck.Members(obj) {
+	for {
+		k, err := rd.Next()
+		if err != nil {
+			return nil, false
+		}
+		if k == jsoncheck.KindEnd {
+			break
+		}
+		if k != jsoncheck.KindName || rd.Depth() != 1 {
+			continue
+		}
 		members++
-		switch {
-		case bytes.IndexByte(name, '\\') >= 0,
-			string(name) == `"`+ExtSequence+`"`, string(name) == `"`+ExtPartition+`"`, string(name) == `"`+ExtReceivedAt+`"`:
+		switch string(rd.Name()) {
+		case ExtSequence, ExtPartition, ExtReceivedAt:
 			return nil, false
 		}
 	}
-	if members == 0 {
+	obj := jsoncheck.TrimSpace(body)
+	if members == 0 || obj[0] != '{' {
 		return nil, false
 	}
 	out := make([]byte, 0, len(obj)+96)
