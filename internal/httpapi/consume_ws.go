@@ -427,6 +427,11 @@ func (ws *wsSession) answer(ctx context.Context, f wsFrame) error {
 	if err == nil {
 		return nil
 	}
+	if ctx.Err() != nil {
+		// The connection is ending: the frame's fate is the client's to
+		// find out from what comes back, not an error to answer or log.
+		return ctx.Err()
+	}
 	p, _ := ws.s.problemFor(ws.req, err)
 	return ws.sendJSON(ctx, errorNotice{Notice: noticeError, Problem: p})
 }
