@@ -1,14 +1,17 @@
 package app_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // poller is a long poll client of one group instance.
@@ -287,19 +290,40 @@ func TestLongPollTwoNodes(t *testing.T) {
 		got <- evs
 	}()
 	time.Sleep(300 * time.Millisecond)
-	var woken []map[string]any
-	sent := time.Now()
-	for woken == nil && time.Since(sent) < 15*time.Second {
-		// Until an event lands in one of b's partitions.
-		ev := orderEvent(fmt.Sprintf("wake-%d", time.Now().UnixNano()), 1)
-		e.must(202, e.send(w.producer, ev))
-		select {
-		case woken = <-got:
-		case <-time.After(2 * time.Second):
+	// An event of a key in one of b's partitions.
+	var held []int16
+	bID := b.base[strings.LastIndex(b.base, "/")+1:]
+	rows, err := e.pool().Query(context.Background(), `SELECT partition FROM group_cursors WHERE owner = $1`, bID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p int16
+		if err := rows.Scan(&p); err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, p)
+	}
+	if rows.Close(); len(held) == 0 {
+		t.Fatal("node 2's instance holds no partition")
+	}
+	ev := orderEvent("wake-1", 1)
+	for k := 0; ; k++ {
+		if key := fmt.Sprintf("key-%d", k); slices.Contains(held, int16(herald.Partition(key, "wake-1"))) {
+			ev["partitionkey"] = key
+			break
 		}
 	}
-	if len(woken) == 0 || time.Since(sent) > 10*time.Second {
-		t.Fatalf("the poll on node 2 was not woken by ingest on node 1 (%v)", ids(woken))
+	e.must(202, e.send(w.producer, ev))
+	// Well before its safety wake-up (pull.SafetyWake, 10 s): woken by
+	// the notification.
+	var woken []map[string]any
+	select {
+	case woken = <-got:
+	case <-time.After(5 * time.Second):
+	}
+	if len(woken) == 0 {
+		t.Fatal("the poll on node 2 was not woken by ingest on node 1")
 	}
 	e.must(204, e2.do(w.consumer, "POST", b.base+"/ack", map[string]any{"ids": ids(woken)}))
 

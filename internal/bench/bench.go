@@ -47,7 +47,7 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
 	// Phases limits the run to some of copy, batch, single, deliveries,
-	// ordered, pull-poll, pull-ws, latency and pull-growth (empty: all
+	// e2e, ordered, pull-poll, pull-ws, latency and pull-growth (empty: all
 	// but pull-growth, which fills the store with GrowthEvents events).
 	Phases []string
 	// GrowthEvents is the large store size of the pull-growth phase
@@ -76,6 +76,11 @@ type Report struct {
 	RiverJobsAtEnd    int64
 	SingleRequestP50  time.Duration
 	SingleRequestP99  time.Duration
+	// EndToEnd is events/s from the first produced to the last verified
+	// receipt, ingest and delivery at once; PeakRSSMB the process's
+	// largest resident set during it (server and load generator).
+	EndToEnd  float64
+	PeakRSSMB float64
 	// PullPoll is the rate one long-poll instance reads and acks a backlog
 	// at, in batches of 100 (events/s, the median of pullRuns drains).
 	PullPoll float64
@@ -233,6 +238,24 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s (%d failed)", total, rep.Deliveries, failed)
 
+	// End to end: producers and deliveries at once, from the first event
+	// produced to the last signature-verified receipt.
+	if has("e2e") {
+		done := prof("e2e")
+		r, err := b.endToEnd(ctx, rc, o.Duration, o.BatchClients)
+		done()
+		if err != nil {
+			return nil, fmt.Errorf("e2e: %w", err)
+		}
+		rep.EndToEnd, rep.PeakRSSMB = r.rate, r.peakRSSMB
+		floor := ""
+		if rep.CopyFloor > 0 {
+			floor = fmt.Sprintf(" (%.2f x COPY floor)", rep.EndToEnd/rep.CopyFloor)
+		}
+		say("end to end, batches of 100, %d clients, 1 endpoint, deliveries running: %d events, first produce to last verified receipt %s: %.0f events/s%s; %d bad signatures; peak RSS of the process (server and load generator) %.0f MB",
+			o.BatchClients, r.events, r.span.Round(time.Millisecond), r.rate, floor, r.bad, r.peakRSSMB)
+	}
+
 	// Ordered delivery: the same burn-down with the endpoint ordered, so each
 	// of the 1,000 partition keys is sent one event at a time.
 	if has("ordered") {
@@ -347,7 +370,9 @@ type bencher struct {
 	// producerID and consumerID are the clients' ids.
 	producerID, consumerID any
 	endpoint               string
-	seq                    atomic.Int64
+	// endpointSecret is the endpoint's signing secret, to verify receipts.
+	endpointSecret string
+	seq            atomic.Int64
 }
 
 func (b *bencher) call(method, path string, cred [2]string, body any) (map[string]any, error) {
@@ -395,6 +420,7 @@ func (b *bencher) setup(target string) error {
 		return err
 	}
 	b.endpoint = ep["id"].(string)
+	b.endpointSecret, _ = ep["secret"].(string)
 	return nil
 }
 

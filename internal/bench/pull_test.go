@@ -21,3 +21,14 @@ func TestEnvelope(t *testing.T) {
 		}
 	}
 }
+
+func TestReceiverCountsEachEventOnce(t *testing.T) {
+	t.Parallel()
+	rc := &receiver{}
+	for _, id := range []string{"e-1", "e-2", "e-1", "e-100000", "x-3", "e-", "e-2"} {
+		rc.markSeen(id)
+	}
+	if n := rc.distinct.Load(); n != 3 {
+		t.Fatalf("distinct = %d, want 3", n)
+	}
+}
