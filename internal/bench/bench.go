@@ -84,6 +84,9 @@ type Report struct {
 	// PullPoll is the rate one long-poll instance reads and acks a backlog
 	// at, in batches of 100 (events/s, the median of pullRuns drains).
 	PullPoll float64
+	// PullPollPipelined is the same with each batch acked while the next
+	// is fetched.
+	PullPollPipelined float64
 	// PullWS is the rate one WebSocket connection reads and acks a
 	// backlog at, acking every 100 events (events/s, the median of
 	// pullRuns drains).
@@ -303,14 +306,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		done := prof("pull-poll")
-		rates, err := b.pullPoll(ctx, a, pullBacklog)
+		rates, err := b.pullPoll(ctx, a, pullBacklog, false)
+		if err != nil {
+			done()
+			return nil, fmt.Errorf("pull-poll: %w", err)
+		}
+		rep.PullPoll = median(rates)
+		say("long polling (one instance, batches of 100 acked by id before the next fetch, backlog of %d, median of %s): %.0f events/s",
+			pullBacklog, rateList(rates), rep.PullPoll)
+		rates, err = b.pullPoll(ctx, a, pullBacklog, true)
 		done()
 		if err != nil {
 			return nil, fmt.Errorf("pull-poll: %w", err)
 		}
-		rep.PullPoll = median(rates)
-		say("long polling (one instance, batches of 100 acked by id, backlog of %d, median of %s): %.0f events/s",
-			pullBacklog, rateList(rates), rep.PullPoll)
+		rep.PullPollPipelined = median(rates)
+		say("long polling, pipelined (each batch acked while the next is fetched, backlog of %d, median of %s): %.0f events/s",
+			pullBacklog, rateList(rates), rep.PullPollPipelined)
 	}
 	// WebSocket: one connection drains a backlog of its group, acking
 	// every 100 events by id.

@@ -78,7 +78,7 @@ func (b *bencher) pullGrowth(ctx context.Context, a *app.App, small, large int64
 		// machine may be doing other work for some of them.
 		var runs []GrowthResult
 		for range growthRuns {
-			r, err := b.drainMeasured(ctx, a, "bench-growth", growthBacklog)
+			r, err := b.drainMeasured(ctx, a, "bench-growth", growthBacklog, false)
 			if err != nil {
 				return nil, err
 			}
@@ -159,8 +159,10 @@ func settle(ctx context.Context, a *app.App) error {
 
 // drainMeasured ingests a backlog of n bench events for the group, settles
 // the store and drains it with one new long-poll instance (batches of 100,
-// each acked by id), timing each fetch.
-func (b *bencher) drainMeasured(ctx context.Context, a *app.App, group string, n int) (GrowthResult, error) {
+// each acked by id), timing each fetch. A pipelined consumer acks each
+// batch while it fetches the next (one ack outstanding at a time); the
+// other acks before it fetches again.
+func (b *bencher) drainMeasured(ctx context.Context, a *app.App, group string, n int, pipelined bool) (GrowthResult, error) {
 	inst, err := b.call("POST", "/v1/consumer-groups/"+group+"/instances", b.consumer, nil)
 	if err != nil {
 		return GrowthResult{}, err
@@ -174,6 +176,13 @@ func (b *bencher) drainMeasured(ctx context.Context, a *app.App, group string, n
 		return GrowthResult{}, err
 	}
 	var fetches []time.Duration
+	ack := func(ids []string) error {
+		_, err := b.call("POST", strings.TrimPrefix(base, b.base)+"/ack", b.consumer, map[string]any{"ids": ids})
+		return err
+	}
+	// acked carries the outcome of the ack in progress (pipelined: one
+	// batch's ack runs while the next batch is fetched).
+	var acked chan error
 	start := time.Now()
 	got := 0
 	for got < n {
@@ -186,10 +195,24 @@ func (b *bencher) drainMeasured(ctx context.Context, a *app.App, group string, n
 			return GrowthResult{}, fmt.Errorf("long poll: %d of %d events, then none for 5s", got, n)
 		}
 		fetches = append(fetches, time.Since(t0))
-		if _, err := b.call("POST", strings.TrimPrefix(base, b.base)+"/ack", b.consumer, map[string]any{"ids": ids}); err != nil {
+		if acked != nil {
+			if err := <-acked; err != nil {
+				return GrowthResult{}, err
+			}
+			acked = nil
+		}
+		if pipelined {
+			acked = make(chan error, 1)
+			go func() { acked <- ack(ids) }()
+		} else if err := ack(ids); err != nil {
 			return GrowthResult{}, err
 		}
 		got += len(ids)
+	}
+	if acked != nil {
+		if err := <-acked; err != nil {
+			return GrowthResult{}, err
+		}
 	}
 	rate := float64(got) / time.Since(start).Seconds()
 	return GrowthResult{Rate: rate, FetchP50: pct(fetches, 50), FetchP99: pct(fetches, 99)}, nil

@@ -22,16 +22,21 @@ const pullRuns = 3
 
 // pullPoll measures long polling: a consumer group gets a backlog of n
 // events (ingested in batches of 100, then settled), then one instance
-// drains it, fetching batches of 100 and acking each batch by id; pullRuns
-// times. It returns the events read and acked per second of each drain.
-func (b *bencher) pullPoll(ctx context.Context, a *app.App, n int) ([]float64, error) {
-	if _, err := b.call("POST", "/v1/consumer-groups", b.consumer, map[string]any{"name": "bench-poll",
+// drains it, fetching batches of 100 and acking each batch by id (before
+// the next fetch, or, pipelined, during it); pullRuns times. It returns
+// the events read and acked per second of each drain.
+func (b *bencher) pullPoll(ctx context.Context, a *app.App, n int, pipelined bool) ([]float64, error) {
+	group := "bench-poll"
+	if pipelined {
+		group = "bench-poll-pipelined"
+	}
+	if _, err := b.call("POST", "/v1/consumer-groups", b.consumer, map[string]any{"name": group,
 		"types": []string{benchType}}); err != nil {
 		return nil, err
 	}
 	var rates []float64
 	for range pullRuns {
-		r, err := b.drainMeasured(ctx, a, "bench-poll", n)
+		r, err := b.drainMeasured(ctx, a, group, n, pipelined)
 		if err != nil {
 			return nil, err
 		}

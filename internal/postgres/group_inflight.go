@@ -46,6 +46,10 @@ type FetchLimits struct {
 	// Events due again are handed out whatever the room.
 	MinRoom int
 	AckWait time.Duration
+	// Touch, when set, records in the fetch's transaction that the
+	// instance is alive (GroupInstanceTouch with this TTL): one durable
+	// commit for both. An instance that is gone fails the fetch.
+	Touch time.Duration
 }
 
 // FetchResult is what GroupFetch hands an instance.
@@ -119,8 +123,16 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			err := row.Scan(&h.partition, &h.readUpto, &h.gap, &h.inFlight)
 			return h, err
 		})
-		if err != nil || len(parts) == 0 {
+		if err != nil {
 			return err
+		}
+		if lim.Touch > 0 {
+			if err := groupInstanceTouch(ctx, tx, instance, group, lim.Touch); err != nil {
+				return err
+			}
+		}
+		if len(parts) == 0 {
+			return nil
 		}
 		held := make([]int16, len(parts))
 		for i, h := range parts {
@@ -380,17 +392,32 @@ func groupCursorsLocked(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts [
 	return change()
 }
 
+// Touch names an instance to record alive in a statement's transaction
+// (GroupInstanceTouch), with the TTL it is checked against; the zero
+// Touch records nothing.
+type Touch struct {
+	Instance uuid.UUID
+	TTL      time.Duration
+}
+
 // GroupAck acknowledges the events in flight in a group with the given
 // CloudEvents ids (an id in flight twice, from two sources, is
-// acknowledged twice). Unknown ids change nothing and are invalid "ids".
-func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string) error {
+// acknowledged twice), and records touch's instance alive in the same
+// transaction. Unknown ids change nothing and are invalid "ids".
+func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string, touch Touch) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		keys, err := groupInflightFind(ctx, tx, group, ids, "ids")
 		if err != nil {
 			return err
 		}
 		parts, seqs := splitKeys(keys)
-		return groupInflightRemove(ctx, tx, group, parts, seqs)
+		if err := groupInflightRemove(ctx, tx, group, parts, seqs); err != nil {
+			return err
+		}
+		if touch.TTL > 0 {
+			return groupInstanceTouch(ctx, tx, touch.Instance, group, touch.TTL)
+		}
+		return nil
 	})
 }
 

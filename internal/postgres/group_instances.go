@@ -58,7 +58,14 @@ func (s *Store) GroupInstanceDelete(ctx context.Context, tx pgx.Tx, id uuid.UUID
 // instance that is not there, belongs to another group or was idle longer
 // than ttl is not found: its caller has to create a new one.
 func (s *Store) GroupInstanceTouch(ctx context.Context, id, group uuid.UUID, ttl time.Duration) error {
-	tag, err := s.pool.Exec(ctx, `UPDATE group_instances SET last_seen = now()
+	return groupInstanceTouch(ctx, s.pool, id, group, ttl)
+}
+
+// groupInstanceTouch is GroupInstanceTouch on db. In a transaction that
+// also locks cursors or in-flight rows it comes after those, the order
+// membership changes take them in.
+func groupInstanceTouch(ctx context.Context, db DBTX, id, group uuid.UUID, ttl time.Duration) error {
+	tag, err := db.Exec(ctx, `UPDATE group_instances SET last_seen = now()
 		WHERE id = $1 AND group_id = $2 AND last_seen >= now() - $3 * interval '1 millisecond'`,
 		id, group, ttl.Milliseconds())
 	if err != nil {

@@ -128,11 +128,9 @@ func (i *Instance) partitionNotices(now []int) []Notice {
 }
 
 func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []int, error) {
-	touched, err := e.touch(ctx, inst)
-	if err != nil {
-		return Batch{}, nil, err
-	}
-	if touched {
+	// The fetch records the instance alive in its own transaction.
+	touch := e.touchIn(inst)
+	if touch.TTL > 0 {
 		// As often as the instance records it is alive: the others do
 		// too, and the sweeper covers groups nobody fetches from.
 		expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
@@ -145,7 +143,7 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []i
 			}
 		}
 	}
-	lim := postgres.FetchLimits{Max: max, MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait}
+	lim := postgres.FetchLimits{Max: max, MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait, Touch: touch.TTL}
 	inst.skipped = false
 	if inst.woken != nil {
 		// A connection that follows the group reads as fast as it acks:
@@ -167,6 +165,7 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []i
 	if err != nil {
 		return Batch{}, nil, err
 	}
+	e.touched(inst, touch)
 	inst.fetchedHeld, inst.checked = res.Held, time.Now()
 	inst.inFlight.Store(int64(res.InFlight))
 	var b Batch

@@ -230,27 +230,49 @@ func (e *Engine) Follow(inst *Instance) (stop func()) {
 // (a WebSocket fetches and acks many times a second); touched reports
 // whether it did.
 func (e *Engine) touch(ctx context.Context, inst *Instance) (touched bool, err error) {
-	now := time.Now()
-	if last := inst.touched.Load(); last != 0 && now.Sub(time.Unix(0, last)) < e.cfg.InstanceTTL/10 {
+	if !e.touchDue(inst) {
 		return false, nil
 	}
 	if err := e.store.GroupInstanceTouch(ctx, inst.ID, inst.Group.ID, e.cfg.InstanceTTL); err != nil {
 		return false, err
 	}
-	inst.touched.Store(now.UnixNano())
+	inst.touched.Store(time.Now().UnixNano())
 	return true, nil
+}
+
+// touchDue reports whether inst is to record that it is alive with its
+// next call (touch).
+func (e *Engine) touchDue(inst *Instance) bool {
+	last := inst.touched.Load()
+	return last == 0 || time.Since(time.Unix(0, last)) >= e.cfg.InstanceTTL/10
+}
+
+// touchIn is the Touch a statement records inst alive with, in its own
+// transaction, when inst is due to (touch); call touched after the
+// statement succeeded.
+func (e *Engine) touchIn(inst *Instance) postgres.Touch {
+	if !e.touchDue(inst) {
+		return postgres.Touch{}
+	}
+	return postgres.Touch{Instance: inst.ID, TTL: e.cfg.InstanceTTL}
+}
+
+// touched notes that a statement with t recorded inst alive.
+func (e *Engine) touched(inst *Instance, t postgres.Touch) {
+	if t.TTL > 0 {
+		inst.touched.Store(time.Now().UnixNano())
+	}
 }
 
 // Ack acknowledges events in flight in the instance's group by their
 // CloudEvents ids. Ids not in flight in the group are invalid and nothing
 // changes.
 func (e *Engine) Ack(ctx context.Context, inst *Instance, ids []string) error {
-	if _, err := e.touch(ctx, inst); err != nil {
+	t := e.touchIn(inst)
+	if err := e.store.GroupAck(ctx, inst.Group.ID, ids, t); err != nil {
 		return err
 	}
-	if err := e.store.GroupAck(ctx, inst.Group.ID, ids); err != nil {
-		return err
-	}
+	e.touched(inst, t)
 	e.madeRoom(inst, len(ids))
 	return nil
 }
