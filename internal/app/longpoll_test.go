@@ -172,6 +172,19 @@ func TestLongPoll(t *testing.T) {
 	if r.status != 404 || !strings.Contains(string(r.body), "create a new instance") {
 		t.Fatalf("deleted instance: %d %s", r.status, r.body)
 	}
+	// An ack through the deleted instance is refused and acknowledges
+	// nothing: "late" is still in flight in the group, due again.
+	r = e.do(w.consumer, "POST", p.base+"/ack", map[string]any{"ids": []string{"late"}})
+	if r.status != 404 || !strings.Contains(string(r.body), "create a new instance") {
+		t.Fatalf("ack through the deleted instance: %d %s", r.status, r.body)
+	}
+	var inFlight int
+	if err := e.pool().QueryRow(context.Background(), `SELECT count(*) FROM group_inflight WHERE ce_id = 'late'`).Scan(&inFlight); err != nil {
+		t.Fatal(err)
+	}
+	if inFlight != 1 {
+		t.Fatalf("%d rows of the event in flight after a refused ack, want 1", inFlight)
+	}
 }
 
 // TestLongPollExpiryAndRedelivery: of two instances, one stops calling;
