@@ -49,9 +49,14 @@ type Catalog struct {
 	// whether it changed.
 	maxAge time.Duration
 
-	cur       atomic.Pointer[Snapshot]
-	checkedAt atomic.Int64 // unix nanos of the last version check
-	mu        sync.Mutex   // serialises reloads
+	cur atomic.Pointer[Snapshot]
+	// checkedAt is when the last version check began (unix nanos), and
+	// invalidAt when Invalidate last ran: a check that began before an
+	// invalidation may have read the version before the write that
+	// invalidated, and does not vouch for the snapshot after it.
+	checkedAt atomic.Int64
+	invalidAt atomic.Int64
+	mu        sync.Mutex // serialises reloads
 
 	// compileHook, when set, is called before each schema compilation.
 	compileHook atomic.Pointer[func(typeName string, version int)]
@@ -188,7 +193,8 @@ func splitKey(key string) (string, int) {
 // version counter tells).
 func (c *Catalog) Get(ctx context.Context) (*Snapshot, error) {
 	s := c.cur.Load()
-	if s != nil && time.Since(time.Unix(0, c.checkedAt.Load())) < c.maxAge {
+	if checked := c.checkedAt.Load(); s != nil && checked > c.invalidAt.Load() &&
+		time.Since(time.Unix(0, checked)) < c.maxAge {
 		return s, nil
 	}
 	return c.Fresh(ctx, c.db)
@@ -198,6 +204,9 @@ func (c *Catalog) Get(ctx context.Context) (*Snapshot, error) {
 // calls it inside its transaction so routing reflects every endpoint
 // committed before the events.
 func (c *Catalog) Fresh(ctx context.Context, db postgres.DBTX) (*Snapshot, error) {
+	// The check counts from before the version is read: what it proves
+	// is that nothing committed before then is missing.
+	now := time.Now().UnixNano()
 	v, err := postgres.ConfigVersion(ctx, db)
 	if err != nil {
 		if s := c.cur.Load(); s != nil && db == c.db {
@@ -207,7 +216,6 @@ func (c *Catalog) Fresh(ctx context.Context, db postgres.DBTX) (*Snapshot, error
 		}
 		return nil, err
 	}
-	now := time.Now().UnixNano()
 	if s := c.cur.Load(); s != nil && s.Version >= v {
 		c.checkedAt.Store(now)
 		return s, nil
@@ -247,7 +255,7 @@ func dialectOf(t *herald.EventType) schema.Dialect {
 
 // Invalidate makes the next Get consult the database; call it after a local
 // write so this node sees its own changes at once.
-func (c *Catalog) Invalidate() { c.checkedAt.Store(0) }
+func (c *Catalog) Invalidate() { c.invalidAt.Store(time.Now().UnixNano()) }
 
 // ErrSchemaBroken means a stored schema no longer compiles (it compiled
 // when saved, so this means a library change); ingest rejects the type's

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/catalog"
@@ -448,5 +450,71 @@ func TestFreshInTransaction(t *testing.T) {
 	}
 	if _, err := s.Authenticate(c.Key, c.secret); err != nil {
 		t.Errorf("Fresh(tx) snapshot does not know the committed client: %v", err)
+	}
+}
+
+// slowVersion is the pool, except that once armed, the next version read
+// returns its row only when released: a check that read the version just
+// before a write commits, and finishes just after it.
+type slowVersion struct {
+	*pgxpool.Pool
+	armed    atomic.Bool
+	read     chan struct{}
+	released chan struct{}
+}
+
+func (s *slowVersion) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	row := s.Pool.QueryRow(ctx, sql, args...)
+	if !s.armed.CompareAndSwap(true, false) {
+		return row
+	}
+	return heldRow{row, s}
+}
+
+type heldRow struct {
+	pgx.Row
+	s *slowVersion
+}
+
+func (r heldRow) Scan(dest ...any) error {
+	err := r.Row.Scan(dest...)
+	close(r.s.read)
+	<-r.s.released
+	return err
+}
+
+// TestInvalidateBeatsCheckInFlight: a version check that read the version
+// before a local write committed, and finished after the write's
+// Invalidate, must not make the old snapshot count as fresh: the next Get
+// sees the write (a client created a moment ago authenticates).
+func TestInvalidateBeatsCheckInFlight(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	slow := &slowVersion{Pool: e.pool, read: make(chan struct{}), released: make(chan struct{})}
+	cat := catalog.New(e.store, slow, time.Hour, heraldtest.Logger(t))
+	tn := e.tenant("acme", false)
+	if _, err := cat.Get(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	cat.Invalidate()
+	slow.armed.Store(true)
+	done := make(chan error, 1)
+	go func() {
+		_, err := cat.Get(e.ctx)
+		done <- err
+	}()
+	<-slow.read // the check has the old version
+	c := e.client(tn.ID, "new", herald.RoleAdmin)
+	cat.Invalidate()
+	close(slow.released)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s, err := cat.Get(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(c.Key, c.secret); err != nil {
+		t.Fatalf("the client created before the last Invalidate: %v", err)
 	}
 }
