@@ -46,8 +46,8 @@ type Options struct {
 	Logger      *slog.Logger
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
-	// Phases limits the run to some of copy, batch, single, deliveries,
-	// e2e, ordered, pull-poll, pull-ws, latency and pull-growth (empty: all
+	// Phases limits the run to some of copy, batch, batch-bare, single,
+	// deliveries, e2e, ordered, pull-poll, pull-ws, latency and pull-growth (empty: all
 	// but pull-growth, which fills the store with GrowthEvents events).
 	Phases []string
 	// GrowthEvents is the large store size of the pull-growth phase
@@ -76,6 +76,8 @@ type Report struct {
 	RiverJobsAtEnd    int64
 	SingleRequestP50  time.Duration
 	SingleRequestP99  time.Duration
+	// IngestBatchBare is batch ingest of a type nobody subscribes to.
+	IngestBatchBare float64
 	// EndToEnd is events/s from the first produced to the last verified
 	// receipt, ingest and delivery at once; PeakRSSMB the process's
 	// largest resident set during it (server and load generator).
@@ -100,6 +102,10 @@ type Report struct {
 const pullBacklog = 60000
 
 const benchType = "bench.order.created"
+
+// bareType is benchType's twin that nobody subscribes to: ingest with no
+// delivery to route or queue.
+const bareType = "bench.order.archived"
 
 const benchSchema = `{"type":"object","required":["order","qty","customer","lines"],
  "properties":{"order":{"type":"string"},"qty":{"type":"integer","minimum":1},
@@ -193,6 +199,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s%s",
 			o.BatchClients, rep.IngestBatch, floor)
+	}
+	if has("batch-bare") {
+		b.bare = true
+		done := prof("ingest-batch-bare")
+		n, _ := b.run(o.Duration, o.BatchClients, 100)
+		done()
+		b.bare = false
+		rep.IngestBatchBare = float64(n) / o.Duration.Seconds()
+		floor := ""
+		if rep.CopyFloor > 0 {
+			floor = fmt.Sprintf(" (%.2f x COPY floor)", rep.IngestBatchBare/rep.CopyFloor)
+		}
+		say("ingest, batches of 100 x ~1 KB, schema on, no endpoint, %d clients: %.0f events/s%s",
+			o.BatchClients, rep.IngestBatchBare, floor)
 	}
 	if has("single") {
 		done := prof("ingest-single")
@@ -383,7 +403,9 @@ type bencher struct {
 	endpoint               string
 	// endpointSecret is the endpoint's signing secret, to verify receipts.
 	endpointSecret string
-	seq            atomic.Int64
+	// bare makes event produce bareType (set between phases only).
+	bare bool
+	seq  atomic.Int64
 }
 
 func (b *bencher) call(method, path string, cred [2]string, body any) (map[string]any, error) {
@@ -425,6 +447,11 @@ func (b *bencher) setup(target string) error {
 	}); err != nil {
 		return err
 	}
+	if _, err := b.call("PUT", "/v1/event-types/"+bareType, adm, map[string]any{
+		"tenant": t["id"], "schema": json.RawMessage(benchSchema), "producers": []any{p["id"]}, "consumers": []any{},
+	}); err != nil {
+		return err
+	}
 	b.consumer = [2]string{c["key"].(string), c["secret"].(string)}
 	ep, err := b.call("POST", "/v1/endpoints", b.consumer, map[string]any{"url": target, "types": []string{benchType}})
 	if err != nil {
@@ -440,9 +467,13 @@ var note = strconv.Quote(strings.Repeat("lorem ipsum ", 55))
 // event returns one ~1 KB CloudEvent as JSON.
 func (b *bencher) event(buf []byte) []byte {
 	n := b.seq.Add(1)
+	typ := benchType
+	if b.bare {
+		typ = bareType
+	}
 	return fmt.Appendf(buf, `{"specversion":"1.0","id":"e-%d","source":"/bench","type":%q,"datacontenttype":"application/json",`+
 		`"partitionkey":"c-%d","data":{"order":"o-%d","qty":3,"customer":{"id":"c-%d","name":"Ana Popescu","email":"ana@example.md"},`+
-		`"lines":[{"sku":"A-1","price":12.5},{"sku":"B-2","price":3}],"note":%s}}`, n, benchType, n%1000, n, n%1000, note)
+		`"lines":[{"sku":"A-1","price":12.5},{"sku":"B-2","price":3}],"note":%s}}`, n, typ, n%1000, n, n%1000, note)
 }
 
 func (b *bencher) sampleBody() []byte { return b.event(nil) }
