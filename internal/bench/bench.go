@@ -183,6 +183,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		say("COPY floor (bare table, 100 rows/tx, 4 conns): %.0f rows/s", rep.CopyFloor)
 	}
 
+	// ofFloor is a rate's ratio to the COPY floor of this run, when
+	// measured, as the report prints it.
+	ofFloor := func(rate float64) string {
+		if rep.CopyFloor <= 0 {
+			return ""
+		}
+		return fmt.Sprintf(" (%.2f x COPY floor)", rate/rep.CopyFloor)
+	}
 	// Ingest phases run with deliveries paused so they measure ingest alone;
 	// the backlog they leave is the delivery phase's work.
 	if err := a.Queue().PauseDeliveries(ctx); err != nil {
@@ -193,12 +201,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		n, _ := b.run(o.Duration, o.BatchClients, 100)
 		done()
 		rep.IngestBatch = float64(n) / o.Duration.Seconds()
-		floor := ""
-		if rep.CopyFloor > 0 {
-			floor = fmt.Sprintf(" (%.2f x COPY floor)", rep.IngestBatch/rep.CopyFloor)
-		}
 		say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s%s",
-			o.BatchClients, rep.IngestBatch, floor)
+			o.BatchClients, rep.IngestBatch, ofFloor(rep.IngestBatch))
 	}
 	if has("batch-bare") {
 		b.bare = true
@@ -207,12 +211,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		done()
 		b.bare = false
 		rep.IngestBatchBare = float64(n) / o.Duration.Seconds()
-		floor := ""
-		if rep.CopyFloor > 0 {
-			floor = fmt.Sprintf(" (%.2f x COPY floor)", rep.IngestBatchBare/rep.CopyFloor)
-		}
 		say("ingest, batches of 100 x ~1 KB, schema on, no endpoint, %d clients: %.0f events/s%s",
-			o.BatchClients, rep.IngestBatchBare, floor)
+			o.BatchClients, rep.IngestBatchBare, ofFloor(rep.IngestBatchBare))
 	}
 	if has("single") {
 		done := prof("ingest-single")
@@ -271,12 +271,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("e2e: %w", err)
 		}
 		rep.EndToEnd, rep.PeakRSSMB = r.rate, r.peakRSSMB
-		floor := ""
-		if rep.CopyFloor > 0 {
-			floor = fmt.Sprintf(" (%.2f x COPY floor)", rep.EndToEnd/rep.CopyFloor)
-		}
 		say("end to end, batches of 100, %d clients, 1 endpoint, deliveries running: %d events, first produce to last verified receipt %s: %.0f events/s%s; %d bad signatures; peak RSS of the process (server and load generator) %.0f MB",
-			o.BatchClients, r.events, r.span.Round(time.Millisecond), r.rate, floor, r.bad, r.peakRSSMB)
+			o.BatchClients, r.events, r.span.Round(time.Millisecond), r.rate, ofFloor(r.rate), r.bad, r.peakRSSMB)
 	}
 
 	// Ordered delivery: the same burn-down with the endpoint ordered, so each

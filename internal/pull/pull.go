@@ -230,13 +230,14 @@ func (e *Engine) Follow(inst *Instance) (stop func()) {
 // (a WebSocket fetches and acks many times a second); touched reports
 // whether it did.
 func (e *Engine) touch(ctx context.Context, inst *Instance) (touched bool, err error) {
-	if !e.touchDue(inst) {
+	t := e.touchIn(inst)
+	if t.TTL == 0 {
 		return false, nil
 	}
-	if err := e.store.GroupInstanceTouch(ctx, inst.ID, inst.Group.ID, e.cfg.InstanceTTL); err != nil {
+	if err := e.store.GroupInstanceTouch(ctx, t.Instance, inst.Group.ID, t.TTL); err != nil {
 		return false, err
 	}
-	inst.touched.Store(time.Now().UnixNano())
+	e.touched(inst, t)
 	return true, nil
 }
 
@@ -247,9 +248,9 @@ func (e *Engine) touchDue(inst *Instance) bool {
 	return last == 0 || time.Since(time.Unix(0, last)) >= e.cfg.InstanceTTL/10
 }
 
-// touchIn is the Touch a statement records inst alive with, in its own
-// transaction, when inst is due to (touch); call touched after the
-// statement succeeded.
+// touchIn is the Touch with which a statement records, in its
+// transaction, that inst is alive, when inst is due to (touchDue); the
+// zero Touch when it is not. Call touched once the statement succeeded.
 func (e *Engine) touchIn(inst *Instance) postgres.Touch {
 	if !e.touchDue(inst) {
 		return postgres.Touch{}
