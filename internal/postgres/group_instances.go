@@ -43,8 +43,8 @@ func (s *Store) GroupInstanceInsert(ctx context.Context, tx pgx.Tx, id, group uu
 // events it had in flight are due again at once, to whoever holds their
 // partition after the rebalance. It reports whether the instance was there.
 func (s *Store) GroupInstanceDelete(ctx context.Context, tx pgx.Tx, id uuid.UUID) (bool, error) {
-	if _, err := tx.Exec(ctx, `UPDATE group_inflight SET instance_id = NULL, deliver_after = now()
-		WHERE instance_id = $1`, id); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE group_inflight f SET instance_id = NULL, deliver_after = now()
+		FROM group_instances i WHERE i.id = $1 AND f.group_id = i.group_id AND f.instance_id = $1`, id); err != nil {
 		return false, fmt.Errorf("release events of instance %s: %w", id, err)
 	}
 	tag, err := tx.Exec(ctx, `DELETE FROM group_instances WHERE id = $1`, id)

@@ -100,6 +100,27 @@ func IsUnstorableText(err error) bool {
 	return errors.As(err, &pgErr) && (pgErr.Code == "22P05" || pgErr.Code == "22021")
 }
 
+// deadlockTries is how many times txRetry runs a transaction PostgreSQL
+// keeps choosing as a deadlock's victim before giving up.
+const deadlockTries = 3
+
+// txRetry runs fn in a transaction and commits it, and runs it again when
+// PostgreSQL broke a deadlock by aborting it (SQLSTATE 40P01): the victim
+// changed nothing, and the transaction it waited for has committed or
+// rolled back by then, so the second run sees where things stand. It is
+// for statements whose row locks cannot all be taken in one order: an
+// acknowledgement deletes in-flight rows in the order of their CloudEvents
+// ids, a fetch redelivers them in partition and sequence order.
+func (s *Store) txRetry(ctx context.Context, fn func(pgx.Tx) error) error {
+	for try := 1; ; try++ {
+		err := pgx.BeginFunc(ctx, s.pool, fn)
+		var pgErr *pgconn.PgError
+		if try == deadlockTries || !errors.As(err, &pgErr) || pgErr.Code != "40P01" {
+			return err
+		}
+	}
+}
+
 // raw passes a UUID to pgx as the 16 bytes its uuid codec encodes directly;
 // a uuid.UUID would go through its driver.Valuer (a string) on every row,
 // which dominated COPY's CPU time on the ingest path.
