@@ -109,7 +109,8 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 			s.logger.Warn("websocket: leave group", "group", g.ID, "instance", inst.ID, "err", err)
 		}
 	}()
-	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hj := &wsHijacker{ResponseWriter: w}
+	conn, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		Subprotocols: []string{WSSubprotocol},
 		// checkOrigin decided, answering with a problem.
 		InsecureSkipVerify: true,
@@ -120,7 +121,7 @@ func (s *Server) handleConsumeWS(w http.ResponseWriter, r *http.Request) error {
 	conn.SetReadLimit(wsReadLimit)
 	inst.WatchPartitions()
 	defer s.pull.Follow(inst)()
-	ws := &wsSession{s: s, conn: conn, inst: inst, req: r}
+	ws := &wsSession{s: s, conn: conn, wire: hj.wire, inst: inst, req: r}
 	ws.run(ctx)
 	return nil
 }
@@ -176,6 +177,7 @@ func (s *Server) WaitSockets(ctx context.Context) error {
 type wsSession struct {
 	s    *Server
 	conn *websocket.Conn
+	wire *wsWire // conn's network connection, held while a batch is written
 	inst *pull.Instance
 	req  *http.Request // the upgrade request, naming the route in logs
 }
@@ -269,17 +271,29 @@ func (ws *wsSession) deliver(ctx context.Context) error {
 		if f.err != nil {
 			return f.err
 		}
-		for _, n := range f.b.Notices {
-			if err := ws.sendJSON(ctx, n); err != nil {
-				return fmt.Errorf("%w: %w", errPeerGone, err)
-			}
-		}
-		for _, d := range f.b.Events {
-			if err := ws.conn.Write(ctx, websocket.MessageText, d.Event); err != nil {
-				return fmt.Errorf("%w: %w", errPeerGone, err)
-			}
+		if err := ws.send(ctx, f.b); err != nil {
+			return fmt.Errorf("%w: %w", errPeerGone, err)
 		}
 	}
+}
+
+// send writes a batch's notices and events, one frame each, and then to
+// the network in as few writes as they fit.
+func (ws *wsSession) send(ctx context.Context, b pull.Batch) error {
+	ws.wire.Hold()
+	for _, n := range b.Notices {
+		if err := ws.sendJSON(ctx, n); err != nil {
+			_ = ws.wire.Release()
+			return err
+		}
+	}
+	for _, d := range b.Events {
+		if err := ws.conn.Write(ctx, websocket.MessageText, d.Event); err != nil {
+			_ = ws.wire.Release()
+			return err
+		}
+	}
+	return ws.wire.Release()
 }
 
 func (ws *wsSession) sendJSON(ctx context.Context, v any) error {

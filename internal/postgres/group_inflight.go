@@ -108,7 +108,8 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		res = FetchResult{}
 		rows, err := tx.Query(ctx, `SELECT c.partition, c.read_upto, g.first_missing,
 				(SELECT count(*) FROM group_inflight f WHERE f.group_id = $1 AND f.instance_id = $2
-					AND f.partition IN (SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2))
+					AND f.partition IN (SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2)),
+				(SELECT backfill_cursor FROM consumer_groups WHERE id = $1)
 			FROM group_cursors c
 			LEFT JOIN group_gaps g ON g.group_id = c.group_id AND g.partition = c.partition
 			WHERE c.group_id = $1 AND c.owner = $2
@@ -118,10 +119,11 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 			readUpto  int64
 			gap       *int64
 			inFlight  int
+			backfill  *int64
 		}
 		parts, err := collect(rows, err, "lock partitions of instance "+instance.String(), func(row pgx.Row) (heldPart, error) {
 			var h heldPart
-			err := row.Scan(&h.partition, &h.readUpto, &h.gap, &h.inFlight)
+			err := row.Scan(&h.partition, &h.readUpto, &h.gap, &h.inFlight, &h.backfill)
 			return h, err
 		})
 		if err != nil {
@@ -193,7 +195,7 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		if n -= len(due); n <= 0 || (inFlight+len(due) > 0 && n < lim.MinRoom) {
 			return nil
 		}
-		fresh, err := groupReadLog(ctx, tx, group, instance, held, wait, n)
+		fresh, err := groupReadLog(ctx, tx, group, instance, held, parts[0].backfill, wait, n)
 		res.Events = append(res.Events, fresh...)
 		res.InFlight += len(fresh)
 		return err
@@ -248,8 +250,18 @@ func eventsLoad(ctx context.Context, tx pgx.Tx, rows []Fetched) error {
 // share of n first, so a fetch reads about n log entries rather than n
 // from every partition; partitions that had their whole share are asked
 // again for what is left, until n are handed out or every partition is
-// read to its end. The events come back in log order.
-func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, held []int16, wait int64, n int) ([]Fetched, error) {
+// read to its end. The events come back in log order. A backfill under
+// way (backfill, read earlier in the transaction: a bound no later than
+// the one committed now) bounds what is read.
+func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, held []int16, backfill *int64, wait int64, n int) ([]Fetched, error) {
+	// The bound is in the statement only while a backfill runs: with two
+	// bounds on seq the planner takes a fixed 0.5 % of a partition's log
+	// to match and reads all of it, sorted, instead of its first rows in
+	// index order (measured: a third slower drains after each ANALYZE).
+	bound, args := "", []any{}
+	if backfill != nil {
+		bound, args = "AND l.seq <= $7", []any{*backfill}
+	}
 	var out []Fetched
 	parts := held
 	for len(parts) > 0 && n > 0 {
@@ -258,8 +270,7 @@ func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, hel
 				SELECT l.partition, l.seq, l.event_id, l.received_at
 				FROM group_cursors c CROSS JOIN LATERAL (
 					SELECT l.partition, l.seq, l.event_id, l.received_at FROM group_log l
-					WHERE l.group_id = c.group_id AND l.partition = c.partition AND l.seq > c.read_upto
-						AND l.seq <= (SELECT COALESCE(g.backfill_cursor, 9223372036854775807) FROM consumer_groups g WHERE g.id = $1)
+					WHERE l.group_id = c.group_id AND l.partition = c.partition AND l.seq > c.read_upto `+bound+`
 					ORDER BY l.seq LIMIT $6) l
 				WHERE c.group_id = $1 AND c.partition = ANY($3)
 				ORDER BY l.seq LIMIT $5
@@ -274,7 +285,8 @@ func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, hel
 				FROM (SELECT partition, max(seq) AS seq FROM picked GROUP BY partition) m
 				WHERE c.group_id = $1 AND c.partition = m.partition
 			)
-			SELECT partition, seq, event_id, received_at, 1, type, body FROM loaded`, group, instance, parts, wait, n, share)
+			SELECT partition, seq, event_id, received_at, 1, type, body FROM loaded`,
+			append([]any{group, instance, parts, wait, n, share}, args...)...)
 		got, err := collect(rows, err, "read the log of group "+group.String(), scanFetched)
 		if err != nil {
 			return nil, err
