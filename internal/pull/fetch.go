@@ -147,8 +147,10 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []i
 	inst.skipped = false
 	if inst.woken != nil {
 		// A connection that follows the group reads as fast as it acks:
-		// refill it by half its window, not by every ack.
-		lim.MinRoom = min(max, e.cfg.MaxInFlight/2)
+		// refill it by a quarter of its window, not by every ack. Half
+		// made fewer, larger fetches, but the consumer then sat idle
+		// while each one ran (measured: 17,000 against 22,000 events/s).
+		lim.MinRoom = min(max, e.cfg.MaxInFlight/4)
 		// Every ack wakes it, and most leave too little room: a fetch
 		// would take its locks and commit durably for nothing. What it
 		// has in flight is known well enough from its last fetch and the
