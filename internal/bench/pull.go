@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -57,17 +58,49 @@ func (b *bencher) fetch(url string) ([]string, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("fetch: status %d", resp.StatusCode)
 	}
-	var evs []struct {
-		ID string `json:"id"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&evs); err != nil {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	ids := make([]string, len(evs))
-	for i, ev := range evs {
-		ids[i] = ev.ID
+	ids, err := batchIDs(body)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	return ids, nil
+}
+
+// batchIDs returns the ids of the events of a batch in one checking pass,
+// decoding nothing else, as the WebSocket consumer reads only envelopes
+// (decoding every event with encoding/json cost the consumer ~12 µs an
+// event, on the cores the server uses).
+func batchIDs(body []byte) ([]string, error) {
+	var r jsoncheck.Reader
+	r.Reset(body, jsoncheck.Options{})
+	var ids []string
+	idNext := false
+	for {
+		k, jerr := r.Next()
+		if jerr != nil {
+			return nil, jerr
+		}
+		switch {
+		case k == jsoncheck.KindEnd:
+			return ids, nil
+		case k == jsoncheck.KindObjectStart && r.Depth() == 2:
+			ids = append(ids, "") // an event; its id follows
+		case r.Depth() != 2 || len(ids) == 0:
+		case k == jsoncheck.KindName:
+			idNext = string(r.Name()) == "id"
+		case k == jsoncheck.KindString && idNext:
+			t := r.Token()
+			if err := json.Unmarshal(body[t.Start:t.End], &ids[len(ids)-1]); err != nil {
+				return nil, err
+			}
+			idNext = false
+		default:
+			idNext = false
+		}
+	}
 }
 
 // pullWS measures WebSocket consumption: a consumer group gets a backlog

@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestEnvelope(t *testing.T) {
 	t.Parallel()
@@ -19,6 +22,25 @@ func TestEnvelope(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("envelope(%s) = %+v, %v; want %+v", tt.frame, got, err, tt.want)
 		}
+	}
+}
+
+func TestBatchIDs(t *testing.T) {
+	t.Parallel()
+	body := `[{"specversion":"1.0","data":{"id":"inner","x":[{"id":"deep"}]},"id":"a\u0062"},` +
+		`{"id":"c","type":"t"},{"type":"no id"}]`
+	got, err := batchIDs([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ab", "c", ""}; !slices.Equal(got, want) {
+		t.Fatalf("batchIDs = %q, want %q", got, want)
+	}
+	if got, err := batchIDs([]byte(`[]`)); err != nil || len(got) != 0 {
+		t.Fatalf("batchIDs([]) = %q, %v", got, err)
+	}
+	if _, err := batchIDs([]byte(`[{"id":"a"}`)); err == nil {
+		t.Fatal("a truncated batch was read")
 	}
 }
 
