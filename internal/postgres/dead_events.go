@@ -188,6 +188,11 @@ func (s *Store) DeadEventRedrive(ctx context.Context, client, id uuid.UUID) erro
 			if err != nil {
 				return fmt.Errorf("redrive dead event %s: %w", id, err)
 			}
+			// In flight below the floor the fetches scan from: lower it.
+			if _, err := tx.Exec(ctx, `UPDATE group_cursors SET inflight_floor = LEAST(inflight_floor, $3)
+				WHERE group_id = $1 AND partition = $2`, d.GroupID, d.Partition, d.Seq); err != nil {
+				return fmt.Errorf("redrive dead event %s: %w", id, err)
+			}
 			return nil
 		})
 		if err != nil {

@@ -23,7 +23,7 @@ func groupCursorsInsert(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor 
 // its read position with it: what was in flight is forgotten, the group
 // reads again from there.
 func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int64) error {
-	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET read_upto = $2 WHERE group_id = $1`,
+	if _, err := tx.Exec(ctx, `UPDATE group_cursors SET read_upto = $2, inflight_floor = 0 WHERE group_id = $1`,
 		group, cursor); err != nil {
 		return fmt.Errorf("move cursors of group %s: %w", group, err)
 	}

@@ -117,14 +117,28 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 	var res FetchResult
 	err := s.txRetry(ctx, func(tx pgx.Tx) error {
 		res = FetchResult{}
-		rows, err := tx.Query(ctx, `SELECT c.partition, c.read_upto, g.first_missing,
-				(SELECT count(*) FROM group_inflight f WHERE f.group_id = $1 AND f.instance_id = $2
-					AND f.partition IN (SELECT partition FROM group_cursors WHERE group_id = $1 AND owner = $2)),
+		// The partitions are locked in order, then each one's in-flight
+		// rows are counted from its floor, and the floor raised to the
+		// oldest of them (rows locked by this statement already).
+		rows, err := tx.Query(ctx, `WITH locked AS (
+				SELECT c.partition, c.read_upto, c.inflight_floor FROM group_cursors c
+				WHERE c.group_id = $1 AND c.owner = $2
+				ORDER BY c.partition FOR UPDATE
+			), seen AS (
+				SELECT l.partition, l.read_upto, l.inflight_floor, f.lo, f.mine FROM locked l
+				CROSS JOIN LATERAL (SELECT min(f.seq) AS lo, count(*) FILTER (WHERE f.instance_id = $2) AS mine
+					FROM group_inflight f
+					WHERE f.group_id = $1 AND f.partition = l.partition AND f.seq >= l.inflight_floor) f
+			), raised AS (
+				UPDATE group_cursors c SET inflight_floor = COALESCE(s.lo, s.read_upto + 1)
+				FROM seen s
+				WHERE c.group_id = $1 AND c.partition = s.partition AND c.inflight_floor < COALESCE(s.lo, s.read_upto + 1)
+			)
+			SELECT s.partition, s.read_upto, g.first_missing, s.mine,
 				(SELECT backfill_cursor FROM consumer_groups WHERE id = $1)
-			FROM group_cursors c
-			LEFT JOIN group_gaps g ON g.group_id = c.group_id AND g.partition = c.partition
-			WHERE c.group_id = $1 AND c.owner = $2
-			ORDER BY c.partition FOR UPDATE OF c`, planEach, group, instance)
+			FROM seen s
+			LEFT JOIN group_gaps g ON g.group_id = $1 AND g.partition = s.partition
+			ORDER BY s.partition`, planEach, group, instance)
 		type heldPart struct {
 			partition int16
 			readUpto  int64
@@ -164,7 +178,10 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 				return fmt.Errorf("clear gap of group %s: %w", group, err)
 			}
 		}
-		inFlight := parts[0].inFlight
+		inFlight := 0
+		for _, h := range parts {
+			inFlight += h.inFlight
+		}
 		res.InFlight = inFlight
 		n := min(lim.Max, lim.MaxInFlight-inFlight)
 		if n <= 0 {
@@ -182,9 +199,13 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 		rows, err = tx.Query(ctx, `WITH redelivered AS (
 				UPDATE group_inflight f SET instance_id = $2,
 					deliver_after = now() + $4 * interval '1 millisecond', deliveries = f.deliveries + 1
-				FROM (SELECT partition, seq FROM group_inflight
-					WHERE group_id = $1 AND partition = ANY($3) AND deliver_after <= clock_timestamp()
-					ORDER BY partition, seq LIMIT $5) d
+				FROM (SELECT d.partition, d.seq FROM group_cursors c CROSS JOIN LATERAL (
+						SELECT i.partition, i.seq FROM group_inflight i
+						WHERE i.group_id = c.group_id AND i.partition = c.partition AND i.seq >= c.inflight_floor
+							AND i.deliver_after <= clock_timestamp()
+						ORDER BY i.seq LIMIT $5) d
+					WHERE c.group_id = $1 AND c.partition = ANY($3)
+					ORDER BY d.partition, d.seq LIMIT $5) d
 				WHERE f.group_id = $1 AND f.partition = d.partition AND f.seq = d.seq
 				RETURNING f.partition, f.seq, f.event_id, f.received_at, f.deliveries
 			)

@@ -212,6 +212,42 @@ func TestAckWaitRedelivers(t *testing.T) {
 	}
 }
 
+// TestSeekBackRedelivers: after a seek back, the events read again are in
+// flight like any others: not acknowledged within the ack wait, they come
+// again. (Fetches scan a partition's in-flight rows from a floor they
+// raise past what was acknowledged; a seek must lower it, or the events
+// read again below it would never be found due.)
+func TestSeekBackRedelivers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Second)
+	e := f.engine(pull.Config{})
+	inst := f.join(e)
+	evs := f.log("o", 3, func(int) string { return "one" })
+	first := fetch(t, e, inst, 10)
+	if err := e.Ack(ctxT(t), inst, ceIDs(t, first)); err != nil {
+		t.Fatal(err)
+	}
+	if more := fetch(t, e, inst, 10); len(more) != 0 {
+		t.Fatalf("got %d events after acking all", len(more))
+	}
+	if err := pgx.BeginFunc(ctxT(t), f.pool, func(tx pgx.Tx) error {
+		return f.store.ConsumerGroupSeek(ctxT(t), tx, f.group, herald.Start{Kind: herald.StartSequence, Sequence: evs[0].seq})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ceIDs(t, fetch(t, e, inst, 10)); !slices.Equal(got, []string{"o-0", "o-1", "o-2"}) {
+		t.Fatalf("after the seek got %v, want o-0, o-1, o-2", got)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	again := fetch(t, e, inst, 10)
+	if got := ceIDs(t, again); !slices.Equal(got, []string{"o-0", "o-1", "o-2"}) {
+		t.Fatalf("after the ack wait got %v, want o-0, o-1, o-2 again", got)
+	}
+	if again[0].Deliveries != 2 {
+		t.Fatalf("deliveries %d, want 2", again[0].Deliveries)
+	}
+}
+
 // TestNackDelay: a negative ack with a delay gives the event back no
 // sooner than the delay; without one, at once.
 func TestNackDelay(t *testing.T) {

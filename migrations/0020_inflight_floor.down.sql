@@ -1,0 +1,1 @@
+ALTER TABLE group_cursors DROP COLUMN inflight_floor;
