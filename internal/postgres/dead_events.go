@@ -64,7 +64,7 @@ func (s *Store) GroupDead(ctx context.Context, group uuid.UUID, ceID, reason str
 				JOIN consumer_groups g ON g.id = $1
 				JOIN events e ON e.id = d.event_id AND e.received_at = d.received_at
 				RETURNING `+deadEventColumns,
-			group, parts, seqs, reason)
+			planEach, group, parts, seqs, reason)
 		out, err = collect(rows, err, "report dead events of group "+group.String(), scanDeadEvent)
 		return err
 	})

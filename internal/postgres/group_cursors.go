@@ -27,7 +27,7 @@ func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int
 		group, cursor); err != nil {
 		return fmt.Errorf("move cursors of group %s: %w", group, err)
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1`, group); err != nil {
+	if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1`, planEach, group); err != nil {
 		return fmt.Errorf("forget in-flight events of group %s: %w", group, err)
 	}
 	// Gaps behind the old position are no longer the group's to hear of.
@@ -48,7 +48,8 @@ func groupCursorsSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, cursor int
 func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.GroupPartition, error) {
 	rows, err := s.pool.Query(ctx, `WITH c AS (
 			SELECT c.group_id, c.partition, COALESCE(
-				(SELECT min(f.seq) - 1 FROM group_inflight f WHERE f.group_id = c.group_id AND f.partition = c.partition),
+				(SELECT min(f.seq) - 1 FROM group_inflight f WHERE f.group_id = c.group_id AND f.partition = c.partition
+					AND f.seq >= c.inflight_floor),
 				c.read_upto) AS acked_upto
 			FROM group_cursors c WHERE c.group_id = $1
 		)
@@ -56,7 +57,7 @@ func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.
 			COALESCE((SELECT max(l.seq) FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition), 0),
 			(SELECT count(*) FROM (SELECT FROM group_log l WHERE l.group_id = c.group_id AND l.partition = c.partition
 				AND l.seq > c.acked_upto LIMIT $2) AS past)
-		FROM c ORDER BY c.partition`, group, herald.LagCap+1)
+		FROM c ORDER BY c.partition`, planEach, group, herald.LagCap+1)
 	return collect(rows, err, "partitions of group "+group.String(), func(row pgx.Row) (herald.GroupPartition, error) {
 		var p herald.GroupPartition
 		var part int16
@@ -66,4 +67,28 @@ func (s *Store) GroupPartitions(ctx context.Context, group uuid.UUID) ([]herald.
 		p.Lag = min(p.Lag, herald.LagCap)
 		return p, err
 	})
+}
+
+// groupCursorsLock locks the cursors of a group's partitions (all of them
+// when parts is nil) until tx ends, in partition order. Statements that
+// move a read position (fetch, seek, skipping removed events) or put an
+// event back in flight below it (redrive) take these locks first, so they
+// take turns with each other and with rebalances moving the partitions.
+// Acks do not: they only delete in-flight rows, and a partition's
+// acknowledged position is derived from those (GroupPartitions).
+func groupCursorsLock(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16) error {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM group_cursors WHERE group_id = $1 AND ($2::smallint[] IS NULL OR partition = ANY($2))
+		ORDER BY partition FOR UPDATE`, group, parts); err != nil {
+		return fmt.Errorf("lock cursors of group %s: %w", group, err)
+	}
+	return nil
+}
+
+// groupCursorsLocked runs change with the cursors of parts locked
+// (groupCursorsLock).
+func groupCursorsLocked(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, change func() error) error {
+	if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
+		return err
+	}
+	return change()
 }

@@ -6,23 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/heraldhq/herald/internal/herald"
 )
 
 // The group_inflight table holds the events handed out to a group's
 // instances and not yet acknowledged; group_cursors (the read position and
 // the lease) moves with it. Statements that change both lock the cursor
-// rows first, in partition order, so a fetch and an ack of one partition
-// take turns.
+// rows first, in partition order, so a fetch, a seek and a rebalance of
+// one partition take turns (acknowledgements: group_acks.go).
 
-// planEach runs a statement on group_inflight with a plan made for that
-// execution (pgx's exec mode: an unnamed statement), not one cached with
+// planEach runs a statement that scans group_inflight (every one in this
+// package does) with a plan made for that execution (pgx's exec mode: an unnamed statement), not one cached with
 // the connection. The table is often empty: a consumer that caught up
 // leaves nothing in flight, and a vacuum then records it with no pages.
 // A plan cached in that state scans the table, and keeps scanning it as
@@ -356,192 +353,14 @@ func groupFirstKept(ctx context.Context, tx pgx.Tx, group uuid.UUID, partition i
 	return next, nil
 }
 
-// inflightKey is an in-flight row found by its CloudEvents id.
-type inflightKey struct {
-	partition int16
-	seq       int64
-}
-
-// groupInflightFind returns the in-flight rows of a group whose events have
-// the given CloudEvents ids, locked in (partition, seq) order, the order
-// fetches lock them in. An id with none is unknown: an error naming field,
-// and the caller changes nothing.
-func groupInflightFind(ctx context.Context, tx pgx.Tx, group uuid.UUID, ids []string, field string) ([]inflightKey, error) {
-	rows, err := tx.Query(ctx, `SELECT partition, seq, ce_id FROM group_inflight
-		WHERE group_id = $1 AND ce_id = ANY($2)
-		ORDER BY partition, seq FOR UPDATE`, group, ids)
-	if err != nil {
-		return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
-	}
-	defer rows.Close()
-	var keys []inflightKey
-	found := make(map[string]bool, len(ids))
-	for rows.Next() {
-		var k inflightKey
-		var id string
-		if err := rows.Scan(&k.partition, &k.seq, &id); err != nil {
-			return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
-		}
-		keys, found[id] = append(keys, k), true
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("find events in flight of group %s: %w", group, err)
-	}
-	return keys, checkKnown(ids, found, field)
-}
-
-// checkKnown returns the problem for ids that found no event in flight.
-func checkKnown(ids []string, found map[string]bool, field string) error {
-	var unknown []string
-	for _, id := range ids {
-		if !found[id] && !slices.Contains(unknown, id) {
-			unknown = append(unknown, id)
-		}
-	}
-	if len(unknown) > 0 {
-		return herald.Invalid(field, "unknown",
-			"no event in flight in this group has id %s (acknowledged already, or never delivered to it)",
-			strings.Join(unknown, ", "))
-	}
-	return nil
-}
-
-func splitKeys(keys []inflightKey) (parts []int16, seqs []int64) {
-	for _, k := range keys {
-		parts, seqs = append(parts, k.partition), append(seqs, k.seq)
-	}
-	return parts, seqs
-}
-
-// groupCursorsLock locks the cursors of a group's partitions (all of them
-// when parts is nil) until tx ends, in partition order. Statements that
-// move a read position (fetch, seek, skipping removed events) or put an
-// event back in flight below it (redrive) take these locks first, so they
-// take turns with each other and with rebalances moving the partitions.
-// Acks do not: they only delete in-flight rows, and a partition's
-// acknowledged position is derived from those (GroupPartitions).
-func groupCursorsLock(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16) error {
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM group_cursors WHERE group_id = $1 AND ($2::smallint[] IS NULL OR partition = ANY($2))
-		ORDER BY partition FOR UPDATE`, group, parts); err != nil {
-		return fmt.Errorf("lock cursors of group %s: %w", group, err)
-	}
-	return nil
-}
-
-// groupCursorsLocked runs change with the cursors of parts locked
-// (groupCursorsLock).
-func groupCursorsLocked(ctx context.Context, tx pgx.Tx, group uuid.UUID, parts []int16, change func() error) error {
-	if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
-		return err
-	}
-	return change()
-}
-
-// Touch names an instance to record alive in a statement's transaction
-// (GroupInstanceTouch), with the TTL it is checked against; the zero
-// Touch records nothing.
-type Touch struct {
-	Instance uuid.UUID
-	TTL      time.Duration
-}
-
-// GroupAck acknowledges the events in flight in a group with the given
-// CloudEvents ids (an id in flight twice, from two sources, is
-// acknowledged twice), and records touch's instance alive in the same
-// transaction. Unknown ids change nothing and are invalid "ids".
-//
-// One statement finds and deletes the rows, in the order of their ids:
-// locking them first in partition and sequence order cost a second
-// statement and a row-lock record per event, about half of what an
-// acknowledgement cost. A fetch redelivering the same rows (their ack
-// wait just over) may then deadlock with it; txRetry runs the victim again.
-func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string, touch Touch) error {
-	return s.txRetry(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `DELETE FROM group_inflight WHERE group_id = $1 AND ce_id = ANY($2) RETURNING ce_id`,
-			planEach, group, ids)
-		acked, err := collect(rows, err, "acknowledge events of group "+group.String(), func(row pgx.Row) (string, error) {
-			var id string
-			err := row.Scan(&id)
-			return id, err
-		})
-		if err != nil {
-			return err
-		}
-		found := make(map[string]bool, len(acked))
-		for _, id := range acked {
-			found[id] = true
-		}
-		if err := checkKnown(ids, found, "ids"); err != nil {
-			return err // rolls the deletions back
-		}
-		if touch.TTL > 0 {
-			return groupInstanceTouch(ctx, tx, touch.Instance, group, touch.TTL)
-		}
-		return nil
-	})
-}
-
-// GroupAckUpto acknowledges everything instance was handed in a partition
-// up to seq. The partition must be the instance's, and seq no later than
-// what it was handed ("past-end").
-func (s *Store) GroupAckUpto(ctx context.Context, group, instance uuid.UUID, partition int, seq int64) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var owner *uuid.UUID
-		var readUpto int64
-		err := tx.QueryRow(ctx, `SELECT owner, read_upto FROM group_cursors WHERE group_id = $1 AND partition = $2
-			FOR UPDATE`, group, partition).Scan(&owner, &readUpto)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return herald.NotFound("consumer group %s", group)
-		}
-		if err != nil {
-			return fmt.Errorf("lock partition %d of group %s: %w", partition, group, err)
-		}
-		if owner == nil || *owner != instance {
-			return herald.Invalid("partition", "held", "partition %d is not held by this instance", partition)
-		}
-		if seq > readUpto {
-			return herald.Invalid("sequence", "past-end", "sequence %s was not delivered yet (the last delivered in partition %d is %s)",
-				herald.FormatSeq(seq), partition, herald.FormatSeq(readUpto))
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM group_inflight WHERE group_id = $1 AND partition = $2 AND seq <= $3`,
-			group, partition, seq); err != nil {
-			return fmt.Errorf("acknowledge partition %d of group %s: %w", partition, group, err)
-		}
-		return nil
-	})
-}
-
-// GroupNack gives events in flight in a group back, due again after delay
-// (to whoever holds their partition then). Unknown ids change nothing and
-// are invalid "ids".
-func (s *Store) GroupNack(ctx context.Context, group uuid.UUID, ids []string, delay time.Duration) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		keys, err := groupInflightFind(ctx, tx, group, ids, "ids")
-		if err != nil {
-			return err
-		}
-		parts, seqs := splitKeys(keys)
-		if err := groupCursorsLock(ctx, tx, group, parts); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE group_inflight SET instance_id = NULL,
-				deliver_after = now() + $4 * interval '1 millisecond'
-			WHERE group_id = $1 AND (partition, seq) IN (SELECT * FROM unnest($2::smallint[], $3::bigint[]))`,
-			group, parts, seqs, delay.Milliseconds()); err != nil {
-			return fmt.Errorf("give back events of group %s: %w", group, err)
-		}
-		return nil
-	})
-}
-
 // GroupNextDue returns when the next event in flight in the partitions an
 // instance holds is due again (zero: none is due later; one due already
 // waits for room under the instance's in-flight limit).
 func (s *Store) GroupNextDue(ctx context.Context, group, instance uuid.UUID) (time.Time, error) {
 	var due *time.Time
 	if err := s.pool.QueryRow(ctx, `SELECT min(f.deliver_after) FROM group_inflight f
-		JOIN group_cursors c ON c.group_id = f.group_id AND c.partition = f.partition
-		WHERE c.group_id = $1 AND c.owner = $2 AND f.deliver_after > now()`, group, instance).Scan(&due); err != nil {
+		JOIN group_cursors c ON c.group_id = f.group_id AND c.partition = f.partition AND f.seq >= c.inflight_floor
+		WHERE c.group_id = $1 AND c.owner = $2 AND f.deliver_after > now()`, planEach, group, instance).Scan(&due); err != nil {
 		return time.Time{}, fmt.Errorf("next due event of instance %s: %w", instance, err)
 	}
 	if due == nil {
@@ -591,7 +410,7 @@ func (s *Store) GroupSkipGone(ctx context.Context, group uuid.UUID, gone []Fetch
 							AND seq <= (SELECT seq FROM upto)
 					)
 					UPDATE group_cursors SET read_upto = greatest(read_upto, (SELECT seq FROM upto))
-					WHERE group_id = $1 AND partition = $2`, group, p, g.Seq, next); err != nil {
+					WHERE group_id = $1 AND partition = $2`, planEach, group, p, g.Seq, next); err != nil {
 					return fmt.Errorf("skip removed events of group %s: %w", group, err)
 				}
 				for i < len(sorted) && sorted[i].Partition == g.Partition && (next == 0 || sorted[i].Seq < next) {

@@ -44,7 +44,7 @@ func (s *Store) GroupInstanceInsert(ctx context.Context, tx pgx.Tx, id, group uu
 // partition after the rebalance. It reports whether the instance was there.
 func (s *Store) GroupInstanceDelete(ctx context.Context, tx pgx.Tx, id uuid.UUID) (bool, error) {
 	if _, err := tx.Exec(ctx, `UPDATE group_inflight f SET instance_id = NULL, deliver_after = now()
-		FROM group_instances i WHERE i.id = $1 AND f.group_id = i.group_id AND f.instance_id = $1`, id); err != nil {
+		FROM group_instances i WHERE i.id = $1 AND f.group_id = i.group_id AND f.instance_id = $1`, planEach, id); err != nil {
 		return false, fmt.Errorf("release events of instance %s: %w", id, err)
 	}
 	tag, err := tx.Exec(ctx, `DELETE FROM group_instances WHERE id = $1`, id)
@@ -151,7 +151,7 @@ func (s *Store) GroupLeasesSet(ctx context.Context, tx pgx.Tx, group uuid.UUID, 
 		return err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE group_inflight SET instance_id = NULL, deliver_after = LEAST(deliver_after, now())
-		WHERE group_id = $1 AND partition = ANY($2)`, group, moved); err != nil {
+		WHERE group_id = $1 AND partition = ANY($2)`, planEach, group, moved); err != nil {
 		return fmt.Errorf("release events of moved partitions of group %s: %w", group, err)
 	}
 	return nil

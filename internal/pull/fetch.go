@@ -201,8 +201,8 @@ func gapNotice(g postgres.Gap) Notice {
 	return n
 }
 
-// render renders the events of fetched rows; rows whose stored event is
-// gone (removed by retention since it was logged) come back apart.
+// renderAll renders the events of fetched rows; rows whose stored event
+// is gone (removed by retention since it was logged) come back apart.
 func (e *Engine) renderAll(ctx context.Context, rows []postgres.Fetched) (out []Delivery, gone []postgres.Fetched, err error) {
 	out = make([]Delivery, 0, len(rows))
 	for _, r := range rows {
