@@ -97,16 +97,17 @@ type Touch struct {
 // acknowledgement cost. A fetch redelivering the same rows (their ack
 // wait just over) may then deadlock with it; txRetry runs the victim again.
 func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string, touch Touch) error {
+	inst, ttl, stale := touchArgs(touch)
 	return s.txRetry(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `DELETE FROM group_inflight WHERE group_id = $1 AND ce_id = ANY($2) RETURNING ce_id`,
-			planEach, group, ids)
-		acked, err := collect(rows, err, "acknowledge events of group "+group.String(), func(row pgx.Row) (string, error) {
-			var id string
-			err := row.Scan(&id)
-			return id, err
-		})
+		var acked []string
+		var alive bool
+		err := tx.QueryRow(ctx, `WITH acked AS (
+				DELETE FROM group_inflight WHERE group_id = $1 AND ce_id = ANY($2) RETURNING ce_id
+			), `+touchCTEs("$3", "$1", "$4", "$5")+`
+			SELECT ARRAY(SELECT ce_id FROM acked), `+touchAlive("$4"),
+			planEach, group, ids, inst, ttl, stale).Scan(&acked, &alive)
 		if err != nil {
-			return err
+			return fmt.Errorf("acknowledge events of group %s: %w", group, err)
 		}
 		found := make(map[string]bool, len(acked))
 		for _, id := range acked {
@@ -115,8 +116,8 @@ func (s *Store) GroupAck(ctx context.Context, group uuid.UUID, ids []string, tou
 		if err := checkKnown(ids, found, "ids"); err != nil {
 			return err // rolls the deletions back
 		}
-		if touch.TTL > 0 {
-			return groupInstanceTouch(ctx, tx, touch.Instance, group, touch.TTL)
+		if !alive {
+			return herald.InstanceNotFound(touch.Instance.String())
 		}
 		return nil
 	})

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/heraldhq/herald/internal/herald"
 )
 
 // The group_inflight table holds the events handed out to a group's
@@ -56,7 +59,9 @@ type FetchLimits struct {
 	AckWait time.Duration
 	// Touch, when set, records in the fetch's transaction that the
 	// instance is alive (GroupInstanceTouch with this TTL): one durable
-	// commit for both. An instance that is gone fails the fetch.
+	// commit for both. An instance that is gone fails the fetch. The
+	// fetch then also tells whether the group has instances idle longer
+	// than Touch (FetchResult.Expired).
 	Touch time.Duration
 }
 
@@ -71,6 +76,9 @@ type FetchResult struct {
 	// counting events due again that came from other instances (so never
 	// more than it has).
 	InFlight int
+	// Expired says the group has instances idle longer than the Touch
+	// TTL, whose partitions and events wait for a membership change.
+	Expired bool
 }
 
 func scanFetched(row pgx.Row) (Fetched, error) {
@@ -112,11 +120,15 @@ type Gap struct {
 // nothing more).
 func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim FetchLimits) (FetchResult, error) {
 	var res FetchResult
+	_, ttl, stale := touchArgs(Touch{TTL: lim.Touch})
 	err := s.txRetry(ctx, func(tx pgx.Tx) error {
 		res = FetchResult{}
 		// The partitions are locked in order, then each one's in-flight
 		// rows are counted from its floor, and the floor raised to the
-		// oldest of them (rows locked by this statement already).
+		// oldest of them (rows locked by this statement already). The
+		// instance is recorded alive, and the group's expired instances
+		// looked for, in the same statement: the first row says so even
+		// when the instance holds no partition.
 		rows, err := tx.Query(ctx, `WITH locked AS (
 				SELECT c.partition, c.read_upto, c.inflight_floor FROM group_cursors c
 				WHERE c.group_id = $1 AND c.owner = $2
@@ -130,33 +142,41 @@ func (s *Store) GroupFetch(ctx context.Context, group, instance uuid.UUID, lim F
 				UPDATE group_cursors c SET inflight_floor = COALESCE(s.lo, s.read_upto + 1)
 				FROM seen s
 				WHERE c.group_id = $1 AND c.partition = s.partition AND c.inflight_floor < COALESCE(s.lo, s.read_upto + 1)
-			)
-			SELECT s.partition, s.read_upto, g.first_missing, s.mine,
+			), `+touchCTEs("$2", "$1", "$3", "$4")+`
+			SELECT st.alive, st.expired, s.partition, s.read_upto, g.first_missing, s.mine,
 				(SELECT backfill_cursor FROM consumer_groups WHERE id = $1)
-			FROM seen s
+			FROM (SELECT `+touchAlive("$3")+` AS alive, $3 > 0 AND EXISTS (
+					SELECT 1 FROM group_instances WHERE group_id = $1 AND last_seen < now() - $3 * interval '1 millisecond'
+				) AS expired) st
+			LEFT JOIN seen s ON true
 			LEFT JOIN group_gaps g ON g.group_id = $1 AND g.partition = s.partition
-			ORDER BY s.partition`, planEach, group, instance)
+			ORDER BY s.partition`, planEach, group, instance, ttl, stale)
 		type heldPart struct {
+			none      bool // the row of an instance that holds nothing
 			partition int16
 			readUpto  int64
 			gap       *int64
 			inFlight  int
 			backfill  *int64
 		}
+		var alive bool
 		parts, err := collect(rows, err, "lock partitions of instance "+instance.String(), func(row pgx.Row) (heldPart, error) {
 			var h heldPart
-			err := row.Scan(&h.partition, &h.readUpto, &h.gap, &h.inFlight, &h.backfill)
+			var part *int16
+			var readUpto, inFlight *int64
+			err := row.Scan(&alive, &res.Expired, &part, &readUpto, &h.gap, &inFlight, &h.backfill)
+			if h.none = part == nil; !h.none {
+				h.partition, h.readUpto, h.inFlight = *part, *readUpto, int(*inFlight)
+			}
 			return h, err
 		})
 		if err != nil {
 			return err
 		}
-		if lim.Touch > 0 {
-			if err := groupInstanceTouch(ctx, tx, instance, group, lim.Touch); err != nil {
-				return err
-			}
+		if !alive {
+			return herald.InstanceNotFound(instance.String())
 		}
-		if len(parts) == 0 {
+		if parts[0].none {
 			return nil
 		}
 		held := make([]int16, len(parts))
@@ -276,7 +296,7 @@ func eventsLoad(ctx context.Context, tx pgx.Tx, rows []Fetched) error {
 
 // groupReadLog hands out up to n new events of the held partitions, past
 // their read positions, and moves those. Each partition is asked for its
-// share of n first, so a fetch reads about n log entries rather than n
+// share of n first (readShare), so a fetch reads about n log entries rather than n
 // from every partition; partitions that had their whole share are asked
 // again for what is left, until n are handed out or every partition is
 // read to its end. The events come back in log order. A backfill under
@@ -289,18 +309,18 @@ func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, hel
 	// index order (measured: a third slower drains after each ANALYZE).
 	bound, args := "", []any{}
 	if backfill != nil {
-		bound, args = "AND l.seq <= $7", []any{*backfill}
+		bound, args = "AND l.seq <= $6", []any{*backfill}
 	}
 	var out []Fetched
 	parts := held
 	for len(parts) > 0 && n > 0 {
-		share := (n + len(parts) - 1) / len(parts)
+		share := readShare(n, len(parts))
 		rows, err := tx.Query(ctx, `WITH picked AS (
 				SELECT l.partition, l.seq, l.event_id, l.received_at
 				FROM group_cursors c CROSS JOIN LATERAL (
 					SELECT l.partition, l.seq, l.event_id, l.received_at FROM group_log l
 					WHERE l.group_id = c.group_id AND l.partition = c.partition AND l.seq > c.read_upto `+bound+`
-					ORDER BY l.seq LIMIT $6) l
+					ORDER BY l.seq LIMIT `+strconv.Itoa(share)+`) l
 				WHERE c.group_id = $1 AND c.partition = ANY($3)
 				ORDER BY l.seq LIMIT $5
 			), loaded AS (
@@ -315,7 +335,7 @@ func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, hel
 				WHERE c.group_id = $1 AND c.partition = m.partition
 			)
 			SELECT partition, seq, event_id, received_at, 1, type, body FROM loaded`,
-			append([]any{group, instance, parts, wait, n, share}, args...)...)
+			append([]any{group, instance, parts, wait, n}, args...)...)
 		got, err := collect(rows, err, "read the log of group "+group.String(), scanFetched)
 		if err != nil {
 			return nil, err
@@ -337,6 +357,23 @@ func groupReadLog(ctx context.Context, tx pgx.Tx, group, instance uuid.UUID, hel
 	}
 	slices.SortFunc(out, func(a, b Fetched) int { return cmp.Compare(a.Seq, b.Seq) })
 	return out, nil
+}
+
+// readShare is how many log entries groupReadLog asks each of parts
+// partitions for when it wants n: its share of n, rounded up to a power
+// of two. The share is written into the statement as a constant, so that
+// PostgreSQL plans the statement once per connection (a generic plan)
+// rather than on every fetch: with the limit a parameter, a generic plan
+// is costed as if a tenth of each partition's log were read, and the
+// planner went on planning for every execution, 0.76 ms of a 2.2 ms
+// statement (measured). Powers of two keep the variants few; a larger
+// share costs a few index entries and spares second rounds.
+func readShare(n, parts int) int {
+	share := 1
+	for share*parts < n {
+		share *= 2
+	}
+	return share
 }
 
 // groupFirstKept returns the oldest sequence in a group partition's log

@@ -58,7 +58,17 @@ func (s *Store) GroupInstanceDelete(ctx context.Context, tx pgx.Tx, id uuid.UUID
 // instance that is not there, belongs to another group or was idle longer
 // than ttl is not found: its caller has to create a new one.
 func (s *Store) GroupInstanceTouch(ctx context.Context, id, group uuid.UUID, ttl time.Duration) error {
-	return groupInstanceTouch(ctx, s.pool, id, group, ttl)
+	var alive bool
+	inst, ms, stale := touchArgs(Touch{Instance: id, TTL: ttl})
+	err := s.pool.QueryRow(ctx, `WITH `+touchCTEs("$1", "$2", "$3", "$4")+`
+		SELECT `+touchAlive("$3"), inst, group, ms, stale).Scan(&alive)
+	if err != nil {
+		return fmt.Errorf("touch instance %s: %w", id, err)
+	}
+	if !alive {
+		return herald.InstanceNotFound(id.String())
+	}
+	return nil
 }
 
 // touchStale is how old last_seen must be before a touch writes it again:
@@ -69,27 +79,38 @@ func (s *Store) GroupInstanceTouch(ctx context.Context, id, group uuid.UUID, ttl
 // most this much less recently than it was.
 func touchStale(ttl time.Duration) time.Duration { return min(ttl/100, time.Second) }
 
-// groupInstanceTouch is GroupInstanceTouch on db. In a transaction that
-// also locks cursors or in-flight rows it comes after those, the order
-// membership changes take them in.
-func groupInstanceTouch(ctx context.Context, db DBTX, id, group uuid.UUID, ttl time.Duration) error {
-	var alive bool
-	err := db.QueryRow(ctx, `WITH cur AS (
+// touchCTEs are the common table expressions with which a statement
+// records an instance alive, the one rule of GroupInstanceTouch: cur is
+// the instance's row while it is alive, and touched writes its last_seen
+// when that is older than touchStale. inst and group name the statement's
+// parameters for the instance and its group, ttl and stale those for the
+// TTL and touchStale in milliseconds; a ttl of 0 touches and checks
+// nothing. Nothing references touched, and PostgreSQL runs such a CTE
+// when the main query is done: the instance's row is locked after what
+// that query locks, the order membership changes take them in (a
+// deadlock all the same is run again: txRetry). The statement tells
+// whether the instance is alive with touchAlive.
+func touchCTEs(inst, group, ttl, stale string) string {
+	return `cur AS (
 			SELECT last_seen FROM group_instances
-			WHERE id = $1 AND group_id = $2 AND last_seen >= now() - $3 * interval '1 millisecond'
+			WHERE id = ` + inst + ` AND group_id = ` + group + ` AND ` + ttl + ` > 0
+				AND last_seen >= now() - ` + ttl + ` * interval '1 millisecond'
 		), touched AS (
 			UPDATE group_instances SET last_seen = now()
-			WHERE id = $1 AND (SELECT last_seen FROM cur) < now() - $4 * interval '1 millisecond'
-		)
-		SELECT EXISTS (SELECT 1 FROM cur)`,
-		id, group, ttl.Milliseconds(), touchStale(ttl).Milliseconds()).Scan(&alive)
-	if err != nil {
-		return fmt.Errorf("touch instance %s: %w", id, err)
-	}
-	if !alive {
-		return herald.InstanceNotFound(id.String())
-	}
-	return nil
+			WHERE id = ` + inst + ` AND (SELECT last_seen FROM cur) < now() - ` + stale + ` * interval '1 millisecond'
+		)`
+}
+
+// touchAlive is the expression that is false when a statement with
+// touchCTEs(…, ttl, …) found its instance gone.
+func touchAlive(ttl string) string {
+	return `(` + ttl + ` = 0 OR EXISTS (SELECT 1 FROM cur))`
+}
+
+// touchArgs are the instance, TTL and touchStale arguments of touchCTEs
+// for t (the zero Touch: touch nothing).
+func touchArgs(t Touch) (uuid.UUID, int64, int64) {
+	return t.Instance, t.TTL.Milliseconds(), touchStale(t.TTL).Milliseconds()
 }
 
 // GroupInstancesExpired returns the instances idle longer than ttl, of one

@@ -308,6 +308,54 @@ func TestMaxInstances(t *testing.T) {
 	}
 }
 
+// TestInstanceWithoutPartitions: an instance of a group with more
+// instances than partitions holds none; its fetches come back empty while
+// it is there and are not found, as its acks, once it left.
+func TestInstanceWithoutPartitions(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, time.Minute)
+	e := f.engine(pull.Config{})
+	var insts []*pull.Instance
+	for range herald.Partitions + 1 {
+		insts = append(insts, f.join(e))
+	}
+	f.log("o", 40, func(i int) string { return fmt.Sprintf("k%d", i) })
+	var idle *pull.Instance
+	for _, inst := range insts {
+		if len(f.held()[inst.ID]) == 0 {
+			idle = inst
+		}
+	}
+	if idle == nil {
+		t.Fatalf("every one of %d instances holds a partition: %v", len(insts), f.held())
+	}
+	if ds := fetch(t, e, idle, 100); len(ds) != 0 {
+		t.Fatalf("an instance holding no partition got %d events", len(ds))
+	}
+	if err := e.Leave(ctxT(t), f.group, idle.ID); err != nil {
+		t.Fatal(err)
+	}
+	gone := &pull.Instance{ID: idle.ID, Group: idle.Group} // a new request's value, as long polling makes
+	if _, err := e.Fetch(ctxT(t), gone, 100); !errors.Is(err, herald.ErrNotFound) {
+		t.Fatalf("fetch on the instance that left: %v, want not found", err)
+	}
+	var ids []string
+	for _, inst := range insts {
+		if inst != idle {
+			ids = append(ids, ceIDs(t, fetch(t, e, inst, 100))...)
+		}
+	}
+	if len(ids) != 40 {
+		t.Fatalf("the instances got %d of 40 events", len(ids))
+	}
+	if err := e.Ack(ctxT(t), gone, ids); !errors.Is(err, herald.ErrNotFound) {
+		t.Fatalf("ack through the instance that left: %v, want not found", err)
+	}
+	if n := f.inFlight(); n != 40 {
+		t.Fatalf("%d events in flight after a refused ack, want 40", n)
+	}
+}
+
 // TestExpiryHandsEventsToOthers: two instances read a group; one stops
 // calling. After the TTL its partitions and its unacknowledged events go
 // to the other, which gets every event exactly once acked; a call on the

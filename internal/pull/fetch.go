@@ -128,21 +128,11 @@ func (i *Instance) partitionNotices(now []int) []Notice {
 }
 
 func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []int, error) {
-	// The fetch records the instance alive in its own transaction.
+	// The fetch records the instance alive in its own transaction, and
+	// then also looks for the group's expired instances: as often as the
+	// instance records it is alive, as the others do (the sweeper covers
+	// groups nobody fetches from).
 	touch := e.touchIn(inst)
-	if touch.TTL > 0 {
-		// As often as the instance records it is alive: the others do
-		// too, and the sweeper covers groups nobody fetches from.
-		expired, err := e.store.GroupInstancesExpired(ctx, e.store.Pool(), inst.Group.ID, e.cfg.InstanceTTL)
-		if err != nil {
-			return Batch{}, nil, err
-		}
-		if len(expired) > 0 {
-			if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
-				return Batch{}, nil, err
-			}
-		}
-	}
 	lim := postgres.FetchLimits{Max: max, MaxInFlight: e.cfg.MaxInFlight, AckWait: inst.Group.AckWait, Touch: touch.TTL}
 	inst.skipped = false
 	if inst.woken != nil {
@@ -168,6 +158,20 @@ func (e *Engine) fetch(ctx context.Context, inst *Instance, max int) (Batch, []i
 		return Batch{}, nil, err
 	}
 	e.touched(inst, touch)
+	if res.Expired {
+		// Their partitions and events pass to the instances still there,
+		// this one included: it reads again for what is left of max.
+		if err := e.membership(ctx, inst.Group.ID, nil); err != nil {
+			return Batch{}, nil, err
+		}
+		lim.Max, lim.Touch = max-len(res.Events), 0
+		more, err := e.store.GroupFetch(ctx, inst.Group.ID, inst.ID, lim)
+		if err != nil {
+			return Batch{}, nil, err
+		}
+		res.Events, res.Gaps = append(res.Events, more.Events...), append(res.Gaps, more.Gaps...)
+		res.Held, res.InFlight = more.Held, more.InFlight
+	}
 	inst.fetchedHeld, inst.checked = res.Held, time.Now()
 	inst.inFlight.Store(int64(res.InFlight))
 	var b Batch
