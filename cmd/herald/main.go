@@ -165,8 +165,8 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	db := fs.String("database-url", getenv("HERALD_DATABASE_URL"), "external PostgreSQL (default: a fresh embedded cluster with durable settings)")
 	profile := fs.String("profile-dir", "", "write a CPU profile of each phase into this folder")
 	committers := fs.Int("committers", 0, "ingest committers (default: the server's default)")
-	phases := fs.String("phases", "", "comma-separated subset of copy,batch,batch-bare,single,deliveries,e2e,ordered,pull-poll,pull-ws,latency,pull-growth (default: all but pull-growth)")
-	growth := fs.Int64("growth-events", 10_000_000, "events the pull-growth phase fills the store with")
+	phases := fs.String("phases", "", "comma-separated subset of copy,batch,batch-bare,single,deliveries,e2e,ordered,pull-poll,pull-ws,latency,growth (default: all but growth)")
+	growth := fs.Int64("growth-events", 10_000_000, "events the growth phase fills the store with")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

@@ -47,10 +47,10 @@ type Options struct {
 	// ProfileDir, when set, receives a CPU profile of each phase.
 	ProfileDir string
 	// Phases limits the run to some of copy, batch, batch-bare, single,
-	// deliveries, e2e, ordered, pull-poll, pull-ws, latency and pull-growth (empty: all
-	// but pull-growth, which fills the store with GrowthEvents events).
+	// deliveries, e2e, ordered, pull-poll, pull-ws, latency and growth (empty: all
+	// but growth, which fills the store with GrowthEvents events).
 	Phases []string
-	// GrowthEvents is the large store size of the pull-growth phase
+	// GrowthEvents is the large store size of the growth phase
 	// (default 10,000,000; the small one is 100,000).
 	GrowthEvents int64
 	// Committers overrides the number of ingest committers (0: default).
@@ -93,7 +93,8 @@ type Report struct {
 	// backlog at, acking every 100 events (events/s, the median of
 	// pullRuns drains).
 	PullWS float64
-	// PullGrowth is the pull-poll measurement with 100,000 and with
+	// PullGrowth is the growth phase: the pull-poll measurement, batch
+	// ingest and the delivery burn-down with 100,000 and with
 	// GrowthEvents stored events.
 	PullGrowth []GrowthResult
 }
@@ -224,35 +225,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.SingleClients, rep.IngestSingle, rep.SingleRequestP50, rep.SingleRequestP99)
 	}
 
-	// burnDown resumes deliveries and measures how fast the queued backlog
-	// reaches the receiver.
 	burnDown := func(name string) (rate float64, total, failed int64, err error) {
-		backlog := rc.count.Load()
-		if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
-			return 0, 0, 0, err
-		}
-		var failedBefore int64
-		_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failedBefore)
-		done := prof(name)
-		defer done()
-		start := time.Now()
-		if err := a.Queue().ResumeDeliveries(ctx); err != nil {
-			return 0, 0, 0, err
-		}
-		deadline := start.Add(10 * time.Minute)
-		for i := 0; rc.count.Load()-backlog < total && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-			time.Sleep(20 * time.Millisecond)
-			if i%50 == 49 { // deliveries that failed for good never reach the receiver
-				var pending int64
-				if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err == nil && pending == 0 {
-					break
-				}
-			}
-		}
-		got := rc.count.Load() - backlog
-		rate = float64(got) / time.Since(start).Seconds()
-		_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failed)
-		return rate, total, failed - failedBefore, nil
+		return burnDownOf(ctx, a, rc, prof, name)
 	}
 	total, failed := int64(0), int64(0)
 	rep.Deliveries, total, failed, err = burnDown("deliveries")
@@ -356,27 +330,64 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			pullBacklog, rateList(rates), rep.PullWS)
 	}
 
-	// Fetch cost as the store grows: it fills the store with millions of
-	// events, so it runs only when named.
-	if slices.Contains(o.Phases, "pull-growth") {
+	// Cost as the store grows: it fills the store with millions of events,
+	// so it runs only when named ("pull-growth" is its older name).
+	if slices.Contains(o.Phases, "growth") || slices.Contains(o.Phases, "pull-growth") {
 		if err := a.Queue().PauseDeliveries(ctx); err != nil {
 			return nil, err
 		}
 		if o.GrowthEvents <= 0 {
 			o.GrowthEvents = 10_000_000
 		}
-		say("pull growth: long polling with 100,000 and with %d stored events", o.GrowthEvents)
-		rep.PullGrowth, err = b.pullGrowth(ctx, a, 100_000, o.GrowthEvents, say)
+		say("growth: long polling, batch ingest and deliveries with 100,000 and with %d stored events", o.GrowthEvents)
+		burn := func(name string) (float64, error) {
+			rate, _, _, err := burnDown(name)
+			return rate, err
+		}
+		rep.PullGrowth, err = b.growth(ctx, a, 100_000, o.GrowthEvents, o.BatchClients, burn, say)
 		if err != nil {
-			return nil, fmt.Errorf("pull-growth: %w", err)
+			return nil, fmt.Errorf("growth: %w", err)
 		}
 		for _, r := range rep.PullGrowth {
-			say("  %d stored: %.0f events/s, fetch of 100 p50 %s, p99 %s", r.Stored, r.Rate, r.FetchP50, r.FetchP99)
+			say("  %d stored: long polling %.0f events/s, fetch of 100 p50 %s, p99 %s; batch ingest %.0f events/s; deliveries %.0f/s",
+				r.Stored, r.Rate, r.FetchP50, r.FetchP99, r.Ingest, r.Deliveries)
 		}
 		s, l := rep.PullGrowth[0], rep.PullGrowth[1]
-		say("  large vs small: rate %.2f x, fetch p50 %.2f x", l.Rate/s.Rate, float64(l.FetchP50)/float64(s.FetchP50))
+		say("  large vs small: long polling %.2f x, fetch p50 %.2f x, batch ingest %.2f x, deliveries %.2f x",
+			l.Rate/s.Rate, float64(l.FetchP50)/float64(s.FetchP50), l.Ingest/s.Ingest, l.Deliveries/s.Deliveries)
 	}
 	return rep, nil
+}
+
+// burnDownOf resumes deliveries and measures how fast the queued backlog
+// reaches the receiver rc; prof profiles it under name.
+func burnDownOf(ctx context.Context, a *app.App, rc *receiver, prof func(string) func(), name string) (rate float64, total, failed int64, err error) {
+	backlog := rc.count.Load()
+	if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
+		return 0, 0, 0, err
+	}
+	var failedBefore int64
+	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failedBefore)
+	done := prof(name)
+	defer done()
+	start := time.Now()
+	if err := a.Queue().ResumeDeliveries(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	deadline := start.Add(10 * time.Minute)
+	for i := 0; rc.count.Load()-backlog < total && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
+		time.Sleep(20 * time.Millisecond)
+		if i%50 == 49 { // deliveries that failed for good never reach the receiver
+			var pending int64
+			if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err == nil && pending == 0 {
+				break
+			}
+		}
+	}
+	got := rc.count.Load() - backlog
+	rate = float64(got) / time.Since(start).Seconds()
+	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failed)
+	return rate, total, failed - failedBefore, nil
 }
 
 func pct(d []time.Duration, p int) time.Duration {

@@ -21,7 +21,7 @@ const fillType = "bench.fill.recorded"
 // growthBacklog is the events each growth measurement drains.
 const growthBacklog = 20000
 
-// GrowthResult is one measurement of the pull-growth phase.
+// GrowthResult is one measurement of the growth phase.
 type GrowthResult struct {
 	// Stored is the events in the store when it ran.
 	Stored int64
@@ -29,16 +29,28 @@ type GrowthResult struct {
 	Rate float64
 	// FetchP50 and FetchP99 are the times of one fetch of 100 events.
 	FetchP50, FetchP99 time.Duration
+	// Ingest is batch ingest's events/s (batches of 100, one endpoint,
+	// deliveries paused) for growthIngest; Deliveries the rate at which
+	// the backlog it left was delivered.
+	Ingest, Deliveries float64
 }
 
-// pullGrowth measures the cost of fetching with few and with many stored
-// events: the store is filled to small events, the group is moved to the
-// head, and one instance drains a fresh backlog of growthBacklog events
-// exactly as the pull-poll phase does; then the store is filled to large
-// and the same is measured again. The group reads the fill events too, so
-// its own log holds every stored event, as a group reading a busy type's
-// stream for months would.
-func (b *bencher) pullGrowth(ctx context.Context, a *app.App, small, large int64, say func(string, ...any)) ([]GrowthResult, error) {
+// growthIngest is how long the growth phase ingests at each size.
+const growthIngest = 10 * time.Second
+
+// growth measures the cost of fetching, ingesting and delivering with few
+// and with many stored events: the store is filled to small events, the
+// group is moved to the head, and one instance drains a fresh backlog of
+// growthBacklog events exactly as the pull-poll phase does; then
+// clients producers ingest batches of 100 for growthIngest with
+// deliveries paused, as the batch phase does, and burn (the deliveries
+// phase's burn-down) delivers what they left. Then the store is filled to
+// large and the same is measured again. The group reads the fill events
+// too, so its own log holds every stored event, as a group reading a busy
+// type's stream for months would. The fill events have no deliveries: the
+// deliveries table holds only what the bench's own phases queued.
+func (b *bencher) growth(ctx context.Context, a *app.App, small, large int64, clients int,
+	burn func(name string) (float64, error), say func(string, ...any)) ([]GrowthResult, error) {
 	adm := [2]string{"bench", "bench-secret-0123456789"}
 	tenant, err := b.call("GET", "/v1/tenants", adm, nil)
 	if err != nil {
@@ -87,6 +99,14 @@ func (b *bencher) pullGrowth(ctx context.Context, a *app.App, small, large int64
 		slices.SortFunc(runs, func(x, y GrowthResult) int { return cmp.Compare(x.Rate, y.Rate) })
 		r := runs[len(runs)/2]
 		r.Stored = stored
+		if err := a.Queue().PauseDeliveries(ctx); err != nil {
+			return nil, err
+		}
+		n, _ := b.run(growthIngest, clients, 100)
+		r.Ingest = float64(n) / growthIngest.Seconds()
+		if r.Deliveries, err = burn(fmt.Sprintf("growth-deliveries-%d", size)); err != nil {
+			return nil, err
+		}
 		out = append(out, r)
 	}
 	return out, nil

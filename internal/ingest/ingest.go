@@ -279,13 +279,18 @@ func (s *Service) commit(batch []*pending) error {
 		}
 	}
 
+	early := true
 	for try := 0; ; try++ {
 		snap, err := s.catalog.Get(ctx)
 		if err != nil {
 			return fmt.Errorf("ingest: catalog: %w", err)
 		}
 		orderedBy = routeRows(snap, rows, sources, orderedBy[:0], now)
-		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5)
+		err = s.write(ctx, batch, rows, orderedBy, snap.Version, try < 5, early)
+		if errors.Is(err, errKnownKeys) {
+			early = false // write again, placing jobs once the new events are known
+			continue
+		}
 		if errors.Is(err, errStaleRoutes) {
 			// The configuration changed after the snapshot was taken: load
 			// the new one and route again, so no endpoint committed before
@@ -299,22 +304,52 @@ func (s *Service) commit(batch []*pending) error {
 	}
 }
 
-var errStaleRoutes = errors.New("routing snapshot is older than the database")
+var (
+	errStaleRoutes = errors.New("routing snapshot is older than the database")
+	// errKnownKeys: a write that placed jobs before its events were
+	// stored found some of them stored already (a producer's retry).
+	errKnownKeys = errors.New("some events of the group are stored already")
+)
 
 // write runs the transaction: events, deliveries and jobs, then commit.
 // orderedBy gives each delivery's partition key when its endpoint is
 // ordered ("" otherwise): those join their key's queue instead of getting a
 // job of their own.
-func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.IngestRows, orderedBy []string, routedAt int64, checkRoutes bool) error {
+//
+// The statement that stores the events holds the log head's row lock
+// until the commit (IngestWrite), so every other committer waits for
+// whatever follows it. With early set, the jobs of the deliveries that are
+// not ordered are inserted before it, for every event of the group, as if
+// none were a duplicate; a group that turns out to hold a stored event is
+// rolled back with errKnownKeys, and written again without early. Ordered
+// deliveries still join their keys' queues after it: their position
+// follows the sequence, which the lock hands out.
+func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.IngestRows, orderedBy []string, routedAt int64, checkRoutes, early bool) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("ingest: begin: %w: %w", herald.ErrUnavailable, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
+	if early {
+		var plain []postgres.DeliveryKey
+		var endpoints []uuid.UUID
+		for i, d := range rows.Deliveries {
+			if orderedBy[i] == "" {
+				plain = append(plain, postgres.DeliveryKey{ID: d.ID, CreatedAt: d.CreatedAt})
+				endpoints = append(endpoints, d.EndpointID)
+			}
+		}
+		if err := s.enqueue(ctx, tx, queue.DeliveryJobs(plain, func(i int) uuid.UUID { return endpoints[i] })); err != nil {
+			return err
+		}
+	}
 	seqs, version, err := s.store.IngestWrite(ctx, tx, rows)
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
+	}
+	if early && len(seqs) < len(rows.Keys) {
+		return errKnownKeys
 	}
 	// After a few tries routing may lag behind endpoint changes (they race
 	// with the events, and either order is right), but never behind a
@@ -357,7 +392,7 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	fresh := make([]*herald.Delivery, 0, len(rows.Deliveries))
 	var freshKeys []string
 	for i, d := range rows.Deliveries {
-		if _, isNew := seqs[d.EventID]; isNew {
+		if _, isNew := seqs[d.EventID]; isNew && (!early || orderedBy[i] != "") {
 			fresh = append(fresh, d)
 			freshKeys = append(freshKeys, orderedBy[i])
 		}

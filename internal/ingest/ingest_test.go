@@ -286,6 +286,32 @@ func TestDuplicates(t *testing.T) {
 	if n, d := e.events(), e.deliveriesTo(e.endpoint); n != 2 || d != 2 {
 		t.Fatalf("%d events and %d deliveries stored, want 2 and 2", n, d)
 	}
+	// A request holding a stored event and a new one: the new one is
+	// stored and gets its delivery job; the repeat gets neither.
+	mixed, err := e.svc.Ingest(e.ctx, e.producer, []*cloudevents.Event{
+		order("dup", `{"order": "A", "qty": 1}`), order("new", `{"order": "C", "qty": 1}`),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !mixed[0].Duplicate || mixed[1].Duplicate {
+		t.Fatalf("mixed request: %+v", mixed)
+	}
+	if n, d := e.events(), e.deliveriesTo(e.endpoint); n != 3 || d != 3 {
+		t.Fatalf("%d events and %d deliveries stored, want 3 and 3", n, d)
+	}
+	// Every delivery has exactly one job, and every job's delivery exists.
+	jobbed := e.count(`SELECT count(*) FROM (
+			SELECT (args->>'d')::uuid AS id FROM river_job WHERE kind = 'herald.deliver'
+			UNION ALL
+			SELECT (b->>'d')::uuid FROM river_job, jsonb_array_elements(args->'b') b WHERE kind = 'herald.deliver_batch'
+		) j JOIN deliveries d ON d.id = j.id`)
+	jobs := e.count(`SELECT count(*) FROM river_job, LATERAL (
+			SELECT 1 FROM jsonb_array_elements(CASE WHEN kind = 'herald.deliver_batch' THEN args->'b' ELSE jsonb_build_array(args) END)) x
+		WHERE kind IN ('herald.deliver', 'herald.deliver_batch')`)
+	if jobbed != 3 || jobs != 3 {
+		t.Fatalf("%d deliveries in %d job entries, want 3 in 3", jobbed, jobs)
+	}
 }
 
 // TestGroupCommitAnswersEachRequest: requests queued while a commit is

@@ -207,10 +207,10 @@ func (s *Store) DeadEventRedrive(ctx context.Context, client, id uuid.UUID) erro
 
 // deadEventsOfFailed is a CTE of the attempt-recording statement
 // (DeliveryRecordAttempts, over its arrays $1 ids, $2 created_at, $7
-// errors, $9 statuses): a webhook delivery whose attempt ends it failed
+// errors, $9 statuses, and $11 and $12, the span of $2): a webhook delivery whose attempt ends it failed
 // enters the dead-event store in the same statement, with the attempt's
 // error as reason. A duplicate record of the attempt adds nothing.
-const deadEventsOfFailed = `dead AS (
+var deadEventsOfFailed = `dead AS (
 	INSERT INTO dead_events (id, channel, tenant_id, client_id, endpoint_id, delivery_id, event_id, received_at,
 		seq, type, reason)
 	SELECT gen_random_uuid(), 'webhook', d.tenant_id, ep.client_id, d.endpoint_id, d.id, d.event_id, d.created_at,
@@ -219,7 +219,7 @@ const deadEventsOfFailed = `dead AS (
 	JOIN deliveries d ON d.id = u.id AND d.created_at = u.created_at
 	JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
 	LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
-	WHERE u.status = 'failed'
+	WHERE u.status = 'failed' AND ` + spanOf("d.created_at", "$11", "$12") + ` AND ` + spanOf("e.received_at", "$11", "$12") + `
 	ON CONFLICT (delivery_id) WHERE delivery_id IS NOT NULL DO NOTHING
 )`
 

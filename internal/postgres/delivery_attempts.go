@@ -52,6 +52,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 			next[i] = &t
 		}
 	}
+	lo, hi := span(created)
 	_, err := s.pool.Exec(ctx, `WITH a AS (
 			INSERT INTO delivery_attempts (delivery_id, delivery_created_at, attempt, attempted_at, status_code,
 				latency_us, error, response_body)
@@ -63,8 +64,8 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 			last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, slot_at = NULL, updated_at = now()
 		FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $7::text[], $9::text[],
 			$10::timestamptz[]) AS u(id, created_at, attempt, at, code, error, status, next)
-		WHERE d.id = u.id AND d.created_at = u.created_at`,
-		ids, created, attempts, at, codes, lat, errs, bodies, statuses, next)
+		WHERE d.id = u.id AND d.created_at = u.created_at AND `+spanOf("d.created_at", "$11", "$12"),
+		ids, created, attempts, at, codes, lat, errs, bodies, statuses, next, lo, hi)
 	if err != nil {
 		return fmt.Errorf("record %d attempts: %w", n, err)
 	}

@@ -153,3 +153,29 @@ func scanUUID(row pgx.Row) (uuid.UUID, error) {
 	err := row.Scan(&id)
 	return id, err
 }
+
+// span returns the earliest and the latest of times (zero times for
+// none), for spanOf.
+func span(times []time.Time) (lo, hi time.Time) {
+	for i, t := range times {
+		if i == 0 || t.Before(lo) {
+			lo = t
+		}
+		if i == 0 || t.After(hi) {
+			hi = t
+		}
+	}
+	return lo, hi
+}
+
+// spanOf bounds a partition key column by the parameters lo and hi, the
+// span of the keys a statement looks up (span). The keys themselves come
+// from arrays, which PostgreSQL cannot prune partitions by when it plans;
+// given the span as constants of a custom plan, it plans only the days in
+// it. Without it, a batch of deliveries was planned against every daily
+// partition of deliveries and events, 1.6 ms of planning per statement
+// against 0.55 ms (EXPLAIN, warm session), and the planning was most of
+// what PostgreSQL did on the delivery path.
+func spanOf(col, lo, hi string) string {
+	return col + " BETWEEN " + lo + " AND " + hi
+}
