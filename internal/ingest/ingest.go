@@ -331,16 +331,29 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
-	if early {
-		var plain []postgres.DeliveryKey
-		var endpoints []uuid.UUID
+	// place gives the deliveries that keep picks their jobs (deliveries of
+	// this commit to one endpoint share a job, or a few) or, ordered ones,
+	// their keys' queues.
+	place := func(keep func(i int) bool) ([]river.InsertManyParams, error) {
+		var ds []*herald.Delivery
+		var keys []string
 		for i, d := range rows.Deliveries {
-			if orderedBy[i] == "" {
-				plain = append(plain, postgres.DeliveryKey{ID: d.ID, CreatedAt: d.CreatedAt})
-				endpoints = append(endpoints, d.EndpointID)
+			if keep(i) {
+				ds, keys = append(ds, d), append(keys, orderedBy[i])
 			}
 		}
-		if err := s.enqueue(ctx, tx, queue.DeliveryJobs(plain, func(i int) uuid.UUID { return endpoints[i] })); err != nil {
+		jobs, err := queue.PlaceDeliveries(ctx, tx, s.store, ds, func(i int) string { return keys[i] })
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		return jobs, nil
+	}
+	if early {
+		jobs, err := place(func(i int) bool { return orderedBy[i] == "" })
+		if err != nil {
+			return err
+		}
+		if err := s.enqueue(ctx, tx, jobs); err != nil {
 			return err
 		}
 	}
@@ -389,19 +402,13 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 			existing[k] = found[i]
 		}
 	}
-	fresh := make([]*herald.Delivery, 0, len(rows.Deliveries))
-	var freshKeys []string
-	for i, d := range rows.Deliveries {
-		if _, isNew := seqs[d.EventID]; isNew && (!early || orderedBy[i] != "") {
-			fresh = append(fresh, d)
-			freshKeys = append(freshKeys, orderedBy[i])
-		}
-	}
-	// Deliveries of this commit to one endpoint share a job (or a few);
-	// ordered ones join their key's queue.
-	jobs, err := queue.PlaceDeliveries(ctx, tx, s.store, fresh, func(i int) string { return freshKeys[i] })
+	// The new events' deliveries, those placed early aside.
+	jobs, err := place(func(i int) bool {
+		_, isNew := seqs[rows.Deliveries[i].EventID]
+		return isNew && (!early || orderedBy[i] != "")
+	})
 	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
+		return err
 	}
 	connectorJobs, err := s.writeConnectorRuns(ctx, tx, rows.ConnectorRuns, seqs)
 	if err != nil {
