@@ -90,31 +90,9 @@ func (w *deliverBatchWorker) Timeout(*river.Job[DeliverBatchArgs]) time.Duration
 // anything fails the whole batch is retried by River: deliveries already
 // settled are skipped, so the retry only repeats attempts that were due.
 func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBatchArgs]) error {
-	items := job.Args.Deliveries
-	waits := make([]time.Duration, len(items))
-	errs := make([]error, len(items))
-	var wg sync.WaitGroup
-	for i, it := range items {
-		wg.Go(func() {
-			waits[i], errs[i] = w.q.attempts.Deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt, Gen: it.Gen}, 0)
-		})
-	}
-	wg.Wait()
-	var later []river.InsertManyParams
-	now := time.Now()
-	for i, it := range items {
-		if errs[i] != nil {
-			return fmt.Errorf("delivery batch: %w", errs[i])
-		}
-		if waits[i] > 0 {
-			at := now.Add(waits[i])
-			p := river.InsertManyParams{Args: DeliverArgs{DeliveryID: it.DeliveryID, CreatedAt: it.CreatedAt, NotBefore: at.UnixMicro(), Gen: it.Gen}}
-			if waits[i] > maxPreciseSnooze {
-				// Long waits need no precision: park the job until then.
-				p.InsertOpts = &river.InsertOpts{ScheduledAt: at}
-			}
-			later = append(later, p)
-		}
+	later, err := w.q.attemptBatch(ctx, job.Args.Deliveries)
+	if err != nil {
+		return err
 	}
 	if len(later) > 0 {
 		if _, err := w.q.client.InsertMany(ctx, later); err != nil {
@@ -122,4 +100,40 @@ func (w *deliverBatchWorker) Work(ctx context.Context, job *river.Job[DeliverBat
 		}
 	}
 	return nil
+}
+
+// attemptBatch makes the first attempt of every delivery of a batch in
+// parallel, and returns the jobs of those that must wait, due then. An
+// error means the batch must run again.
+func (q *Queue) attemptBatch(ctx context.Context, items []BatchItem) ([]river.InsertManyParams, error) {
+	waits := make([]time.Duration, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() {
+			waits[i], errs[i] = q.attempts.Deliver(ctx, postgres.DeliveryKey{ID: it.DeliveryID, CreatedAt: it.CreatedAt, Gen: it.Gen}, 0)
+		})
+	}
+	wg.Wait()
+	var later []river.InsertManyParams
+	now := time.Now()
+	for i, it := range items {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("delivery batch: %w", errs[i])
+		}
+		if waits[i] > 0 {
+			later = append(later, laterJob(it, now.Add(waits[i]), waits[i]))
+		}
+	}
+	return later, nil
+}
+
+// laterJob is the job of a delivery that must wait wait, until at.
+func laterJob(it BatchItem, at time.Time, wait time.Duration) river.InsertManyParams {
+	p := river.InsertManyParams{Args: DeliverArgs{DeliveryID: it.DeliveryID, CreatedAt: it.CreatedAt, NotBefore: at.UnixMicro(), Gen: it.Gen}}
+	if wait > maxPreciseSnooze {
+		// Long waits need no precision: park the job until then.
+		p.InsertOpts = &river.InsertOpts{ScheduledAt: at}
+	}
+	return p
 }

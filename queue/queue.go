@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -113,6 +114,10 @@ type Config struct {
 	// InsertOnly builds a client that enqueues but works nothing (tools,
 	// tests of ingest alone).
 	InsertOnly bool
+	// NoHandoff leaves every first attempt to River's fetch instead of
+	// making it on the node that stored the event (see Handoff); for
+	// comparisons.
+	NoHandoff bool
 	// Connectors runs hosted connectors on their own queue (nil: none).
 	Connectors *ConnectorConfig
 	// PushBody turns a stored event body into what webhooks carry (a thin
@@ -189,6 +194,9 @@ type Queue struct {
 	stopping atomic.Bool
 	// routing decides who may receive what (resend.go).
 	routing Routing
+	// handoff makes first attempts right after their commit (nil: River
+	// makes them all).
+	handoff *Handoff
 }
 
 // New builds the River client with Herald's workers.
@@ -236,6 +244,9 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender delivery.Sender, cfg 
 			QueueMaintenance: {MaxWorkers: 1},
 		}
 		q.addConnectorWorker(workers, rc.Queues, cfg)
+		if !cfg.NoHandoff {
+			q.handoff = newHandoff(q, cfg, logger)
+		}
 		rc.PeriodicJobs = []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(6*time.Hour), func() (river.JobArgs, *river.InsertOpts) {
 				return MaintenanceArgs{}, nil
@@ -257,6 +268,10 @@ func New(pool *pgxpool.Pool, store *postgres.Store, sender delivery.Sender, cfg 
 // Client exposes the River client (ingest inserts through it).
 func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
 
+// Handoff is where ingest hands the first attempts of the deliveries it
+// commits (nil when River makes them all).
+func (q *Queue) Handoff() *Handoff { return q.handoff }
+
 // Start begins working jobs. ctx bounds starting only: the queue works
 // until Stop, which lets running jobs finish. (River treats the end of the
 // context given to its Start as an order to cancel running jobs at once,
@@ -264,6 +279,12 @@ func (q *Queue) Client() *river.Client[pgx.Tx] { return q.client }
 func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start queue: %w", err)
+	}
+	if q.handoff != nil {
+		if err := q.handoff.readPause(ctx); err != nil {
+			return err
+		}
+		go q.handoff.watchPause()
 	}
 	return nil
 }
@@ -287,6 +308,13 @@ func (q *Queue) Healthy() error {
 func (q *Queue) Stop(ctx context.Context) error {
 	q.stopping.Store(true)
 	defer q.attempts.Stop()
+	var handoffDone sync.WaitGroup
+	if q.handoff != nil {
+		handoffDone.Go(func() { q.handoff.stop(ctx) })
+	}
+	// The attempts made in process finish (or are handed to River) before
+	// the attempts' batchers stop.
+	defer handoffDone.Wait()
 	err := q.client.Stop(ctx)
 	if err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("stop queue: %w", err)
@@ -439,9 +467,14 @@ func (q *Queue) RunMaintenance(ctx context.Context) error {
 
 // PauseDeliveries stops fetching delivery jobs on every node (the benchmark
 // uses it to measure ingest alone; operators can use it in an incident).
+// First attempts made in process (Handoff) stop at once on this node, and
+// within a second on the others.
 func (q *Queue) PauseDeliveries(ctx context.Context) error {
 	if err := q.client.QueuePause(ctx, QueueDeliveries, nil); err != nil {
 		return fmt.Errorf("pause deliveries: %w", err)
+	}
+	if q.handoff != nil {
+		q.handoff.setPaused(true)
 	}
 	return nil
 }
@@ -450,6 +483,9 @@ func (q *Queue) PauseDeliveries(ctx context.Context) error {
 func (q *Queue) ResumeDeliveries(ctx context.Context) error {
 	if err := q.client.QueueResume(ctx, QueueDeliveries, nil); err != nil {
 		return fmt.Errorf("resume deliveries: %w", err)
+	}
+	if q.handoff != nil {
+		q.handoff.setPaused(false)
 	}
 	return nil
 }

@@ -167,10 +167,11 @@ func benchCmd(ctx context.Context, args []string, getenv func(string) string, st
 	committers := fs.Int("committers", 0, "ingest committers (default: the server's default)")
 	phases := fs.String("phases", "", "comma-separated subset of copy,batch,batch-bare,single,deliveries,e2e,ordered,pull-poll,pull-ws,latency,growth (default: all but growth)")
 	growth := fs.Int64("growth-events", 10_000_000, "events the growth phase fills the store with")
+	noHandoff := fs.Bool("no-handoff", false, "leave first attempts to the job queue's fetch instead of making them right after the commit (to compare)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers, Phases: splitList(*phases), GrowthEvents: *growth,
+	_, err := bench.Run(ctx, bench.Options{Duration: *d, LatencyRate: *rate, DatabaseURL: *db, Out: stdout, ProfileDir: *profile, Committers: *committers, Phases: splitList(*phases), GrowthEvents: *growth, NoHandoff: *noHandoff,
 		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	return err
 }

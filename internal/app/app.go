@@ -156,7 +156,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}, integrationapi.Config{PublicURL: publicURL, MaxFileBytes: cfg.MaxFileBytes, UploadTTL: cfg.FileUploadTTL,
 		URLTTL: cfg.FileURLTTL, Now: now, Retention: cfg.Retention})
 	a.queue, err = queue.New(a.pool, a.store, a.sender, queue.Config{
-		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown,
+		Workers: cfg.Workers, Schedule: cfg.RetrySchedule, FetchCooldown: cfg.FetchCooldown, NoHandoff: cfg.NoHandoff,
 		JobTimeout: cfg.JobTimeout, RescueMargin: cfg.RescueMargin,
 		Connectors:       &queue.ConnectorConfig{Registry: registry, Workers: cfg.ConnectorWorkers, Timeout: limits.Timeout},
 		AutoDisableAfter: cfg.AutoDisableAfter,
@@ -178,6 +178,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	a.ingest = ingest.New(a.pool, a.store, cat, a.queue.Client(), ingest.Config{Committers: cfg.IngestCommitters}, a.logger)
 	a.ingest.SetAttachments(a.store, now)
+	a.ingest.SetHandoff(a.queue.Handoff())
 	a.ingest.Start()
 	if err = a.queue.Start(ctx); err != nil {
 		return nil, err

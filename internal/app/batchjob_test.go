@@ -8,14 +8,35 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/heraldhq/herald/internal/app"
 )
 
 // TestDeliveryBatchJob: the deliveries of one request to one endpoint share
 // a River job; those whose first attempt fails are retried by jobs of their
-// own, on the schedule, and every event arrives exactly once.
+// own, on the schedule, and every event arrives exactly once. Whether River
+// runs the batch jobs or the node that stored the events makes their first
+// attempts in process (the handoff), which deletes them once done.
 func TestDeliveryBatchJob(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withSchedule("300ms,300ms"))
+	for _, tt := range []struct {
+		name    string
+		handoff bool
+		jobs    string
+	}{
+		// 40 deliveries: two batch jobs (32 + 8) and one job per retry.
+		{"river", false, "herald.deliver:5 herald.deliver_batch:2"},
+		{"handoff", true, "herald.deliver:5"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testDeliveryBatchJob(t, tt.handoff, tt.jobs)
+		})
+	}
+}
+
+func testDeliveryBatchJob(t *testing.T, handoff bool, wantJobs string) {
+	e := setup(t, withSchedule("300ms,300ms"), func(c *app.Config) { c.NoHandoff = !handoff })
 	w := e.world()
 	rc := newReceiver(t)
 	var mu sync.Mutex
@@ -76,8 +97,7 @@ func TestDeliveryBatchJob(t *testing.T) {
 		kinds = append(kinds, k)
 	}
 	rows.Close()
-	// 40 deliveries: two batch jobs (32 + 8) and one job per retry.
-	if got := strings.Join(kinds, " "); got != "herald.deliver:5 herald.deliver_batch:2" {
-		t.Fatalf("jobs = %q", got)
+	if got := strings.Join(kinds, " "); got != wantJobs {
+		t.Fatalf("jobs = %q, want %q", got, wantJobs)
 	}
 }

@@ -89,6 +89,10 @@ type Config struct {
 	// IngestCommitters is how many ingest transactions may run at once
 	// (default 2: fewer, larger transactions measured faster on 2 cores).
 	IngestCommitters int
+	// NoHandoff leaves every first attempt to the job queue's fetch instead
+	// of making it on this node right after the commit (see queue.Handoff);
+	// for comparisons.
+	NoHandoff bool
 	// FetchCooldown tunes how eagerly idle workers look for new jobs.
 	FetchCooldown time.Duration
 	// ConnectorTimeout caps one connector run (0: connectors.DefaultTimeout);

@@ -218,7 +218,7 @@ func TestThinPayloadAfterTypeRetention(t *testing.T) {
 // retried (404), as when its day is dropped with the event.
 func TestPendingDeliveryOfRemovedEvent(t *testing.T) {
 	t.Parallel()
-	e := setup(t, withSchedule("0s,3s,3s"))
+	e := setup(t, withSchedule("3s,3s"))
 	w := e.world()
 	e.retainType(w, w.typ, "48h", nil)
 	rc := newReceiver(t)

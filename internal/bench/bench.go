@@ -55,6 +55,9 @@ type Options struct {
 	GrowthEvents int64
 	// Committers overrides the number of ingest committers (0: default).
 	Committers int
+	// NoHandoff leaves first attempts to River's fetch (see queue.Handoff),
+	// to compare.
+	NoHandoff bool
 }
 
 // Report holds the measured figures.
@@ -145,7 +148,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	a, err := app.Start(ctx, app.Config{
 		Listener: ln, DatabaseURL: o.DatabaseURL, DataDir: dir, BootstrapAdmin: "bench:bench-secret-0123456789",
 		AllowPrivateTargets: true, Workers: 500, DBMaxConns: 60, Logger: o.Logger,
-		RetrySchedule: webhook.RetrySchedule{time.Second}, IngestCommitters: o.Committers,
+		RetrySchedule: webhook.RetrySchedule{time.Second}, IngestCommitters: o.Committers, NoHandoff: o.NoHandoff,
 	})
 	if err != nil {
 		return nil, err

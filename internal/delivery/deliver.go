@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/heraldhq/herald/internal/batch"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/outbound"
 	"github.com/heraldhq/herald/internal/postgres"
@@ -75,8 +76,8 @@ type Deliverer struct {
 	sender  Sender
 	cfg     Config
 	logger  *slog.Logger
-	loads   *batcher[postgres.DeliveryKey, *postgres.SendTarget]
-	records *batcher[*postgres.AttemptRecord, struct{}]
+	loads   *batch.Batcher[postgres.DeliveryKey, *postgres.SendTarget]
+	records *batch.Batcher[*postgres.AttemptRecord, struct{}]
 	// sends bounds the requests in flight on this node: batch jobs send
 	// their deliveries in parallel, so the job runner's worker count
 	// alone does not bound them.
@@ -92,16 +93,16 @@ func New(store *postgres.Store, sender Sender, cfg Config, logger *slog.Logger) 
 		cfg.Schedule = webhook.DefaultRetrySchedule
 	}
 	d := &Deliverer{store: store, sender: sender, cfg: cfg, logger: logger, sends: make(chan struct{}, max(cfg.InFlight, 1))}
-	d.loads = newBatcher(2, maxBatch, d.loadMany)
-	d.records = newBatcher(2, maxBatch, d.recordMany)
+	d.loads = batch.New(2, maxBatch, d.loadMany)
+	d.records = batch.New(2, maxBatch, d.recordMany)
 	return d
 }
 
 // Stop ends the batchers once no attempt runs any more; attempts after it
-// fail with errStopped.
+// fail with batch.ErrStopped.
 func (d *Deliverer) Stop() {
-	d.records.stop()
-	d.loads.stop()
+	d.records.Stop()
+	d.loads.Stop()
 }
 
 // Deliver looks at a delivery and makes its next attempt if it is due:

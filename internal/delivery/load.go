@@ -56,7 +56,7 @@ func (d *Deliverer) loadMany(ctx context.Context, keys []postgres.DeliveryKey) (
 // cannot be opened is noted in the state for Decide, which weighs it after
 // the endpoint's own state.
 func (d *Deliverer) load(ctx context.Context, key postgres.DeliveryKey) (*attempt, error) {
-	t, err := d.loads.do(ctx, key)
+	t, err := d.loads.Do(ctx, key)
 	if err != nil {
 		return nil, err
 	}

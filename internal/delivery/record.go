@@ -34,7 +34,7 @@ func (d *Deliverer) record(ctx context.Context, a *attempt, started time.Time, r
 	// (a stop that ran out of time), so its outcome is not lost.
 	recCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	if _, err := d.records.do(recCtx, rec); err != nil {
+	if _, err := d.records.Do(recCtx, rec); err != nil {
 		return 0, fmt.Errorf("deliver %s: %w", dl.ID, err)
 	}
 	if dec.Disable != "" {

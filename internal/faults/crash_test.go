@@ -83,3 +83,59 @@ func TestKill9RescuesDeliveriesInFlight(t *testing.T) {
 		t.Errorf("/healthz after recovery = %d", got)
 	}
 }
+
+// TestKill9DuringHandoff: the node that stores events makes their first
+// attempts itself, at once, while their River jobs wait, scheduled at the
+// end of a lease (job timeout + rescue margin), as the durable record. It
+// is killed with SIGKILL while those attempts hang on the receiver, and
+// started again: River runs the jobs when the lease ends, not before (the
+// first node might still have been sending), every event arrives, and
+// each keeps its one webhook-id.
+func TestKill9DuringHandoff(t *testing.T) {
+	t.Parallel()
+	const (
+		jobTimeout   = 16 * time.Second
+		rescueMargin = 2 * time.Second
+		lease        = jobTimeout + rescueMargin
+	)
+	dsn := heraldtest.NewDatabase(t)
+	rc := newReceiver(t, time.Hour)
+	env := baseEnv(t, freeAddr(t))
+	env["HERALD_DATABASE_URL"] = dsn
+	env["HERALD_JOB_TIMEOUT"] = jobTimeout.String()
+	env["HERALD_RESCUE_MARGIN"] = rescueMargin.String()
+	n := startNode(t, env)
+	producer, _ := n.world(rc.url())
+
+	ids := eventIDs("handoff", 10)
+	producedAt := time.Now()
+	n.produce(producer, ids, 10)
+	if !waitFor(30*time.Second, func() bool { return rc.inFlight.Load() == 10 }) {
+		t.Fatalf("%d of 10 first attempts reached the receiver", rc.inFlight.Load())
+	}
+	// The attempts are the handoff's: their job waits for the lease, and
+	// River runs nothing.
+	jobs := `SELECT count(*) FROM river_job WHERE kind LIKE 'herald.deliver%' AND state = $1`
+	if s, r := dbCount(t, dsn, jobs, "scheduled"), dbCount(t, dsn, jobs, "running"); s != 1 || r != 0 {
+		t.Fatalf("while the attempts hang: %d scheduled and %d running delivery jobs, want the batch's one scheduled", s, r)
+	}
+	n.signal(syscall.SIGKILL)
+	n.wait(10 * time.Second)
+	rc.delay.Store(0) // the receiver is back
+	n.restart()
+
+	if !waitFor(lease+30*time.Second, func() bool { return rc.answeredAll(ids) }) {
+		t.Fatalf("%d of 10 events answered %s after they were stored (lease %s)", rc.answeredCount(ids), time.Since(producedAt).Round(time.Second), lease)
+	}
+	rep := rc.report()
+	if rep.events != 10 || rep.requests != 20 || len(rep.mixedIDs) > 0 {
+		t.Fatalf("%d events in %d requests (more than one webhook-id: %v); want each sent twice, before and after the kill", rep.events, rep.requests, rep.mixedIDs)
+	}
+	for _, id := range ids {
+		if at := rc.lastAt(id); at.Before(producedAt.Add(lease - time.Second)) {
+			t.Fatalf("event %s sent again %s after it was stored, before its lease (%s) ended", id, at.Sub(producedAt).Round(time.Millisecond), lease)
+		}
+	}
+	t.Logf("kill -9 with 10 handed-off attempts on the wire: all sent again %s after they were stored (lease %s)",
+		time.Since(producedAt).Round(time.Second), lease)
+}

@@ -23,13 +23,14 @@ type receiver struct {
 	requests map[string]int                 // event id → requests
 	ids      map[string]map[string]struct{} // event id → webhook-ids seen
 	first    map[string]time.Time           // event id → start of its first request
+	last     map[string]time.Time           // event id → start of its latest request
 	answered map[string]int                 // event id → requests answered 2xx to completion
 }
 
 func newReceiver(t *testing.T, delay time.Duration) *receiver {
 	t.Helper()
 	r := &receiver{requests: map[string]int{}, ids: map[string]map[string]struct{}{},
-		first: map[string]time.Time{}, answered: map[string]int{}}
+		first: map[string]time.Time{}, last: map[string]time.Time{}, answered: map[string]int{}}
 	r.delay.Store(int64(delay))
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	t.Cleanup(r.srv.Close)
@@ -55,6 +56,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 		r.first[ev.ID] = began
 	}
 	r.ids[ev.ID][req.Header.Get("webhook-id")] = struct{}{}
+	r.last[ev.ID] = began
 	r.mu.Unlock()
 
 	r.inFlight.Add(1)
@@ -124,3 +126,26 @@ func (r *receiver) firstAt(id string) time.Time {
 	defer r.mu.Unlock()
 	return r.first[id]
 }
+
+// lastAt is when an event's latest request started.
+func (r *receiver) lastAt(id string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last[id]
+}
+
+// answeredCount is how many of want were answered 2xx to completion.
+func (r *receiver) answeredCount(want []string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, id := range want {
+		if r.answered[id] > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// answeredAll says whether every event of want was answered.
+func (r *receiver) answeredAll(want []string) bool { return r.answeredCount(want) == len(want) }

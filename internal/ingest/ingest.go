@@ -54,6 +54,9 @@ type Service struct {
 	// attach checks the files events reference (see attachments.go).
 	attach    AttachmentChecker
 	attachNow func() time.Time
+	// handoff makes the first attempts of committed deliveries on this
+	// node at once (nil: River's fetch makes them).
+	handoff *queue.Handoff
 
 	reqs     chan *pending
 	wg       sync.WaitGroup
@@ -76,6 +79,11 @@ func New(pool *pgxpool.Pool, store *postgres.Store, cat *catalog.Catalog, jobs J
 		reqs: make(chan *pending, 4096), stopped: make(chan struct{}),
 	}
 }
+
+// SetHandoff hands the first attempts of the deliveries this service
+// commits to h, which makes them right after the commit (see
+// queue.Handoff).
+func (s *Service) SetHandoff(h *queue.Handoff) { s.handoff = h }
 
 // ErrStopped is returned for requests arriving during shutdown.
 var ErrStopped = fmt.Errorf("ingest is shutting down: %w", herald.ErrUnavailable)
@@ -330,6 +338,25 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 		return fmt.Errorf("ingest: begin: %w: %w", herald.ErrUnavailable, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	// The first attempts claimed by this transaction run once it commits.
+	var claims []*queue.Claim
+	committed := false
+	defer func() {
+		for _, c := range claims {
+			if committed {
+				c.Start()
+			} else {
+				c.Cancel()
+			}
+		}
+	}()
+	enqueue := func(jobs []river.InsertManyParams) error {
+		c, err := s.enqueue(ctx, tx, jobs)
+		if c != nil {
+			claims = append(claims, c)
+		}
+		return err
+	}
 
 	// place gives the deliveries that keep picks their jobs (deliveries of
 	// this commit to one endpoint share a job, or a few) or, ordered ones,
@@ -353,7 +380,7 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 		if err != nil {
 			return err
 		}
-		if err := s.enqueue(ctx, tx, jobs); err != nil {
+		if err := enqueue(jobs); err != nil {
 			return err
 		}
 	}
@@ -415,12 +442,13 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 		return err
 	}
 	jobs = append(jobs, connectorJobs...)
-	if err := s.enqueue(ctx, tx, jobs); err != nil {
+	if err := enqueue(jobs); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("ingest: commit: %w", err)
 	}
+	committed = true
 
 	// Answer every item: stored, a duplicate of an earlier request, or a
 	// repeat of a key stored by this very group.
@@ -462,20 +490,33 @@ func (s *Service) write(ctx context.Context, batch []*pending, rows *postgres.In
 // PostgreSQL for a handful of rows) dominates small group commits.
 const copyThreshold = 200
 
-func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {
+// enqueue inserts jobs in tx. The first attempts the handoff can take are
+// claimed: they run on this node once tx commits (see write), and the
+// claim is returned; nil when it takes none.
+func (s *Service) enqueue(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) (*queue.Claim, error) {
+	var claim *queue.Claim
 	var err error
 	switch {
 	case len(jobs) == 0:
-		return nil
+		return nil, nil
 	case len(jobs) < copyThreshold:
-		_, err = s.jobs.InsertManyTx(ctx, tx, jobs)
+		// The handoff needs the jobs' ids, which only this insert returns;
+		// groups as large as copyThreshold favour throughput over latency
+		// anyway, and River's batched fetch serves them well.
+		claim = s.handoff.Claim(jobs)
+		var res []*rivertype.JobInsertResult
+		res, err = s.jobs.InsertManyTx(ctx, tx, jobs)
+		if err == nil {
+			err = claim.Inserted(res)
+		}
 	default:
 		_, err = s.jobs.InsertManyFastTx(ctx, tx, jobs)
 	}
 	if err != nil {
-		return fmt.Errorf("ingest: enqueue deliveries: %w", err)
+		claim.Cancel()
+		return nil, fmt.Errorf("ingest: enqueue deliveries: %w", err)
 	}
-	return nil
+	return claim, nil
 }
 
 // TestSample shapes a test send: an event of a type the endpoint receives,
@@ -535,6 +576,7 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		Status: herald.DeliveryPending}
 	rows := &postgres.IngestRows{ReceivedAt: now, Events: []*herald.Event{ev}, Deliveries: []*herald.Delivery{d},
 		Keys: []postgres.EventKey{{TenantID: ep.TenantID, Source: ce.Source, CEID: ce.ID, EventID: id, ReceivedAt: now}}}
+	var claim *queue.Claim
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, _, err := s.store.IngestWrite(ctx, tx, rows); err != nil {
 			return err
@@ -542,11 +584,14 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 		if err := s.store.EventAddress(ctx, tx, id, now, ep.ID); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, []river.InsertManyParams{{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: now}}})
+		claim, err = s.enqueue(ctx, tx, []river.InsertManyParams{{Args: queue.DeliverArgs{DeliveryID: d.ID, CreatedAt: now}}})
+		return err
 	})
 	if err != nil {
+		claim.Cancel()
 		return uuid.Nil, fmt.Errorf("test event: %w", err)
 	}
+	claim.Start()
 	return d.ID, nil
 }
 

@@ -1,4 +1,7 @@
-package delivery
+// Package batch lets many concurrent callers share database round trips:
+// each call queues a request, and a few runners each serve everything
+// queued (up to a bound) with one call of a batch function.
+package batch
 
 import (
 	"context"
@@ -7,15 +10,15 @@ import (
 	"time"
 )
 
-// errStopped answers the loads and records asked for after Stop.
-var errStopped = errors.New("deliveries stopped")
+// ErrStopped answers the requests made after Stop.
+var ErrStopped = errors.New("batcher stopped")
 
-// batcher lets many concurrent workers share database round trips: each
+// Batcher lets many concurrent workers share database round trips: each
 // call queues a request, and a few runner goroutines each take everything
 // queued (up to max) and serve it with one call of fn. Under load hundreds of
 // deliveries share one query; when idle a request goes out alone at once, so
 // batching adds no latency.
-type batcher[Req, Res any] struct {
+type Batcher[Req, Res any] struct {
 	fn   func(ctx context.Context, reqs []Req) ([]Res, error)
 	max  int
 	reqs chan *call[Req, Res]
@@ -31,10 +34,10 @@ type call[Req, Res any] struct {
 	done chan struct{}
 }
 
-// newBatcher starts runners goroutines; fn must return one result per
-// request, in order.
-func newBatcher[Req, Res any](runners, max int, fn func(context.Context, []Req) ([]Res, error)) *batcher[Req, Res] {
-	b := &batcher[Req, Res]{fn: fn, max: max, reqs: make(chan *call[Req, Res], 4*max), quit: make(chan struct{})}
+// New starts runners goroutines; fn must return one result per request,
+// in order.
+func New[Req, Res any](runners, max int, fn func(context.Context, []Req) ([]Res, error)) *Batcher[Req, Res] {
+	b := &Batcher[Req, Res]{fn: fn, max: max, reqs: make(chan *call[Req, Res], 4*max), quit: make(chan struct{})}
 	for range runners {
 		b.wg.Add(1)
 		go b.run()
@@ -42,14 +45,14 @@ func newBatcher[Req, Res any](runners, max int, fn func(context.Context, []Req) 
 	return b
 }
 
-// do queues req and waits for its result. If ctx ends first, do returns its
+// Do queues req and waits for its result. If ctx ends first, Do returns its
 // error; the request may still be carried out.
-func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
+func (b *Batcher[Req, Res]) Do(ctx context.Context, req Req) (Res, error) {
 	c := &call[Req, Res]{req: req, done: make(chan struct{})}
 	var zero Res
 	select {
 	case <-b.quit:
-		return zero, errStopped
+		return zero, ErrStopped
 	default:
 	}
 	select {
@@ -57,7 +60,7 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 	case <-ctx.Done():
 		return zero, ctx.Err()
 	case <-b.quit:
-		return zero, errStopped
+		return zero, ErrStopped
 	}
 	select {
 	case <-c.done:
@@ -73,7 +76,7 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 		case <-c.done:
 			return c.res, c.err
 		default:
-			return zero, errStopped
+			return zero, ErrStopped
 		}
 	}
 }
@@ -81,7 +84,7 @@ func (b *batcher[Req, Res]) do(ctx context.Context, req Req) (Res, error) {
 // batchTimeout bounds one batched query.
 const batchTimeout = 30 * time.Second
 
-func (b *batcher[Req, Res]) run() {
+func (b *Batcher[Req, Res]) run() {
 	defer b.wg.Done()
 	batch := make([]*call[Req, Res], 0, b.max)
 	reqs := make([]Req, 0, b.max)
@@ -124,12 +127,12 @@ func (b *batcher[Req, Res]) run() {
 	}
 }
 
-// drain answers everything still queued with errStopped.
-func (b *batcher[Req, Res]) drain() {
+// drain answers everything still queued with ErrStopped.
+func (b *Batcher[Req, Res]) drain() {
 	for {
 		select {
 		case c := <-b.reqs:
-			c.err = errStopped
+			c.err = ErrStopped
 			close(c.done)
 		default:
 			return
@@ -137,8 +140,8 @@ func (b *batcher[Req, Res]) drain() {
 	}
 }
 
-// stop ends the runners once no worker can call do any more.
-func (b *batcher[Req, Res]) stop() {
+// Stop ends the runners once no caller can call Do any more.
+func (b *Batcher[Req, Res]) Stop() {
 	b.once.Do(func() {
 		close(b.quit)
 		b.wg.Wait()

@@ -1,4 +1,4 @@
-package delivery
+package batch
 
 import (
 	"context"
@@ -66,7 +66,7 @@ func (g *gate) hook(n int, _ []int) error {
 }
 
 // waitQueued waits until n requests wait in the batcher's queue.
-func waitQueued[Req, Res any](t *testing.T, b *batcher[Req, Res], n int) {
+func waitQueued[Req, Res any](t *testing.T, b *Batcher[Req, Res], n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for len(b.reqs) < n {
@@ -104,15 +104,15 @@ func TestBatcherConcurrentCallersGetTheirOwnResults(t *testing.T) {
 			if tt.slow {
 				r.hook = func(int, []int) error { time.Sleep(200 * time.Microsecond); return nil }
 			}
-			b := newBatcher(tt.runners, tt.max, r.fn)
-			defer b.stop()
+			b := New(tt.runners, tt.max, r.fn)
+			defer b.Stop()
 
 			var wg sync.WaitGroup
 			start := make(chan struct{})
 			for i := range tt.n {
 				wg.Go(func() {
 					<-start
-					got, err := b.do(ctx, i)
+					got, err := b.Do(ctx, i)
 					if err != nil || got != 2*i {
 						t.Errorf("do(%d) = %d, %v; want %d", i, got, err, 2*i)
 					}
@@ -157,19 +157,19 @@ func TestBatcherBatchesRequestsQueuedWhileBusy(t *testing.T) {
 			ctx := testCtx(t)
 			g := newGate()
 			r := &recorder{t: t, max: tt.max, hook: g.hook}
-			b := newBatcher(1, tt.max, r.fn)
-			defer b.stop()
+			b := New(1, tt.max, r.fn)
+			defer b.Stop()
 
 			var wg sync.WaitGroup
 			wg.Go(func() {
-				if got, err := b.do(ctx, -1); err != nil || got != -2 {
+				if got, err := b.Do(ctx, -1); err != nil || got != -2 {
 					t.Errorf("first do = %d, %v", got, err)
 				}
 			})
 			<-g.entered
 			for i := range tt.queued {
 				wg.Go(func() {
-					if got, err := b.do(ctx, i); err != nil || got != 2*i {
+					if got, err := b.Do(ctx, i); err != nil || got != 2*i {
 						t.Errorf("do(%d) = %d, %v; want %d", i, got, err, 2*i)
 					}
 				})
@@ -204,12 +204,12 @@ func TestBatcherErrorGoesToTheWholeBatch(t *testing.T) {
 		}
 		return nil
 	}
-	b := newBatcher(1, 8, r.fn)
-	defer b.stop()
+	b := New(1, 8, r.fn)
+	defer b.Stop()
 
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		if got, err := b.do(ctx, 1); err != nil || got != 2 {
+		if got, err := b.Do(ctx, 1); err != nil || got != 2 {
 			t.Errorf("first do = %d, %v", got, err)
 		}
 	})
@@ -218,7 +218,7 @@ func TestBatcherErrorGoesToTheWholeBatch(t *testing.T) {
 	var failed atomic.Int32
 	for i := range queued {
 		wg.Go(func() {
-			got, err := b.do(ctx, 10+i)
+			got, err := b.Do(ctx, 10+i)
 			if !errors.Is(err, boom) {
 				t.Errorf("do(%d) in the failing batch = %d, %v; want %v", 10+i, got, err, boom)
 				return
@@ -240,7 +240,7 @@ func TestBatcherErrorGoesToTheWholeBatch(t *testing.T) {
 	}
 
 	// The runner survives a failed batch.
-	if got, err := b.do(ctx, 21); err != nil || got != 42 {
+	if got, err := b.Do(ctx, 21); err != nil || got != 42 {
 		t.Errorf("do after a failed batch = %d, %v; want 42", got, err)
 	}
 }
@@ -283,19 +283,19 @@ func TestBatcherContext(t *testing.T) {
 			const max = 2
 			g := newGate()
 			r := &recorder{t: t, max: max, hook: g.hook}
-			b := newBatcher(1, max, r.fn)
+			b := New(1, max, r.fn)
 			bg := testCtx(t)
 			var wg sync.WaitGroup
 			defer func() {
 				close(g.release)
 				wg.Wait()
-				b.stop()
+				b.Stop()
 			}()
-			wg.Go(func() { _, _ = b.do(bg, 0) })
+			wg.Go(func() { _, _ = b.Do(bg, 0) })
 			<-g.entered
 			if tt.fill {
 				for i := range cap(b.reqs) {
-					wg.Go(func() { _, _ = b.do(bg, i+1) })
+					wg.Go(func() { _, _ = b.Do(bg, i+1) })
 				}
 				waitQueued(t, b, cap(b.reqs))
 			}
@@ -307,7 +307,7 @@ func TestBatcherContext(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				v, err := b.do(ctx, 100)
+				v, err := b.Do(ctx, 100)
 				done <- result{v, err}
 			}()
 			if end != nil {
@@ -335,11 +335,11 @@ func TestBatcherStopWaitsForTheRunningBatchAndIsIdempotent(t *testing.T) {
 	ctx := testCtx(t)
 	g := newGate()
 	r := &recorder{t: t, max: 4, hook: g.hook}
-	b := newBatcher(2, 4, r.fn)
+	b := New(2, 4, r.fn)
 
 	result := make(chan error, 1)
 	go func() {
-		v, err := b.do(ctx, 7)
+		v, err := b.Do(ctx, 7)
 		if err == nil && v != 14 {
 			err = errors.New("wrong result")
 		}
@@ -350,7 +350,7 @@ func TestBatcherStopWaitsForTheRunningBatchAndIsIdempotent(t *testing.T) {
 	stopped := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 3 { // concurrent stops
-		wg.Go(b.stop)
+		wg.Go(b.Stop)
 	}
 	go func() { wg.Wait(); close(stopped) }()
 	select {
@@ -367,19 +367,19 @@ func TestBatcherStopWaitsForTheRunningBatchAndIsIdempotent(t *testing.T) {
 	if err := <-result; err != nil {
 		t.Errorf("the batch running at stop: %v", err)
 	}
-	b.stop() // again, after it has stopped
+	b.Stop() // again, after it has stopped
 }
 
 func TestBatcherDoAfterStop(t *testing.T) {
 	t.Parallel()
 	r := &recorder{t: t, max: 64}
-	b := newBatcher(2, 64, r.fn)
-	if got, err := b.do(testCtx(t), 1); err != nil || got != 2 {
+	b := New(2, 64, r.fn)
+	if got, err := b.Do(testCtx(t), 1); err != nil || got != 2 {
 		t.Fatalf("do = %d, %v", got, err)
 	}
-	b.stop()
+	b.Stop()
 
-	// Every do after stop should return errStopped at once. Give each a
+	// Every do after stop should return ErrStopped at once. Give each a
 	// deadline so a call that would block forever shows up as
 	// DeadlineExceeded instead of hanging the test.
 	const calls = 32 // fewer than the queue's capacity (4*max)
@@ -389,9 +389,9 @@ func TestBatcherDoAfterStop(t *testing.T) {
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			_, err := b.do(ctx, i)
+			_, err := b.Do(ctx, i)
 			switch {
-			case errors.Is(err, errStopped):
+			case errors.Is(err, ErrStopped):
 				stopped.Add(1)
 			case errors.Is(err, context.DeadlineExceeded):
 				hung.Add(1)
@@ -402,9 +402,9 @@ func TestBatcherDoAfterStop(t *testing.T) {
 	}
 	wg.Wait()
 	if n := hung.Load(); n > 0 {
-		t.Errorf("%d of %d calls after stop blocked until their ctx deadline instead of returning errStopped", n, calls)
+		t.Errorf("%d of %d calls after stop blocked until their ctx deadline instead of returning ErrStopped", n, calls)
 	}
 	if stopped.Load() != calls {
-		t.Errorf("%d of %d calls after stop returned errStopped", stopped.Load(), calls)
+		t.Errorf("%d of %d calls after stop returned ErrStopped", stopped.Load(), calls)
 	}
 }
