@@ -79,7 +79,7 @@ var settings = []setting{
 		help: "folder holding initdb and postgres, if not on PATH or under /usr/lib/postgresql",
 		set:  func(c *config, v string) error { c.PGBinDir = v; return nil }},
 	{group: "Database", flag: "db-max-conns", env: "HERALD_DB_MAX_CONNS", def: strconv.Itoa(app.DefaultDBMaxConns), integer: true,
-		help: "PostgreSQL connection pool size",
+		help: "PostgreSQL connection pool size (plus 5 connections for the delivery path's lookups by key)",
 		set:  intField(func(c *config) *int { return &c.DBMaxConns }, 4, math.MaxInt32, "must be at least 4")},
 
 	// Delivery

@@ -40,10 +40,13 @@ import (
 
 // App is a running Herald node.
 type App struct {
-	cfg      Config
-	logger   *slog.Logger
-	cluster  *pglocal.Cluster
-	pool     *pgxpool.Pool
+	cfg     Config
+	logger  *slog.Logger
+	cluster *pglocal.Cluster
+	pool    *pgxpool.Pool
+	// keyed runs the delivery path's lookups by key, planned once per
+	// connection (postgres.OpenKeyedPool).
+	keyed    *pgxpool.Pool
 	store    *postgres.Store
 	queue    *queue.Queue
 	ingest   *ingest.Service
@@ -101,10 +104,16 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.store = postgres.New(a.pool, secretbox.New(key))
+	if a.keyed, err = postgres.OpenKeyedPool(ctx, dsn); err != nil {
+		return nil, err
+	}
 	if err = a.bootstrap(ctx); err != nil {
 		return nil, err
 	}
 	if err = postgres.PartitionsEnsure(ctx, a.pool, 8); err != nil {
+		return nil, err
+	}
+	if err = a.store.UseKeyedPool(ctx, a.keyed); err != nil {
 		return nil, err
 	}
 
@@ -435,6 +444,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	if a.sender != nil {
 		a.sender.Close()
+	}
+	if a.keyed != nil {
+		a.keyed.Close()
 	}
 	if a.pool != nil {
 		a.pool.Close()

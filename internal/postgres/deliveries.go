@@ -242,6 +242,19 @@ type DeliveryKey struct {
 	Gen       int32
 }
 
+// deliveryLoadSQL reads deliveries for sending, by key: $1 and $2 the
+// keys, $3 and $4 their span of days.
+var deliveryLoadSQL = `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
+		d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
+		coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode,
+		d.job_gen, e.seq
+	FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
+	JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
+	JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
+	JOIN endpoints ep ON ep.id = d.endpoint_id
+	LEFT JOIN endpoint_health h ON h.endpoint_id = d.endpoint_id
+	WHERE ` + spanOf("d.created_at", "$3", "$4") + ` AND ` + spanOf("e.received_at", "$3", "$4")
+
 // DeliveryLoadMany reads many deliveries for sending in one query; the
 // delivery workers batch their loads through it. Deliveries that no longer
 // exist (or whose endpoint was deleted) are absent from the result.
@@ -252,16 +265,7 @@ func (s *Store) DeliveryLoadMany(ctx context.Context, keys []DeliveryKey) (map[u
 		ids[i], times[i] = k.ID, k.CreatedAt
 	}
 	lo, hi := span(times)
-	rows, err := s.pool.Query(ctx, `SELECT d.id, d.created_at, d.event_id, d.endpoint_id, d.tenant_id, d.status,
-			d.attempts, d.retry_base, e.body, e.type, ep.url, ep.secret_enc, ep.status, ep.config, ep.headers_enc, ep.old_secrets_enc, ep.auth_enc,
-			coalesce(ep.rate_limit, 0), d.slot_at, h.open_until, ep.mtls_enc, d.exhausted_at IS NOT NULL, ep.content_mode,
-			d.job_gen, e.seq
-		FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at)
-		JOIN deliveries d ON d.id = k.id AND d.created_at = k.created_at
-		JOIN events e ON e.id = d.event_id AND e.received_at = d.created_at
-		JOIN endpoints ep ON ep.id = d.endpoint_id
-		LEFT JOIN endpoint_health h ON h.endpoint_id = d.endpoint_id
-		WHERE `+spanOf("d.created_at", "$3", "$4")+` AND `+spanOf("e.received_at", "$3", "$4"), ids, times, lo, hi)
+	rows, err := s.keyedPool().Query(ctx, deliveryLoadSQL, ids, times, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("load deliveries: %w", err)
 	}

@@ -22,6 +22,21 @@ type AttemptRecord struct {
 	NextAttemptAt time.Time
 }
 
+// attemptsRecordSQL stores attempts and moves their deliveries on: $1-$10
+// the attempts, $11 and $12 their deliveries' span of days.
+var attemptsRecordSQL = `WITH a AS (
+		INSERT INTO delivery_attempts (delivery_id, delivery_created_at, attempt, attempted_at, status_code,
+			latency_us, error, response_body)
+		SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $6::bigint[],
+			$7::text[], $8::bytea[])
+		ON CONFLICT DO NOTHING
+	), ` + deadEventsOfFailed + `
+	UPDATE deliveries d SET status = u.status, attempts = u.attempt, last_attempt_at = u.at,
+		last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, slot_at = NULL, updated_at = now()
+	FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $7::text[], $9::text[],
+		$10::timestamptz[]) AS u(id, created_at, attempt, at, code, error, status, next)
+	WHERE d.id = u.id AND d.created_at = u.created_at AND ` + spanOf("d.created_at", "$11", "$12")
+
 // DeliveryRecordAttempts stores many attempts and moves their deliveries on
 // in one statement; the delivery workers batch their results through it. A
 // delivery that ends failed enters the dead-event store in that statement.
@@ -53,18 +68,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 		}
 	}
 	lo, hi := span(created)
-	_, err := s.pool.Exec(ctx, `WITH a AS (
-			INSERT INTO delivery_attempts (delivery_id, delivery_created_at, attempt, attempted_at, status_code,
-				latency_us, error, response_body)
-			SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $6::bigint[],
-				$7::text[], $8::bytea[])
-			ON CONFLICT DO NOTHING
-		), `+deadEventsOfFailed+`
-		UPDATE deliveries d SET status = u.status, attempts = u.attempt, last_attempt_at = u.at,
-			last_status_code = u.code, last_error = u.error, next_attempt_at = u.next, slot_at = NULL, updated_at = now()
-		FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $7::text[], $9::text[],
-			$10::timestamptz[]) AS u(id, created_at, attempt, at, code, error, status, next)
-		WHERE d.id = u.id AND d.created_at = u.created_at AND `+spanOf("d.created_at", "$11", "$12"),
+	_, err := s.keyedPool().Exec(ctx, attemptsRecordSQL,
 		ids, created, attempts, at, codes, lat, errs, bodies, statuses, next, lo, hi)
 	if err != nil {
 		return fmt.Errorf("record %d attempts: %w", n, err)
