@@ -37,10 +37,16 @@ func (s *Store) EndpointHealthRecord(ctx context.Context, ok, failed []uuid.UUID
 		}
 	}
 	if len(okIDs) > 0 {
+		// A healthy endpoint under load succeeds hundreds of times a second,
+		// all on its one row: it is written only when its health changes or
+		// its last success is a second old, not once per batch of attempts.
 		if _, err := s.pool.Exec(ctx, `INSERT INTO endpoint_health (endpoint_id, failing_since, last_success_at)
 			SELECT id, NULL::timestamptz, now() FROM unnest($1::uuid[]) AS u(id)
 			ON CONFLICT (endpoint_id) DO UPDATE SET failing_since = NULL, last_success_at = now(),
-				consecutive_failures = 0, open_until = NULL, probe_at = NULL`, okIDs); err != nil {
+				consecutive_failures = 0, open_until = NULL, probe_at = NULL
+			WHERE endpoint_health.failing_since IS NOT NULL OR endpoint_health.consecutive_failures <> 0
+				OR endpoint_health.open_until IS NOT NULL OR endpoint_health.probe_at IS NOT NULL
+				OR endpoint_health.last_success_at IS NULL OR endpoint_health.last_success_at < now() - interval '1 second'`, okIDs); err != nil {
 			return nil, fmt.Errorf("record endpoint successes: %w", err)
 		}
 	}
