@@ -77,7 +77,8 @@ type Claim struct {
 	h     *Handoff
 	pos   []int // positions in the insert
 	args  []river.JobArgs
-	n     int // deliveries reserved
+	sizes []int // deliveries of each job
+	n     int   // deliveries reserved
 	ids   []int64
 	ended bool
 }
@@ -123,6 +124,7 @@ func (h *Handoff) Claim(params []river.InsertManyParams) *Claim {
 		c.n += n
 		c.pos = append(c.pos, i)
 		c.args = append(c.args, p.Args)
+		c.sizes = append(c.sizes, n)
 		p.InsertOpts = &river.InsertOpts{ScheduledAt: at}
 	}
 	return c
@@ -177,16 +179,16 @@ func (c *Claim) Start() {
 	h.wg.Add(len(c.ids))
 	h.mu.Unlock()
 	for i, id := range c.ids {
-		go h.run(id, c.args[i])
+		go h.run(id, c.args[i], c.sizes[i])
 	}
 }
 
-// run makes the attempts of one job and finishes it.
-func (h *Handoff) run(id int64, args river.JobArgs) {
+// run makes the attempts of one job, which reserved n deliveries, and
+// finishes it.
+func (h *Handoff) run(id int64, args river.JobArgs, n int) {
 	defer h.wg.Done()
 	var later []river.InsertManyParams
 	var err error
-	var n int
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -197,10 +199,8 @@ func (h *Handoff) run(id int64, args river.JobArgs) {
 		defer cancel()
 		switch a := args.(type) {
 		case DeliverArgs:
-			n = 1
 			later, err = h.q.attemptBatch(ctx, []BatchItem{{DeliveryID: a.DeliveryID, CreatedAt: a.CreatedAt, Gen: a.Gen}})
 		case DeliverBatchArgs:
-			n = len(a.Deliveries)
 			later, err = h.q.attemptBatch(ctx, a.Deliveries)
 		default:
 			err = fmt.Errorf("job kind %s cannot be handed off", args.Kind())
