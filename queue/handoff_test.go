@@ -29,9 +29,9 @@ func TestHandoffClaim(t *testing.T) {
 		single(),   // 1: taken
 		batchOf(2), // 3: taken
 		batchOf(2), // would make 5: left
-		{Args: DeliverArgs{DeliveryID: uuid.New(), CreatedAt: time.Now(), NotBefore: time.Now().UnixMicro()}}, // must wait: left
+		{Args: DeliverArgs{DeliveryID: uuid.New(), CreatedAt: time.Now(), NotBefore: time.Now().UnixMicro()}},         // must wait: left
 		{Args: DeliverArgs{DeliveryID: uuid.New(), CreatedAt: time.Now()}, InsertOpts: &river.InsertOpts{Queue: "x"}}, // options of its own: left
-		{Args: DrainArgs{EndpointID: uuid.New(), Key: "k"}}, // ordered: left
+		{Args: DrainArgs{EndpointID: uuid.New(), Key: "k"}},                                                           // ordered: left
 		single(), // 4: taken
 	}
 	h := &Handoff{lease: time.Minute, limit: 4}
