@@ -33,4 +33,5 @@ func chownTo(string, *account) error               { return nil }
 func sysProcAttr(*account) *syscall.SysProcAttr    { return nil }
 func signalGroup(int, syscall.Signal) error        { return platformErr }
 func pidAlive(int) bool                            { return false }
+func killOrphans(string) int                       { return 0 }
 func inspectProcess(int) (procState, string, bool) { return 0, "", false }

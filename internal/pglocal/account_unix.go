@@ -97,8 +97,9 @@ func (a *account) credential() *syscall.Credential {
 }
 
 // signalGroup signals every process of the server's process group. The
-// server leads its own group (see sysProcAttr), and its backends inherit it,
-// so this reaches backends that outlived the postmaster too.
+// server leads its own group (see sysProcAttr). PostgreSQL's backends lead
+// groups of their own (setsid), so this does not reach them: killOrphans
+// does.
 func signalGroup(pid int, sig syscall.Signal) error {
 	return syscall.Kill(-pid, sig)
 }

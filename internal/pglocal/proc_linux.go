@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"syscall"
 )
 
@@ -60,4 +62,42 @@ func inspectProcess(pid int) (state procState, cmdline string, ok bool) {
 	}
 	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return procPostgres, string(bytes.ReplaceAll(bytes.TrimRight(raw, "\x00"), []byte{0}, []byte{' '})), true
+}
+
+// killOrphans kills the PostgreSQL processes still working in dataDir
+// after their server died, and returns how many. Backends lead process
+// groups of their own (PostgreSQL calls setsid in each), so signalling the
+// server's group does not reach them; but every one of them works in the
+// data directory. One left waiting on a lock held by a process that died
+// would keep the old shared memory attached, and the next server would
+// refuse to start ("pre-existing shared memory block is still in use").
+func killOrphans(dataDir string) int {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return 0
+	}
+	want, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return 0
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if st, _, ok := inspectProcess(pid); !ok || st != procPostgres {
+			continue
+		}
+		if cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); err == nil && cwd == want {
+			if syscall.Kill(pid, syscall.SIGKILL) == nil {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -27,3 +27,7 @@ const (
 // inspectProcess cannot look into other processes portably; callers then
 // rely on PostgreSQL's own stale lock file handling.
 func inspectProcess(pid int) (procState, string, bool) { return 0, "", false }
+
+// killOrphans cannot find another process's working directory portably:
+// an orphaned backend is left to notice its server's death by itself.
+func killOrphans(string) int { return 0 }

@@ -49,10 +49,12 @@ func (c *Cluster) terminate(p *process) error {
 	if waitDone(p, 5*time.Second) {
 		return fmt.Errorf("stop postgres: fast shutdown did not finish within %v; used immediate shutdown", c.opts.StopTimeout)
 	}
-	// The whole process group: backends must not keep shared memory
-	// attached, or the next start refuses to run.
+	// The server's process group, then its backends (groups of their
+	// own): none may keep shared memory attached, or the next start
+	// refuses to run.
 	_ = signalGroup(p.pid, syscall.SIGKILL)
 	<-p.done
+	killOrphans(c.dataDir)
 	return fmt.Errorf("stop postgres: server ignored fast and immediate shutdown; killed it")
 }
 

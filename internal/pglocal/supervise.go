@@ -91,6 +91,13 @@ func (c *Cluster) supervise() {
 		default:
 		}
 		down := time.Now()
+		// Backends of the dead postmaster normally notice its death and
+		// exit, but one waiting on a lock held by a process that died with
+		// it never wakes, and keeps the old shared memory attached: the
+		// new server would refuse to start.
+		if n := killOrphans(c.dataDir); n > 0 {
+			c.logger.Warn("killed backends the dead PostgreSQL server left behind", "processes", n)
+		}
 		exit := describeExit(p.err)
 		c.logger.Error("PostgreSQL exited unexpectedly; restarting it",
 			"pid", p.pid, "exit", exit, "last_log_lines", c.tailAfterExit(p))

@@ -99,6 +99,47 @@ func TestSupervisedServerIsRestarted(t *testing.T) {
 	}
 }
 
+// TestRestartKillsOrphanedBackends: a backend that cannot notice its
+// postmaster's death (here stopped with SIGSTOP; in production, one waiting
+// on a lock held by a process that died with it) keeps the old shared
+// memory attached, and PostgreSQL refuses to start over it. The supervisor
+// kills the dead server's whole process group before it restarts it: the
+// server comes back and the orphan is gone.
+func TestRestartKillsOrphanedBackends(t *testing.T) {
+	t.Parallel()
+	c := startCluster(t, Options{DataDir: testDataDir(t), Supervise: true})
+	conn, err := pgx.Connect(t.Context(), c.ConnString(Database))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var backend int
+	if err := conn.QueryRow(t.Context(), "SELECT pg_backend_pid()").Scan(&backend); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(backend, syscall.SIGSTOP); err != nil {
+		t.Fatalf("stop backend %d: %v", backend, err)
+	}
+	if err := syscall.Kill(c.PID(), syscall.SIGKILL); err != nil {
+		t.Fatalf("kill postmaster: %v", err)
+	}
+	h := waitState(t, c, StateRunning, 30*time.Second)
+	for h.Restarts < 1 {
+		time.Sleep(20 * time.Millisecond)
+		h = waitState(t, c, StateRunning, 30*time.Second)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for pidAlive(backend) {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(backend, syscall.SIGKILL)
+			t.Fatalf("the orphaned backend %d outlived the restart", backend)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("Stop after the restart: %v", err)
+	}
+}
+
 // TestSupervisorGivesWayToStop: Stop while the supervisor is waiting to
 // restart a dead server returns promptly and leaves no server behind.
 func TestSupervisorGivesWayToStop(t *testing.T) {
