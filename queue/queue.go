@@ -434,9 +434,8 @@ type maintenanceWorker struct {
 
 // Work creates the coming days' partitions of the event log, restarts the
 // drain of ordered keys whose job was lost and the purge of deleted groups'
-// logs that have no job, removes events past retention (the default's and
-// each type's, see postgres.Expire), and tells the store how many daily
-// partitions there are now (postgres.Store.KeyedRefresh).
+// logs that have no job, and removes events past retention (the default's
+// and each type's, see postgres.Expire).
 func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceArgs]) error {
 	if err := postgres.PartitionsEnsure(ctx, w.store.Pool(), 8); err != nil {
 		return err
@@ -454,8 +453,7 @@ func (w *maintenanceWorker) Work(ctx context.Context, _ *river.Job[MaintenanceAr
 	if n.Tables > 0 || n.Events > 0 {
 		w.logger.Info("retention removed old events", "tables", n.Tables, "events", n.Events, "retention", w.retention)
 	}
-	// Days were added and dropped: whether plans built once still pay.
-	return w.store.KeyedRefresh(ctx)
+	return nil
 }
 
 // RunMaintenance enqueues a maintenance run now instead of waiting for the

@@ -200,6 +200,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	// follower's context, when the node shuts down.
 	go a.pull.Listen(keysCtx)
 	go a.sweepInstances(keysCtx)
+	go a.refreshKeyed(keysCtx)
 
 	api := httpapi.New(httpapi.Deps{
 		Pull: a.pull, PublicURL: publicURL,
@@ -260,6 +261,25 @@ func (a *App) Sweep(ctx context.Context) error {
 		return err
 	}
 	return a.integ.Sweep(ctx, horizon)
+}
+
+// refreshKeyed has the store count its daily partitions every hour, so
+// that on every node the delivery path leaves the keyed pool once the days
+// kept outgrow it (postgres.Store.KeyedRefresh), whichever node's
+// maintenance added them.
+func (a *App) refreshKeyed(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := a.store.KeyedRefresh(ctx); err != nil && ctx.Err() == nil {
+				a.logger.Warn("count daily partitions", "err", err)
+			}
+		}
+	}
 }
 
 // sweepInstances expires idle consumer group instances now and then, so

@@ -9,6 +9,21 @@ import (
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
+// startTimedNode starts `herald serve` on a database of the test's own with
+// the given job timeout and rescue margin, and a world whose endpoint is
+// rc. It returns the node, its database and the producer's credential.
+func startTimedNode(t *testing.T, rc *receiver, jobTimeout, rescueMargin time.Duration) (*node, string, string) {
+	t.Helper()
+	dsn := heraldtest.NewDatabase(t)
+	env := baseEnv(t, freeAddr(t))
+	env["HERALD_DATABASE_URL"] = dsn
+	env["HERALD_JOB_TIMEOUT"] = jobTimeout.String()
+	env["HERALD_RESCUE_MARGIN"] = rescueMargin.String()
+	n := startNode(t, env)
+	producer, _ := n.world(rc.url())
+	return n, dsn, producer
+}
+
 // TestKill9RescuesDeliveriesInFlight kills `herald serve` with SIGKILL
 // while thousands of deliveries are in flight, then starts it again: the
 // jobs the dead process held are rescued soon after the job timeout (not
@@ -28,14 +43,8 @@ func TestKill9RescuesDeliveriesInFlight(t *testing.T) {
 		// 10-second budget.
 		rescueAfter = jobTimeout + 10*time.Second + rescueMargin
 	)
-	dsn := heraldtest.NewDatabase(t)
 	rc := newReceiver(t, 250*time.Millisecond)
-	env := baseEnv(t, freeAddr(t))
-	env["HERALD_DATABASE_URL"] = dsn
-	env["HERALD_JOB_TIMEOUT"] = jobTimeout.String()
-	env["HERALD_RESCUE_MARGIN"] = rescueMargin.String()
-	n := startNode(t, env)
-	producer, _ := n.world(rc.url())
+	n, _, producer := startTimedNode(t, rc, jobTimeout, rescueMargin)
 
 	ids := eventIDs("crash", events)
 	n.produce(producer, ids, 100)
@@ -98,14 +107,8 @@ func TestKill9DuringHandoff(t *testing.T) {
 		rescueMargin = 2 * time.Second
 		lease        = jobTimeout + rescueMargin
 	)
-	dsn := heraldtest.NewDatabase(t)
 	rc := newReceiver(t, time.Hour)
-	env := baseEnv(t, freeAddr(t))
-	env["HERALD_DATABASE_URL"] = dsn
-	env["HERALD_JOB_TIMEOUT"] = jobTimeout.String()
-	env["HERALD_RESCUE_MARGIN"] = rescueMargin.String()
-	n := startNode(t, env)
-	producer, _ := n.world(rc.url())
+	n, dsn, producer := startTimedNode(t, rc, jobTimeout, rescueMargin)
 
 	ids := eventIDs("handoff", 10)
 	producedAt := time.Now()

@@ -12,6 +12,24 @@ import (
 	"github.com/heraldhq/herald/internal/heraldtest"
 )
 
+// keyedPools opens a main pool and a keyed pool on a database of the
+// test's own, both closed when it ends.
+func keyedPools(ctx context.Context, t *testing.T) (pool, keyed *pgxpool.Pool) {
+	t.Helper()
+	dsn := heraldtest.NewDatabase(t)
+	pool, err := OpenPool(ctx, dsn, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	keyed, err = OpenKeyedPool(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(keyed.Close)
+	return pool, keyed
+}
+
 // TestKeyedPlansReadByKey: the delivery path's statements, planned once on
 // a keyed connection, read a day whose partition was analyzed while empty
 // (a database-wide ANALYZE before the day began) by its key index. The
@@ -22,23 +40,13 @@ func TestKeyedPlansReadByKey(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dsn := heraldtest.NewDatabase(t)
-	pool, err := OpenPool(ctx, dsn, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
+	pool, keyed := keyedPools(ctx, t)
 	if err := PartitionsEnsure(ctx, pool, 8); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `ANALYZE`); err != nil {
 		t.Fatal(err)
 	}
-	keyed, err := OpenKeyedPool(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keyed.Close()
 
 	day := time.Now().UTC().AddDate(0, 0, 3).Truncate(24 * time.Hour).Add(10 * time.Hour).Format(time.RFC3339)
 	one := func(typ, v string) string { return fmt.Sprintf("array[%s]::%s[]", v, typ) }
@@ -113,17 +121,7 @@ func TestKeyedPoolAsPartitionsGrow(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dsn := heraldtest.NewDatabase(t)
-	pool, err := OpenPool(ctx, dsn, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	keyed, err := OpenKeyedPool(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer keyed.Close()
+	pool, keyed := keyedPools(ctx, t)
 	s := New(pool, nil)
 	if s.keyedPool() != pool {
 		t.Fatal("without a keyed pool, the delivery path must use the main pool")
