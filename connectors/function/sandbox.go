@@ -79,7 +79,7 @@ func CheckField(field, code string) error {
 	if err := Check(code); err != nil {
 		var se *SyntaxError
 		if errors.As(err, &se) {
-			return herald.Invalid(field, "syntax", "line %d, column %d: %s", se.Line, se.Column, se.Message)
+			return herald.InvalidAtLine(field, "syntax", se.Line, se.Column, "line %d, column %d: %s", se.Line, se.Column, se.Message)
 		}
 		return err
 	}

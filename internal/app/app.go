@@ -35,6 +35,7 @@ import (
 	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/tokens"
 	"github.com/heraldhq/herald/queue"
+	"github.com/heraldhq/herald/web"
 	"github.com/heraldhq/herald/webhook"
 )
 
@@ -202,17 +203,25 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	go a.sweepInstances(keysCtx)
 	go a.refreshKeyed(keysCtx)
 
+	tok := tokens.New(key[:], cfg.ConsumerTokenTTL, now)
 	api := httpapi.New(httpapi.Deps{
 		Pull: a.pull, PublicURL: publicURL,
 		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Groups: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Healthy: a.healthy, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
 		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue, Integration: a.integ,
-		Tokens: tokens.New(key[:], cfg.ConsumerTokenTTL, now), PingInterval: cfg.ConsumerPingInterval,
+		Tokens: tok, PingInterval: cfg.ConsumerPingInterval,
 	})
 	a.api = api
+	// The pages sign their sessions under keys derived from the master
+	// key, so every node accepts every other node's sessions.
+	pages, err := web.New(web.Deps{API: api.Handler(), Auth: catalogAuth{cat}, Links: portalLinks{tok},
+		Sessions: a.store, Key: key[:], Logger: a.logger, Now: now}, web.Config{})
+	if err != nil {
+		return nil, err
+	}
 	a.server = &http.Server{
-		Handler:           api.Handler(),
+		Handler:           withPages(api.Handler(), pages),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -260,7 +269,13 @@ func (a *App) Sweep(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.integ.Sweep(ctx, horizon)
+	if err := a.integ.Sweep(ctx, horizon); err != nil {
+		return err
+	}
+	if _, err := a.store.WebSessionPrune(ctx, a.clock()); err != nil {
+		return err
+	}
+	return nil
 }
 
 // refreshKeyed has the store count its daily partitions every hour, so

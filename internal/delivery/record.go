@@ -23,7 +23,7 @@ const recordTimeout = 30 * time.Second
 func (d *Deliverer) record(ctx context.Context, a *attempt, started time.Time, res webhook.Result, dec Decision) (time.Duration, error) {
 	dl := a.delivery()
 	rec := &postgres.AttemptRecord{
-		DeliveryID: dl.ID, CreatedAt: dl.CreatedAt, EndpointID: dl.EndpointID,
+		DeliveryID: dl.ID, CreatedAt: dl.CreatedAt, EndpointID: dl.EndpointID, TenantID: dl.TenantID,
 		Attempt: herald.Attempt{
 			Attempt: dec.Attempt, At: started.UTC(), StatusCode: res.StatusCode, Latency: res.Latency,
 			ResponseBody: res.ResponseBody, Error: dec.Error,

@@ -22,12 +22,27 @@ type FieldError struct {
 	Field  string // JSON name or path of the field, e.g. "url" or "roles[1]"
 	Rule   string // short machine token: "required", "format", "enum", ...
 	Detail string // a sentence for people
+	// Pointer, when set, is an RFC 6901 JSON Pointer into the JSON document
+	// the field holds (a schema), so a form can show the error at its
+	// place in the document; nil when the error has no such place ("" is
+	// the document's root).
+	Pointer *string
+	// Line and Column, when not 0, place the error in the text the field
+	// holds (a connector's code), counting from 1.
+	Line, Column int
 }
 
 // ValidationError reports bad input: one or more fields and the rules they
 // break. Nothing was changed.
 type ValidationError struct {
 	Errors []FieldError
+}
+
+// InvalidAtLine builds a ValidationError for one field whose text is wrong
+// at a line and column.
+func InvalidAtLine(field, rule string, line, column int, format string, args ...any) *ValidationError {
+	return &ValidationError{Errors: []FieldError{{Field: field, Rule: rule, Line: line, Column: column,
+		Detail: fmt.Sprintf(format, args...)}}}
 }
 
 // Invalid builds a ValidationError for one field.
@@ -46,6 +61,12 @@ func (e *ValidationError) Error() string {
 // Add appends a field error.
 func (e *ValidationError) Add(field, rule, format string, args ...any) {
 	e.Errors = append(e.Errors, FieldError{Field: field, Rule: rule, Detail: fmt.Sprintf(format, args...)})
+}
+
+// AddAt appends a field error about the place pointer inside the JSON
+// document the field holds.
+func (e *ValidationError) AddAt(field, pointer, rule, format string, args ...any) {
+	e.Errors = append(e.Errors, FieldError{Field: field, Rule: rule, Pointer: &pointer, Detail: fmt.Sprintf(format, args...)})
 }
 
 // Err returns e when it holds errors and nil otherwise, so a validator can

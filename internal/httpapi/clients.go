@@ -138,6 +138,27 @@ func (s *Server) handleClientGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleClientRotate gives a client a new secret, shown once; the key
+// stays, the old secret stops working.
+func (s *Server) handleClientRotate(w http.ResponseWriter, r *http.Request) error {
+	c, err := s.visibleClient(r)
+	if err != nil {
+		return err
+	}
+	if !principal(r).IsAdminOf(c.TenantID) {
+		return herald.Forbidden("rotating a client's secret needs the admin role of its tenant")
+	}
+	_, secret := herald.NewCredential()
+	c.SecretHash = herald.HashSecret(secret)
+	if err := s.store.ClientSetSecret(r.Context(), c.ID, c.SecretHash); err != nil {
+		return err
+	}
+	s.catalog.Invalidate()
+	w.Header().Set("Cache-Control", "no-store")
+	httpjson.Write(w, http.StatusOK, clientCreatedJSON{clientJSON: toClientJSON(c), Secret: secret})
+	return nil
+}
+
 func (s *Server) handleClientDelete(w http.ResponseWriter, r *http.Request) error {
 	c, err := s.visibleClient(r)
 	if err != nil {

@@ -217,6 +217,15 @@ func (s *Server) handleConnectorCreate(w http.ResponseWriter, r *http.Request) e
 	if err := ve.Err(); err != nil {
 		return err
 	}
+	if dry, err := dryRun(r); err != nil || dry {
+		// Checked as a creation would be (the code's syntax included),
+		// nothing stored: editors check code as it is typed.
+		if err != nil {
+			return err
+		}
+		httpjson.Write(w, http.StatusOK, toConnectorJSON(c))
+		return nil
+	}
 	if err := s.store.ConnectorCreate(r.Context(), c); err != nil {
 		return err
 	}
@@ -278,6 +287,13 @@ func (s *Server) handleConnectorUpdate(w http.ResponseWriter, r *http.Request) e
 	}
 	if err := ve.Err(); err != nil {
 		return err
+	}
+	if dry, err := dryRun(r); err != nil || dry {
+		if err != nil {
+			return err
+		}
+		httpjson.Write(w, http.StatusOK, toConnectorJSON(c))
+		return nil
 	}
 	if err := s.store.ConnectorUpdate(r.Context(), c); err != nil {
 		return err

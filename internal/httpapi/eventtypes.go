@@ -137,6 +137,18 @@ func (s *Server) handleEventTypePut(w http.ResponseWriter, r *http.Request) erro
 	t := &herald.EventType{Name: name, TenantID: tenant, Description: in.Description, Public: in.Public,
 		Producers: dedupIDs(in.Producers), Consumers: dedupIDs(in.Consumers), Schema: doc,
 		SchemaDraft: d.Draft, FormatAssertion: d.FormatAssertion, Thin: thinCfg, Retention: ret}
+	if dry, err := dryRun(r); err != nil || dry {
+		// Checked as a PUT would be, nothing stored: forms validate as
+		// their author types.
+		if err != nil {
+			return err
+		}
+		if existing, err := s.store.EventTypeGet(r.Context(), name); err == nil && !p.IsAdminOf(existing.TenantID) {
+			return herald.Forbidden("event type %q belongs to another tenant", name)
+		}
+		httpjson.Write(w, http.StatusOK, toEventTypeJSON(t, p))
+		return nil
+	}
 	created, err := s.store.EventTypePut(r.Context(), t, func(existing *herald.EventType) error {
 		if !p.IsAdminOf(existing.TenantID) {
 			return herald.Forbidden("event type %q belongs to another tenant", name)
@@ -208,7 +220,27 @@ func checkSchema(ve *herald.ValidationError, doc []byte, draft string, formatAss
 		if errors.Is(err, schema.ErrDraftConflict) {
 			field = "schema_draft"
 		}
-		ve.Add(field, rule, "%s", err.Error())
+		switch {
+		case ce == nil || field != "schema":
+			ve.Add(field, rule, "%s", err.Error())
+		case len(ce.Problems) > 0:
+			// One item per place in the document, so a form can mark the
+			// line; what each alternative of the meta-schema wanted there
+			// is joined into it.
+			var places []string
+			said := map[string][]string{}
+			for _, pr := range ce.Problems {
+				if _, seen := said[pr.Pointer]; !seen {
+					places = append(places, pr.Pointer)
+				}
+				said[pr.Pointer] = append(said[pr.Pointer], pr.Message)
+			}
+			for _, at := range places {
+				ve.AddAt(field, at, rule, "not a valid schema at %q: %s", at, strings.Join(said[at], "; or "))
+			}
+		default:
+			ve.AddAt(field, ce.Location, rule, "%s", err.Error())
+		}
 		return nil
 	}
 	if formatAssertion != nil && *formatAssertion != sch.Dialect().FormatAssertion {
@@ -239,11 +271,19 @@ func (s *Server) handleEventTypeGet(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (s *Server) handleEventTypeList(w http.ResponseWriter, r *http.Request) error {
+	consumable, err := boolParam(r, "consumable")
+	if err != nil {
+		return err
+	}
 	ts, err := s.store.EventTypeList(r.Context())
 	if err != nil {
 		return err
 	}
 	p := principal(r)
+	if consumable {
+		// The catalogue a subscriber picks from: the one consume rule.
+		ts = slices.DeleteFunc(ts, func(t *herald.EventType) bool { return !t.MayConsume(p.Client, p.PlatformAdmin) })
+	}
 	out := httpjson.ListOf(ts, func(t *herald.EventType) eventTypeJSON { return toEventTypeJSON(t, p) })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
@@ -289,4 +329,44 @@ func (s *Server) handleEventTypeVersion(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	return herald.NotFound("version %d of event type %q", n, name)
+}
+
+// dryRun reads the dry_run query parameter: true checks a request without
+// changing anything.
+func dryRun(r *http.Request) (bool, error) { return boolParam(r, "dry_run") }
+
+// boolParam reads a query parameter that is true, false or absent.
+func boolParam(r *http.Request, name string) (bool, error) {
+	switch v := r.URL.Query().Get(name); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, herald.Invalid(name, "enum", "must be true or false")
+	}
+}
+
+// handleEventTypeValidate checks sample data against the type's current
+// schema, exactly as an event's data is checked, and stores nothing.
+func (s *Server) handleEventTypeValidate(w http.ResponseWriter, r *http.Request) error {
+	var in struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := httpjson.Decode(w, r, &in); err != nil {
+		return err
+	}
+	if len(in.Data) == 0 {
+		return herald.Invalid("data", "required", "give the sample data to check")
+	}
+	if err := s.ingest.CheckData(r.Context(), chi.URLParam(r, "type"), in.Data); err != nil {
+		return err
+	}
+	httpjson.Write(w, http.StatusOK, validJSON{Valid: true})
+	return nil
+}
+
+// validJSON is the answer of a check that passed.
+type validJSON struct {
+	Valid bool `json:"valid"`
 }

@@ -35,6 +35,9 @@ var responseTypes = map[string]any{
 	"PUT /v1/event-types/{type} 201 application/json":                    eventTypeJSON{},
 	"GET /v1/event-types/{type}/versions 200 application/json":           httpjson.List[schemaVersionJSON]{},
 	"GET /v1/event-types/{type}/versions/{version} 200 application/json": schemaVersionJSON{},
+	"POST /v1/event-types/{type}/validate 200 application/json":          validJSON{},
+	"POST /v1/clients/{id}/secret/rotate 200 application/json":           clientCreatedJSON{},
+	"POST /v1/portal-links 201 application/json":                         portalLinkJSON{},
 
 	"POST /v1/events 202 application/json":      acceptedJSON{},
 	"POST /v1/test-events 202 application/json": acceptedJSON{},
@@ -69,6 +72,8 @@ var responseTypes = map[string]any{
 	"POST /v1/deliveries/{id}/retry 202 application/json": deliveryJSON{},
 
 	"POST /v1/signing-keys/rotate 200 application/json": signingKeyJSON{},
+
+	"GET /v1/stats 200 application/json": statsJSON{},
 
 	"POST /v1/connectors 201 application/json":                connectorJSON{},
 	"GET /v1/connectors 200 application/json":                 httpjson.List[connectorJSON]{},

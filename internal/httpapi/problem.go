@@ -36,6 +36,13 @@ type ProblemItem struct {
 	Field  string `json:"field"`
 	Rule   string `json:"rule"`
 	Detail string `json:"detail"`
+	// Pointer is an RFC 6901 JSON Pointer into the document Field holds
+	// (a schema), when the problem has a place inside it.
+	Pointer *string `json:"pointer,omitempty"`
+	// Line and Column place the problem in the text Field holds (a
+	// connector's code), counting from 1.
+	Line   int `json:"line,omitempty"`
+	Column int `json:"column,omitempty"`
 }
 
 func writeProblem(w http.ResponseWriter, p *Problem) {
@@ -180,7 +187,8 @@ func (s *Server) problemFor(r *http.Request, err error) (*Problem, map[string]st
 	case errors.As(err, &ve):
 		p := problem(http.StatusUnprocessableEntity, "validation", "Invalid request", ve.Error())
 		for _, fe := range ve.Errors {
-			p.Errors = append(p.Errors, ProblemItem{Field: fe.Field, Rule: fe.Rule, Detail: fe.Detail})
+			p.Errors = append(p.Errors, ProblemItem{Field: fe.Field, Rule: fe.Rule, Detail: fe.Detail, Pointer: fe.Pointer,
+				Line: fe.Line, Column: fe.Column})
 		}
 		return p, nil
 	case errors.Is(err, httpjson.ErrMalformed):

@@ -198,12 +198,14 @@ func (s *Server) routes() chi.Router {
 		r.Get("/clients", s.handle(s.handleClientList))
 		r.Get("/clients/{id}", s.handle(s.handleClientGet))
 		r.Delete("/clients/{id}", s.handle(s.handleClientDelete))
+		r.Post("/clients/{id}/secret/rotate", s.handle(s.handleClientRotate))
 
 		r.Get("/event-types", s.handle(s.handleEventTypeList))
 		r.Get("/event-types/{type}", s.handle(s.handleEventTypeGet))
 		r.Put("/event-types/{type}", s.handle(s.handleEventTypePut))
 		r.Get("/event-types/{type}/versions", s.handle(s.handleEventTypeVersions))
 		r.Get("/event-types/{type}/versions/{version}", s.handle(s.handleEventTypeVersion))
+		r.Post("/event-types/{type}/validate", s.handle(s.handleEventTypeValidate))
 
 		r.Post("/events", s.handle(s.handleEventsPost))
 		r.Post("/test-events", s.handle(s.handleTestEventPost))
@@ -225,6 +227,7 @@ func (s *Server) routes() chi.Router {
 		r.Get("/endpoints/{id}/deliveries", s.handle(s.handleDeliveryList))
 
 		r.Post("/signing-keys/rotate", s.handle(s.handleSigningKeyRotate))
+		r.Post("/portal-links", s.handle(s.handlePortalLinkCreate))
 
 		r.Post("/connectors", s.handle(s.handleConnectorCreate))
 		r.Get("/connectors", s.handle(s.handleConnectorList))
@@ -253,6 +256,8 @@ func (s *Server) routes() chi.Router {
 
 		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
 		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))
+
+		r.Get("/stats", s.handle(s.handleStats))
 	})
 	return r
 }

@@ -148,6 +148,24 @@ func (s *Service) SendTest(ctx context.Context, p herald.Principal, ep *herald.E
 	return d.ID, nil
 }
 
+// CheckData checks sample data against the current schema of a type, as
+// an event's data is checked, and stores nothing: the console's "try a
+// sample" and POST /v1/event-types/{type}/validate.
+func (s *Service) CheckData(ctx context.Context, typ string, data json.RawMessage) error {
+	if jsoncheck.Check(data) != nil {
+		return herald.Invalid("data", "json", "must be a JSON value")
+	}
+	snap, err := s.catalog.Get(ctx)
+	if err != nil {
+		return err
+	}
+	te := snap.Type(typ)
+	if te == nil {
+		return herald.NotFound("event type %q", typ)
+	}
+	return checkSample(ctx, te, data)
+}
+
 // checkSample checks a test sample's data against its type's schema.
 func checkSample(ctx context.Context, te *catalog.TypeEntry, data json.RawMessage) error {
 	if te.AnyData {

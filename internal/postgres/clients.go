@@ -54,6 +54,20 @@ func (s *Store) ClientList(ctx context.Context, tenant uuid.UUID) ([]*herald.Cli
 	return collect(rows, err, "list clients", scanClient)
 }
 
+// ClientSetSecret replaces a client's secret hash; the old secret stops
+// working as soon as each node's catalog sees the change (the write bumps
+// the config version routing and authentication follow).
+func (s *Store) ClientSetSecret(ctx context.Context, id uuid.UUID, hash []byte) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE clients SET secret_hash = $2 WHERE id = $1`, id, hash)
+	if err != nil {
+		return translate(err, "client "+id.String())
+	}
+	if tag.RowsAffected() == 0 {
+		return herald.NotFound("client %s", id)
+	}
+	return nil
+}
+
 // ClientDelete removes a client; its credential stops working.
 func (s *Store) ClientDelete(ctx context.Context, id uuid.UUID) error {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)

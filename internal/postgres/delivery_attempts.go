@@ -15,6 +15,7 @@ import (
 type AttemptRecord struct {
 	DeliveryID uuid.UUID
 	EndpointID uuid.UUID
+	TenantID   uuid.UUID // the delivery's; stored with EndpointID for the tenant's stats (Store.Stats)
 	CreatedAt  time.Time
 	Attempt    herald.Attempt
 	Status     herald.DeliveryStatus
@@ -23,12 +24,13 @@ type AttemptRecord struct {
 }
 
 // attemptsRecordSQL stores attempts and moves their deliveries on: $1-$10
-// the attempts, $11 and $12 their deliveries' span of days.
+// the attempts, $11 and $12 their deliveries' span of days, $13 and $14
+// the attempts' tenants and endpoints.
 var attemptsRecordSQL = `WITH a AS (
 		INSERT INTO delivery_attempts (delivery_id, delivery_created_at, attempt, attempted_at, status_code,
-			latency_us, error, response_body)
+			latency_us, error, response_body, tenant_id, endpoint_id)
 		SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[], $4::timestamptz[], $5::int[], $6::bigint[],
-			$7::text[], $8::bytea[])
+			$7::text[], $8::bytea[], $13::uuid[], $14::uuid[])
 		ON CONFLICT DO NOTHING
 	), ` + deadEventsOfFailed + `
 	UPDATE deliveries d SET status = u.status, attempts = u.attempt, last_attempt_at = u.at,
@@ -52,9 +54,12 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 	bodies := make([][]byte, n)
 	statuses := make([]string, n)
 	next := make([]*time.Time, n)
+	tenants := make([][16]byte, n)
+	endpoints := make([][16]byte, n)
 	for i, r := range recs {
 		a := &r.Attempt
 		ids[i], created[i], attempts[i], at[i] = r.DeliveryID, r.CreatedAt, int32(a.Attempt), a.At
+		tenants[i], endpoints[i] = r.TenantID, r.EndpointID
 		if a.StatusCode != 0 {
 			c := int32(a.StatusCode)
 			codes[i] = &c
@@ -69,7 +74,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, recs []*AttemptRecor
 	}
 	lo, hi := span(created)
 	_, err := s.keyedPool().Exec(ctx, attemptsRecordSQL,
-		ids, created, attempts, at, codes, lat, errs, bodies, statuses, next, lo, hi)
+		ids, created, attempts, at, codes, lat, errs, bodies, statuses, next, lo, hi, tenants, endpoints)
 	if err != nil {
 		return fmt.Errorf("record %d attempts: %w", n, err)
 	}

@@ -59,7 +59,7 @@ func TestKeyedPlansReadByKey(t *testing.T) {
 		{"attempt record", attemptsRecordSQL, []string{
 			one("uuid", "gen_random_uuid()"), one("timestamptz", at), one("int", "1"), one("timestamptz", at),
 			one("int", "500"), one("bigint", "1000"), one("text", "'boom'"), one("bytea", "''"), one("text", "'failed'"),
-			one("timestamptz", "null"), at, at}},
+			one("timestamptz", "null"), at, at, one("uuid", "gen_random_uuid()"), one("uuid", "gen_random_uuid()")}},
 	}
 	plan := func(p *pgxpool.Pool, generic bool, name, sql string, args []string) string {
 		t.Helper()

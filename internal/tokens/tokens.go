@@ -28,6 +28,10 @@ const DefaultTTL = 5 * time.Minute
 // consumer connection (GET /v1/consume/ws).
 const AudienceConsume = "herald:consume"
 
+// AudiencePortalLink is the audience of the tokens in partner portal
+// links (POST /v1/portal-links), which start a portal session.
+const AudiencePortalLink = "herald:portal-link"
+
 // issuer names Herald in the tokens it signs.
 const issuer = "herald"
 
@@ -76,8 +80,14 @@ type claims struct {
 // Issue returns a token for the client of tenant, for audience, and when
 // it expires.
 func (i *Issuer) Issue(client, tenant uuid.UUID, audience string) (string, time.Time, error) {
+	return i.IssueFor(client, tenant, audience, i.ttl)
+}
+
+// IssueFor is Issue with its own time to live, for tokens that outlive the
+// issuer's default (a portal link lasts as long as its admin chose).
+func (i *Issuer) IssueFor(client, tenant uuid.UUID, audience string, ttl time.Duration) (string, time.Time, error) {
 	now := i.now().Truncate(time.Second)
-	exp := now.Add(i.ttl)
+	exp := now.Add(ttl)
 	c := claims{Tenant: tenant.String(), RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: issuer, Subject: client.String(), Audience: jwt.ClaimStrings{audience},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp), ID: uuid.NewString(),

@@ -1,0 +1,2 @@
+DROP INDEX deliveries_unsettled_idx;
+DROP TABLE web_session_ends;

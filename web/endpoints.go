@@ -1,0 +1,239 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// The endpoint pages serve the console and the portal alike: the API
+// answers each as the session's client, so an admin sees the tenant's
+// endpoints and a partner only their own.
+
+// base is the path the session's pages live under.
+func base(r *http.Request) string {
+	if ss := sessionFrom(r.Context()); ss != nil && ss.Portal() {
+		return "/portal"
+	}
+	return "/console"
+}
+
+// endpointsPage lists endpoints, with the form that adds one.
+type endpointsPage struct {
+	Base      string
+	Endpoints []endpointWire
+	Form      endpointForm
+}
+
+// endpointForm is the "new endpoint" form.
+type endpointForm struct {
+	URL         string
+	Types       string
+	Description string
+	Client      string
+	// Clients are the consumers an admin may create an endpoint for
+	// (empty in the portal, where it is always the partner's own).
+	Clients []clientWire
+	// Catalog lists the types the form's client may subscribe to.
+	Catalog []eventTypeWire
+	Problem *apiError
+}
+
+// FieldProblems are the API's problems about one field.
+func (f endpointForm) FieldProblems(field string) []problemItem {
+	if f.Problem == nil {
+		return nil
+	}
+	return f.Problem.field(field)
+}
+
+func (h *Handler) endpointList(w http.ResponseWriter, r *http.Request) error {
+	return h.showEndpoints(w, r, http.StatusOK, endpointForm{})
+}
+
+func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status int, f endpointForm) error {
+	var eps listOf[endpointWire]
+	if err := h.get(r.Context(), "/v1/endpoints", nil, &eps); err != nil {
+		return err
+	}
+	ss := sessionFrom(r.Context())
+	if !ss.Portal() {
+		var clients listOf[clientWire]
+		if err := h.get(r.Context(), "/v1/clients", nil, &clients); err != nil {
+			return err
+		}
+		for _, c := range clients.Data {
+			if strings.Contains(strings.Join(c.Roles, ","), "consumer") {
+				f.Clients = append(f.Clients, c)
+			}
+		}
+	}
+	var types listOf[eventTypeWire]
+	if err := h.get(r.Context(), "/v1/event-types", url.Values{"consumable": {"true"}}, &types); err != nil {
+		return err
+	}
+	f.Catalog = types.Data
+	h.render(w, r, status, "endpoints", view{Title: "Endpoints", Section: "endpoints",
+		Data: endpointsPage{Base: base(r), Endpoints: eps.Data, Form: f}})
+	return nil
+}
+
+// endpointCreate registers an endpoint through the API and shows its
+// secret once.
+func (h *Handler) endpointCreate(w http.ResponseWriter, r *http.Request) error {
+	f := endpointForm{URL: strings.TrimSpace(r.PostFormValue("url")), Types: r.PostFormValue("types"),
+		Description: r.PostFormValue("description"), Client: r.PostFormValue("client")}
+	body := map[string]any{"url": f.URL, "types": splitList(f.Types), "description": f.Description}
+	if f.Client != "" && !sessionFrom(r.Context()).Portal() {
+		body["client"] = f.Client
+	}
+	var ep endpointWire
+	err := h.call(r.Context(), http.MethodPost, "/v1/endpoints", body, &ep)
+	if ae, ok := asAPIError(err); ok && ae.Status == http.StatusUnprocessableEntity {
+		f.Problem = ae
+		return h.showEndpoints(w, r, http.StatusUnprocessableEntity, f)
+	}
+	if err != nil {
+		return err
+	}
+	return h.showEndpoint(w, r, http.StatusCreated, ep.ID,
+		"Endpoint created. Its signing secret is shown once: "+ep.Secret, ep.Secret)
+}
+
+// splitList reads a list typed one per line or separated by commas.
+func splitList(s string) []string {
+	out := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == ' ' }) {
+		out = append(out, f)
+	}
+	return out
+}
+
+// endpointPage is an endpoint with a page of its deliveries.
+type endpointPage struct {
+	Base       string
+	Endpoint   endpointWire
+	Deliveries []deliveryWire
+	Status     string
+	Next       string
+	// Secret is a secret just created or rotated, shown this once.
+	Secret string
+	Test   *apiError
+}
+
+func (h *Handler) endpointShow(w http.ResponseWriter, r *http.Request) error {
+	notice := ""
+	switch r.URL.Query().Get("done") {
+	case "disabled":
+		notice = "The endpoint is disabled: nothing is sent to it until it is enabled."
+	case "enabled":
+		notice = "The endpoint is enabled."
+	case "test":
+		notice = "A test event was sent; its delivery is listed below."
+	case "verify":
+		notice = "Verification started: Herald sends the handshake again now."
+	}
+	return h.showEndpoint(w, r, http.StatusOK, chi.URLParam(r, "id"), notice, "")
+}
+
+func (h *Handler) showEndpoint(w http.ResponseWriter, r *http.Request, status int, id, notice, secret string) error {
+	var ep endpointWire
+	if err := h.get(r.Context(), "/v1/endpoints/"+url.PathEscape(id), nil, &ep); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	page := endpointPage{Base: base(r), Endpoint: ep, Status: q.Get("status"), Secret: secret}
+	var ds listOf[deliveryWire]
+	err := h.get(r.Context(), "/v1/endpoints/"+url.PathEscape(id)+"/deliveries",
+		url.Values{"status": {page.Status}, "cursor": {q.Get("cursor")}, "limit": {"25"}}, &ds)
+	if err != nil {
+		return err
+	}
+	page.Deliveries = ds.Data
+	if ds.NextCursor != "" {
+		page.Next = page.Base + "/endpoints/" + url.PathEscape(id) + "?" +
+			url.Values{"status": {page.Status}, "cursor": {ds.NextCursor}}.Encode()
+	}
+	h.render(w, r, status, "endpoint", view{Title: "Endpoint " + ep.URL, Section: "endpoints", Notice: notice, Data: page})
+	return nil
+}
+
+// endpointAction runs one of the endpoint's buttons through the API and
+// shows the endpoint again.
+func (h *Handler) endpointAction(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	action := chi.URLParam(r, "action")
+	path := "/v1/endpoints/" + url.PathEscape(id)
+	switch action {
+	case "disable", "enable", "verify":
+		if err := h.call(r.Context(), http.MethodPost, path+"/"+action, nil, nil); err != nil {
+			return err
+		}
+		done := action + "d"
+		if action == "verify" {
+			done = "verify"
+		}
+		http.Redirect(w, r, base(r)+"/endpoints/"+url.PathEscape(id)+"?done="+done, http.StatusSeeOther)
+		return nil
+	case "test":
+		body := map[string]any{}
+		if typ := strings.TrimSpace(r.PostFormValue("type")); typ != "" {
+			data, p := compactJSON(r.PostFormValue("data"))
+			if p != nil {
+				return h.showEndpoint(w, r, http.StatusUnprocessableEntity, id, "The sample data is not JSON: line "+
+					itoa(p.Line)+": "+p.Detail, "")
+			}
+			body["type"], body["data"] = typ, json.RawMessage(data)
+		}
+		if err := h.call(r.Context(), http.MethodPost, path+"/test", body, nil); err != nil {
+			if ae, ok := asAPIError(err); ok && ae.Status < 500 {
+				return h.showEndpoint(w, r, ae.Status, id, "The test event was refused: "+ae.Error(), "")
+			}
+			return err
+		}
+		http.Redirect(w, r, base(r)+"/endpoints/"+url.PathEscape(id)+"?done=test", http.StatusSeeOther)
+		return nil
+	case "rotate":
+		var out struct {
+			Secret string `json:"secret"`
+		}
+		if err := h.call(r.Context(), http.MethodPost, path+"/secret/rotate", map[string]any{}, &out); err != nil {
+			return err
+		}
+		return h.showEndpoint(w, r, http.StatusOK, id,
+			"The secret was rotated. The new one is shown once; the old one keeps verifying for the grace period the API applies.", out.Secret)
+	}
+	return errNotFound
+}
+
+// deliveryPage is one delivery with every attempt.
+type deliveryPage struct {
+	Base     string
+	Delivery deliveryWire
+}
+
+func (h *Handler) deliveryShow(w http.ResponseWriter, r *http.Request) error {
+	notice := ""
+	if r.URL.Query().Get("done") == "retry" {
+		notice = "The delivery was queued again."
+	}
+	var d deliveryWire
+	if err := h.get(r.Context(), "/v1/deliveries/"+url.PathEscape(chi.URLParam(r, "id")), nil, &d); err != nil {
+		return err
+	}
+	h.render(w, r, http.StatusOK, "delivery", view{Title: "Delivery " + shortID(d.ID), Section: "endpoints",
+		Notice: notice, Data: deliveryPage{Base: base(r), Delivery: d}})
+	return nil
+}
+
+func (h *Handler) deliveryRetry(w http.ResponseWriter, r *http.Request) error {
+	id := chi.URLParam(r, "id")
+	if err := h.call(r.Context(), http.MethodPost, "/v1/deliveries/"+url.PathEscape(id)+"/retry", nil, nil); err != nil {
+		return err
+	}
+	http.Redirect(w, r, base(r)+"/deliveries/"+url.PathEscape(id)+"?done=retry", http.StatusSeeOther)
+	return nil
+}

@@ -1,0 +1,127 @@
+package web
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+func TestPointerLine(t *testing.T) {
+	t.Parallel()
+	text := "{\n  \"type\": \"object\",\n  \"properties\": {\n    \"a/b\": {\"type\": 5},\n    \"list\": [\n      1,\n      {\"x\": 2}\n    ]\n  }\n}"
+	for _, c := range []struct {
+		pointer string
+		line    int
+	}{
+		{"", 1},
+		{"/type", 2},
+		{"/properties", 3},
+		{"/properties/a~1b", 4},
+		{"/properties/a~1b/type", 4},
+		{"/properties/list", 5},
+		{"/properties/list/0", 6},
+		{"/properties/list/1", 7},
+		{"/properties/list/1/x", 7},
+		{"/nothing", 0},
+		{"/properties/list/9", 0},
+		{"no-slash", 0},
+	} {
+		if got := pointerLine(text, c.pointer); got != c.line {
+			t.Errorf("pointerLine(%q) = %d, want %d", c.pointer, got, c.line)
+		}
+	}
+}
+
+func TestSyntaxProblem(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		text string
+		line int // 0: valid
+	}{
+		{`{"a": 1}`, 0},
+		{"{\n  \"a\": 1,\n}", 3},
+		{"{\n  \"a\": [1, 2\n", 3},
+		{"{}\n{}", 2},
+		{"", 1},
+	} {
+		p := syntaxProblem(c.text)
+		switch {
+		case c.line == 0 && p != nil:
+			t.Errorf("%q: %v", c.text, p)
+		case c.line != 0 && (p == nil || p.Line != c.line):
+			t.Errorf("%q: %+v, want a problem at line %d", c.text, p, c.line)
+		}
+	}
+}
+
+func TestExampleFromSchema(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ schema, want string }{
+		{`{"type":"object","properties":{"order":{"type":"string"},"qty":{"type":"integer","minimum":1}}}`, `{"order":"string","qty":1}`},
+		{`{"type":"object","properties":{"at":{"type":"string","format":"date-time"},"tags":{"type":"array","items":{"enum":["a","b"]}}}}`,
+			`{"at":"2026-01-01T12:00:00Z","tags":["a"]}`},
+		{`{"$defs":{"p":{"type":"object","properties":{"n":{"type":"number","exclusiveMinimum":0}}}},"$ref":"#/$defs/p"}`, `{"n":1}`},
+		{`{"type":"object","properties":{"x":{"examples":[42]},"y":{"const":"fixed"},"z":{"type":["null","boolean"]}}}`, `{"x":42,"y":"fixed","z":true}`},
+		{`{"allOf":[{"properties":{"a":{"type":"string","minLength":8}}},{"properties":{"b":{"oneOf":[{"type":"integer"},{"type":"string"}]}}}]}`,
+			`{"a":"stringxx","b":1}`},
+		{`true`, `{}`},
+		{`{"type":"object","properties":{"self":{"$ref":"#"}}}`, ``}, // recursive: bounded, any output
+	} {
+		got := exampleFromSchema(json.RawMessage(c.schema))
+		if c.want != "" && got != c.want {
+			t.Errorf("%s: %s, want %s", c.schema, got, c.want)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Errorf("%s: not JSON: %s", c.schema, got)
+		}
+	}
+}
+
+func TestLocalNext(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/console/endpoints?status=failed": "/console/endpoints?status=failed",
+		"":                                 "/console",
+		"https://evil.example/console":     "/console",
+		"//evil.example/console":           "/console",
+		"/console\\@evil":                  "/console",
+		"/portal":                          "/console",
+		"/consolex/../v1/clients":          "/console",
+	} {
+		if got := localNext(in); got != want {
+			t.Errorf("localNext(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestThrottle(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_000_000, 0)
+	th := newThrottle(3, time.Minute, func() time.Time { return now })
+	for range 2 {
+		th.fail("addr:a", "key:k")
+	}
+	if blocked, _ := th.blocked("addr:a", "key:k"); blocked {
+		t.Fatal("blocked after 2 of 3 failures")
+	}
+	th.fail("addr:b", "key:k") // the third for the key, from elsewhere
+	if blocked, wait := th.blocked("addr:c", "key:k"); !blocked || wait != time.Minute {
+		t.Fatalf("key after 3 failures: blocked %v for %s", blocked, wait)
+	}
+	if blocked, _ := th.blocked("addr:a", "key:other"); blocked {
+		t.Fatal("address a blocked after 2 failures")
+	}
+	now = now.Add(40 * time.Second)
+	if _, wait := th.blocked("key:k"); wait != 20*time.Second {
+		t.Fatalf("wait after 40 s: %s", wait)
+	}
+	now = now.Add(21 * time.Second)
+	if blocked, _ := th.blocked("key:k"); blocked {
+		t.Fatal("still blocked a window after the last failure")
+	}
+	th.fail("key:k")
+	th.succeed("key:k")
+	if blocked, _ := th.blocked("key:k"); blocked {
+		t.Fatal("blocked after a success")
+	}
+}
