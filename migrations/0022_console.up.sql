@@ -14,3 +14,10 @@ CREATE INDEX web_session_ends_ends_at ON web_session_ends (ends_at);
 -- walks the endpoint's whole history to find a few.
 CREATE INDEX deliveries_unsettled_idx ON deliveries (endpoint_id, created_at DESC, id DESC)
     WHERE status <> 'succeeded';
+
+-- A tenant's partner portal branding: shown to its partners, empty for
+-- Herald's own look.
+ALTER TABLE tenants
+    ADD COLUMN brand_name     text NOT NULL DEFAULT '',
+    ADD COLUMN brand_logo_url text NOT NULL DEFAULT '',
+    ADD COLUMN brand_color    text NOT NULL DEFAULT '';

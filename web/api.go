@@ -49,12 +49,13 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("%d %s", e.Status, e.Problem.Title)
 }
 
-// field returns the problems about one field (and its members, for
-// "schema" also "schema.x").
+// field returns the problems about one field and the places inside it
+// ("filter.x", "filter[0]", "filter/and/0").
 func (e *apiError) field(name string) []problemItem {
 	var out []problemItem
 	for _, it := range e.Problem.Errors {
-		if it.Field == name || strings.HasPrefix(it.Field, name+".") || strings.HasPrefix(it.Field, name+"[") {
+		if it.Field == name || strings.HasPrefix(it.Field, name+".") || strings.HasPrefix(it.Field, name+"[") ||
+			strings.HasPrefix(it.Field, name+"/") {
 			out = append(out, it)
 		}
 	}

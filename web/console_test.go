@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -241,4 +242,46 @@ func TestConsoleClients(t *testing.T) {
 
 	b.click(`form[action="/console/clients/`+id+`/delete"] button`, "p.notice")
 	e.api(second, "GET", "/v1/endpoints", nil, 401)
+}
+
+// TestConsoleGroups: an admin sees a consumer's groups and their lag,
+// which falls once the consumer acknowledges.
+func TestConsoleGroups(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	e.api(w.partnerA, "POST", "/v1/consumer-groups", map[string]any{"name": "billing", "types": []string{w.typ}}, 201)
+	for _, id := range []string{"1", "2", "3"} {
+		e.produce(w, id)
+	}
+	b := newTab(t)
+	b.signIn(e.url, w.admin)
+	page := e.url + "/console/consumer-groups?client=" + w.partnerAID
+	b.waitText(page, ".group", "lag 3")
+	if s := b.text(".group h2"); s != "billing" {
+		t.Errorf("group %q", s)
+	}
+
+	inst := e.api(w.partnerA, "POST", "/v1/consumer-groups/billing/instances", map[string]any{}, 201)
+	base := inst["base_uri"].(string)
+	if !strings.HasPrefix(base, "http") {
+		base = e.url + base
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(e.apiURL(w.partnerA, "GET", base+"/events?max=10", nil, 200), &got); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, ev := range got {
+		ids = append(ids, ev["id"].(string))
+	}
+	if len(ids) != 3 {
+		t.Fatalf("fetched %d events", len(ids))
+	}
+	e.apiURL(w.partnerA, "POST", base+"/ack", map[string]any{"ids": ids}, 204)
+	b.waitText(page, ".group", "lag 0")
+
+	// Another tenant's admin cannot read them.
+	e.api(admin, "GET", "/v1/consumer-groups?client="+w.partnerAID, nil, 200)
+	e.api(w.partnerB, "GET", "/v1/consumer-groups?client="+w.partnerAID, nil, 404)
 }

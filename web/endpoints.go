@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -121,7 +122,35 @@ type endpointPage struct {
 	Next       string
 	// Secret is a secret just created or rotated, shown this once.
 	Secret string
-	Test   *apiError
+	// Edit is the settings form: as stored, or as sent with the API's
+	// problems.
+	Edit endpointEdit
+}
+
+// ReplayWindows are the choices of the replay and recover forms.
+func (endpointPage) ReplayWindows() []struct{ Value, Label string } { return replayWindows }
+
+// endpointEdit is the endpoint's settings form.
+type endpointEdit struct {
+	URL         string
+	Types       string
+	Description string
+	Filter      string
+	Config      string
+	Problem     *apiError
+}
+
+// FieldProblems are the API's problems about one field.
+func (f endpointEdit) FieldProblems(field string) []problemItem {
+	if f.Problem == nil {
+		return nil
+	}
+	return f.Problem.field(field)
+}
+
+// replayWindows are the replay and recover form's choices.
+var replayWindows = []struct{ Value, Label string }{
+	{"1h", "the last hour"}, {"6h", "the last 6 hours"}, {"24h", "the last 24 hours"}, {"120h", "the last 5 days"},
 }
 
 func (h *Handler) endpointShow(w http.ResponseWriter, r *http.Request) error {
@@ -135,17 +164,35 @@ func (h *Handler) endpointShow(w http.ResponseWriter, r *http.Request) error {
 		notice = "A test event was sent; its delivery is listed below."
 	case "verify":
 		notice = "Verification started: Herald sends the handshake again now."
+	case "saved":
+		notice = "Saved."
+	case "replay":
+		notice = "Replay started: the stored events are sent again as new deliveries."
+	case "recover":
+		notice = "The failed deliveries were put back; they are being sent again."
 	}
 	return h.showEndpoint(w, r, http.StatusOK, chi.URLParam(r, "id"), notice, "")
 }
 
 func (h *Handler) showEndpoint(w http.ResponseWriter, r *http.Request, status int, id, notice, secret string) error {
+	return h.showEndpointEdit(w, r, status, id, notice, secret, nil)
+}
+
+// showEndpointEdit shows the endpoint with its settings form: as stored,
+// or as edit (sent and refused).
+func (h *Handler) showEndpointEdit(w http.ResponseWriter, r *http.Request, status int, id, notice, secret string, edit *endpointEdit) error {
 	var ep endpointWire
 	if err := h.get(r.Context(), "/v1/endpoints/"+url.PathEscape(id), nil, &ep); err != nil {
 		return err
 	}
 	q := r.URL.Query()
 	page := endpointPage{Base: base(r), Endpoint: ep, Status: q.Get("status"), Secret: secret}
+	if edit != nil {
+		page.Edit = *edit
+	} else {
+		page.Edit = endpointEdit{URL: ep.URL, Types: strings.Join(ep.Types, ", "), Description: ep.Description,
+			Filter: prettyJSON(ep.Filter), Config: prettyJSON(ep.Config)}
+	}
 	var ds listOf[deliveryWire]
 	err := h.get(r.Context(), "/v1/endpoints/"+url.PathEscape(id)+"/deliveries",
 		url.Values{"status": {page.Status}, "cursor": {q.Get("cursor")}, "limit": {"25"}}, &ds)
@@ -196,6 +243,26 @@ func (h *Handler) endpointAction(w http.ResponseWriter, r *http.Request) error {
 		}
 		http.Redirect(w, r, base(r)+"/endpoints/"+url.PathEscape(id)+"?done=test", http.StatusSeeOther)
 		return nil
+	case "edit":
+		return h.endpointSave(w, r, id)
+	case "replay", "recover":
+		d, err := time.ParseDuration(r.PostFormValue("window"))
+		if err != nil || d <= 0 || d > 120*time.Hour {
+			return h.showEndpoint(w, r, http.StatusUnprocessableEntity, id, "Choose how far back to go.", "")
+		}
+		from := h.now().Add(-d).UTC().Format(time.RFC3339)
+		body := map[string]any{"since": from}
+		if action == "replay" {
+			body = map[string]any{"from": from}
+		}
+		if err := h.call(r.Context(), http.MethodPost, path+"/"+action, body, nil); err != nil {
+			if ae, ok := asAPIError(err); ok && ae.Status < 500 {
+				return h.showEndpoint(w, r, ae.Status, id, "Refused: "+ae.Error(), "")
+			}
+			return err
+		}
+		http.Redirect(w, r, base(r)+"/endpoints/"+url.PathEscape(id)+"?done="+action, http.StatusSeeOther)
+		return nil
 	case "rotate":
 		var out struct {
 			Secret string `json:"secret"`
@@ -235,5 +302,41 @@ func (h *Handler) deliveryRetry(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	http.Redirect(w, r, base(r)+"/deliveries/"+url.PathEscape(id)+"?done=retry", http.StatusSeeOther)
+	return nil
+}
+
+// endpointSave changes the endpoint's settings through the API, or shows
+// the form again with the API's problems.
+func (h *Handler) endpointSave(w http.ResponseWriter, r *http.Request, id string) error {
+	f := endpointEdit{URL: strings.TrimSpace(r.PostFormValue("url")), Types: r.PostFormValue("types"),
+		Description: r.PostFormValue("description"), Filter: r.PostFormValue("filter"), Config: r.PostFormValue("config")}
+	body := map[string]any{"url": f.URL, "types": splitList(f.Types), "description": f.Description}
+	var local []problemItem
+	for _, fld := range []struct{ name, text string }{{"filter", f.Filter}, {"config", f.Config}} {
+		if strings.TrimSpace(fld.text) == "" {
+			// An empty box removes the filter or config.
+			body[fld.name] = nil
+			continue
+		}
+		doc, p := compactJSON(fld.text)
+		if p != nil {
+			local = append(local, problemItem{Field: fld.name, Rule: "json", Detail: "line " + itoa(p.Line) + ": " + p.Detail})
+			continue
+		}
+		body[fld.name] = json.RawMessage(doc)
+	}
+	if len(local) > 0 {
+		f.Problem = &apiError{Status: http.StatusUnprocessableEntity, Problem: problem{Title: "Invalid request", Errors: local}}
+		return h.showEndpointEdit(w, r, http.StatusUnprocessableEntity, id, "", "", &f)
+	}
+	err := h.call(r.Context(), http.MethodPatch, "/v1/endpoints/"+url.PathEscape(id), body, nil)
+	if ae, ok := asAPIError(err); ok && ae.Status == http.StatusUnprocessableEntity {
+		f.Problem = ae
+		return h.showEndpointEdit(w, r, http.StatusUnprocessableEntity, id, "", "", &f)
+	}
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, base(r)+"/endpoints/"+url.PathEscape(id)+"?done=saved", http.StatusSeeOther)
 	return nil
 }

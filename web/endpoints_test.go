@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -79,5 +80,53 @@ func TestConsoleEndpointDeliveries(t *testing.T) {
 	b.waitText(endpointURL+"?status=succeeded", "#deliveries tbody", w.typ)
 	if n := b.count("#deliveries tbody tr"); n != 2 {
 		t.Errorf("%d deliveries succeeded, want 2", n)
+	}
+}
+
+// TestEndpointSettings: a partner edits an endpoint's types, filter and
+// config from the portal; bad JSON and a bad filter are refused at their
+// field and change nothing; a replay sends the stored events again.
+func TestEndpointSettings(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	rc := newReceiver(t, 204)
+	ep := e.api(w.partnerA, "POST", "/v1/endpoints", map[string]any{"url": rc.url, "types": []string{w.typ}}, 201)["id"].(string)
+	link := e.api(w.admin, "POST", "/v1/portal-links", map[string]any{"client": w.partnerAID}, 201)["url"].(string)
+	b := newTab(t)
+	b.open(link)
+	page := e.url + "/portal/endpoints/" + ep
+	b.waitText(page, "#endpoint-status", "active")
+
+	b.do(b.fill("#e-filter", `{"data": `), b.fill("#e-description", "changed"))
+	b.click("#save-endpoint", "#endpoint-edit .field-error")
+	if s := b.text("#endpoint-edit"); !strings.Contains(s, "line 1") || !strings.Contains(s, "not JSON") {
+		t.Errorf("filter that is not JSON: %q", s)
+	}
+	b.do(b.fill("#e-filter", `{"data": "$.qty", "nonsense": 1}`))
+	b.click("#save-endpoint", "#endpoint-edit .field-error")
+	if got := e.api(w.partnerA, "GET", "/v1/endpoints/"+ep, nil, 200); got["description"] != "" || got["filter"] != nil {
+		t.Fatalf("a refused edit changed the endpoint: %v", got)
+	}
+
+	b.do(b.fill("#e-filter", `{"data": "$.qty", "gte": 2}`), b.fill("#e-config", `{"tenant": "north"}`), b.fill("#e-description", "orders, two or more"))
+	b.click("#save-endpoint", "p.notice")
+	got := e.api(w.partnerA, "GET", "/v1/endpoints/"+ep, nil, 200)
+	if got["description"] != "orders, two or more" || got["filter"] == nil || got["config"].(map[string]any)["tenant"] != "north" {
+		t.Fatalf("saved endpoint %v", got)
+	}
+
+	e.produce(w, "1") // qty 2: passes the filter
+	b.waitText(page, "#deliveries tbody", "succeeded")
+	b.click("#replay", "p.notice")
+	if s := b.text("p.notice"); !strings.Contains(s, "Replay started") {
+		t.Errorf("replay: %q", s)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for len(e.api(w.partnerA, "GET", "/v1/endpoints/"+ep+"/deliveries", nil, 200)["data"].([]any)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the replay made no delivery")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

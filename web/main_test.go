@@ -149,6 +149,17 @@ func setup(t testing.TB, opts ...func(*app.Config)) *env {
 // unexpected status.
 func (e *env) api(c cred, method, path string, body any, want int) map[string]any {
 	e.t.Helper()
+	var m map[string]any
+	if b := e.apiURL(c, method, e.url+path, body, want); len(b) > 0 {
+		_ = json.Unmarshal(b, &m)
+	}
+	return m
+}
+
+// apiURL calls url (absolute) and returns the answer's body, failing the
+// test on an unexpected status.
+func (e *env) apiURL(c cred, method, u string, body any, want int) []byte {
+	e.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -157,13 +168,13 @@ func (e *env) api(c cred, method, path string, body any, want int) map[string]an
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, e.url+path, rd)
+	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	if body != nil {
 		ct := "application/json"
-		if path == "/v1/events" {
+		if strings.HasSuffix(u, "/v1/events") {
 			ct = "application/cloudevents+json"
 		}
 		req.Header.Set("Content-Type", ct)
@@ -171,18 +182,14 @@ func (e *env) api(c cred, method, path string, body any, want int) map[string]an
 	req.SetBasicAuth(c.key, c.secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		e.t.Fatalf("%s %s: %v", method, u, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, b)
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, u, resp.StatusCode, want, b)
 	}
-	var m map[string]any
-	if len(b) > 0 {
-		_ = json.Unmarshal(b, &m)
-	}
-	return m
+	return b
 }
 
 // world is a tenant with an admin, a producer, two partner consumers and

@@ -74,6 +74,8 @@ type view struct {
 	// once, a done action).
 	Notice string
 	Data   any
+	// Brand is the portal's tenant branding (nil: Herald's look).
+	Brand *brandingWire
 }
 
 // render writes page name inside the layout, or, for an htmx request that
@@ -86,6 +88,9 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	if v.Session == nil {
 		v.Session = sessionFrom(r.Context())
+	}
+	if v.Brand == nil && v.Session != nil && v.Session.Portal() {
+		v.Brand = h.brand(r)
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {

@@ -60,6 +60,8 @@ func TestPagesRender(t *testing.T) {
 		{"/console/integrations", "", "bops-production"},
 		{"/console/integrations/" + integ["id"].(string), "", "Access log"},
 		{"/console/clients", "console-clients", "partner-a"},
+		{"/console/consumer-groups?client=" + w.partnerAID, "", "Consumer groups"},
+		{"/console/portal", "console-portal", "Make a portal link"},
 	}
 	portal := newTab(t)
 	portal.open(link)

@@ -22,6 +22,7 @@ var errBadLink = errors.New("portal link not valid")
 func (h *Handler) portalRoutes(r chi.Router) {
 	r.Get("/", h.page(h.portalCatalog))
 	r.Get("/guide", h.page(h.portalGuide))
+	r.Get("/brand.css", h.page(h.brandCSS))
 	h.endpointRoutes(r)
 }
 

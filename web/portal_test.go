@@ -1,11 +1,14 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/heraldhq/herald/internal/app"
 )
@@ -133,4 +136,57 @@ func waitDeliveries(t *testing.T, e *env, c cred, endpoint string) string {
 	}
 	t.Fatalf("no delivery to %s", endpoint)
 	return ""
+}
+
+// TestPortalBranding: an admin brands the tenant's portal and makes a link
+// from the console; the partner's portal shows the name, logo and colour,
+// with text that contrasts.
+func TestPortalBranding(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	b := newTab(t)
+	b.signIn(e.url, w.admin)
+	b.open(e.url + "/console/portal")
+	b.do(b.fill("#brand-name", "Acme Rail partners"), b.fill("#brand-logo", "https://acme.example/logo.svg"), b.fill("#brand-color", "teal"))
+	b.do(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		// The browser's own pattern check would stop the form; the API's
+		// answer is what is tested.
+		_, err := chromedp.Evaluate[bool](`document.getElementById("brand-color").removeAttribute("pattern") || true`)(ctx, t)
+		return err
+	}))
+	b.click(`form[action="/console/portal/branding"] button`, ".field-error")
+	if s := b.text("form[action=\"/console/portal/branding\"]"); !strings.Contains(s, "#rrggbb") {
+		t.Errorf("bad colour: %q", s)
+	}
+	b.do(b.fill("#brand-name", "Acme Rail partners"), b.fill("#brand-logo", "https://acme.example/logo.svg"), b.fill("#brand-color", "#7A1F5C"))
+	b.click(`form[action="/console/portal/branding"] button`, "p.notice")
+	br := e.api(w.admin, "GET", "/v1/tenants/"+w.tenant, nil, 200)["branding"].(map[string]any)
+	if br["name"] != "Acme Rail partners" || br["color"] != "#7a1f5c" || br["logo_url"] != "https://acme.example/logo.svg" {
+		t.Fatalf("stored branding %v", br)
+	}
+
+	b.do(chromedp.SetValue(chromedp.CSS("#pl-client"), w.partnerAID), b.fill("#pl-expires", "2h"))
+	b.click(`form[action="/console/portal/links"] button`, "#portal-link")
+	link := b.text("#portal-link")
+
+	partner := newTab(t)
+	partner.open(link)
+	if s := partner.text("header.top .brand"); !strings.Contains(s, "Acme Rail partners") {
+		t.Errorf("portal header: %q", s)
+	}
+	if src := partner.attr("header.top .brand img.logo", "src"); src != "https://acme.example/logo.svg" {
+		t.Errorf("logo %q", src)
+	}
+	colours, err := chromedp.Run(partner.ctx, chromedp.Evaluate[[]string](
+		`[getComputedStyle(document.querySelector("header.top")).backgroundColor, getComputedStyle(document.querySelector("header.top .brand")).color]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if colours[0] != "rgb(122, 31, 92)" || colours[1] != "rgb(255, 255, 255)" {
+		t.Errorf("header colours %v, want the brand colour with white text", colours)
+	}
+	// A tenant admin of another tenant cannot brand this one.
+	e.api(admin, "PATCH", "/v1/tenants/"+w.tenant, map[string]any{"branding": map[string]any{"color": "#000000"}}, 200)
+	e.api(w.partnerA, "PATCH", "/v1/tenants/"+w.tenant, map[string]any{"branding": map[string]any{"color": "#000000"}}, 403)
 }

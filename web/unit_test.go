@@ -125,3 +125,15 @@ func TestThrottle(t *testing.T) {
 		t.Fatal("blocked after a success")
 	}
 }
+
+func TestTextOn(t *testing.T) {
+	t.Parallel()
+	for bg, want := range map[string]string{
+		"#7a1f5c": "#ffffff", "#14263b": "#ffffff", "#0b5cad": "#ffffff",
+		"#ffff00": "#000000", "#f0f0f0": "#000000", "#76b900": "#000000",
+	} {
+		if got := textOn(bg); got != want {
+			t.Errorf("textOn(%s) = %s, want %s", bg, got, want)
+		}
+	}
+}

@@ -14,9 +14,10 @@ type listOf[T any] struct {
 }
 
 type tenantWire struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Platform bool   `json:"platform"`
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Platform bool         `json:"platform"`
+	Branding brandingWire `json:"branding"`
 }
 
 type clientWire struct {

@@ -35,7 +35,16 @@ type Tenant struct {
 	ID        uuid.UUID
 	Name      string
 	Platform  bool
+	Branding  Branding
 	CreatedAt time.Time
+}
+
+// Branding is how a tenant's partner portal presents itself: a name, a
+// logo (an https URL) and a colour (#rrggbb); empty fields keep Herald's.
+type Branding struct {
+	Name    string
+	LogoURL string
+	Color   string
 }
 
 // Client is a credential: a public key id and a secret, of which only a hash

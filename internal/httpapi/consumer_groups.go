@@ -216,12 +216,27 @@ func (s *Server) ensureDefaultGroup(ctx context.Context, c *herald.Client) error
 }
 
 func (s *Server) handleGroupList(w http.ResponseWriter, r *http.Request) error {
-	owner, err := groupConsumer(r)
-	if err != nil {
-		return err
-	}
-	if err := s.ensureDefaultGroup(r.Context(), owner); err != nil {
-		return err
+	var owner *herald.Client
+	if id := r.URL.Query().Get("client"); id != "" {
+		// A tenant admin reads a consumer's groups and their lag (the
+		// console); nothing is created for it.
+		cid, err := uuid.Parse(id)
+		if err != nil {
+			return herald.Invalid("client", "format", "must be a client id")
+		}
+		c, err := s.store.ClientGet(r.Context(), cid)
+		if err != nil || !principal(r).IsAdminOf(c.TenantID) {
+			return herald.NotFound("client %s", cid)
+		}
+		owner = c
+	} else {
+		var err error
+		if owner, err = groupConsumer(r); err != nil {
+			return err
+		}
+		if err := s.ensureDefaultGroup(r.Context(), owner); err != nil {
+			return err
+		}
 	}
 	gs, err := s.store.ConsumerGroupList(r.Context(), owner.ID)
 	if err != nil {

@@ -21,9 +21,10 @@ var responseTypes = map[string]any{
 	"GET /webhook-verifications/{id}/{token} 200 application/json":  statusJSON{},
 	"POST /webhook-verifications/{id}/{token} 200 application/json": statusJSON{},
 
-	"POST /v1/tenants 201 application/json":     tenantJSON{},
-	"GET /v1/tenants 200 application/json":      httpjson.List[tenantJSON]{},
-	"GET /v1/tenants/{id} 200 application/json": tenantJSON{},
+	"POST /v1/tenants 201 application/json":       tenantJSON{},
+	"GET /v1/tenants 200 application/json":        httpjson.List[tenantJSON]{},
+	"GET /v1/tenants/{id} 200 application/json":   tenantJSON{},
+	"PATCH /v1/tenants/{id} 200 application/json": tenantJSON{},
 
 	"POST /v1/clients 201 application/json":     clientCreatedJSON{},
 	"GET /v1/clients 200 application/json":      httpjson.List[clientJSON]{},

@@ -192,6 +192,7 @@ func (s *Server) routes() chi.Router {
 		r.Post("/tenants", s.handle(s.handleTenantCreate))
 		r.Get("/tenants", s.handle(s.handleTenantList))
 		r.Get("/tenants/{id}", s.handle(s.handleTenantGet))
+		r.Patch("/tenants/{id}", s.handle(s.handleTenantPatch))
 		r.Delete("/tenants/{id}", s.handle(s.handleTenantDelete))
 
 		r.Post("/clients", s.handle(s.handleClientCreate))

@@ -12,14 +12,28 @@ import (
 	"github.com/heraldhq/herald/internal/herald"
 )
 
-const tenantColumns = `id, name, platform, created_at`
+const tenantColumns = `id, name, platform, brand_name, brand_logo_url, brand_color, created_at`
 
 func scanTenant(row pgx.Row) (*herald.Tenant, error) {
 	var t herald.Tenant
-	if err := row.Scan(&t.ID, &t.Name, &t.Platform, &t.CreatedAt); err != nil {
+	b := &t.Branding
+	if err := row.Scan(&t.ID, &t.Name, &t.Platform, &b.Name, &b.LogoURL, &b.Color, &t.CreatedAt); err != nil {
 		return nil, err
 	}
 	return &t, nil
+}
+
+// TenantSetBranding replaces a tenant's portal branding.
+func (s *Store) TenantSetBranding(ctx context.Context, id uuid.UUID, b herald.Branding) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE tenants SET brand_name = $2, brand_logo_url = $3, brand_color = $4 WHERE id = $1`,
+		id, b.Name, b.LogoURL, b.Color)
+	if err != nil {
+		return translate(err, "tenant "+id.String())
+	}
+	if tag.RowsAffected() == 0 {
+		return herald.NotFound("tenant %s", id)
+	}
+	return nil
 }
 
 // TenantCreate inserts a tenant; a taken name is a conflict.
