@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 )
 
 // TestConsoleSignIn: a wrong secret is refused, the right one opens the
@@ -284,4 +285,37 @@ func TestConsoleGroups(t *testing.T) {
 	// Another tenant's admin cannot read them.
 	e.api(admin, "GET", "/v1/consumer-groups?client="+w.partnerAID, nil, 200)
 	e.api(w.partnerB, "GET", "/v1/consumer-groups?client="+w.partnerAID, nil, 404)
+}
+
+// TestConsoleIntegrations: an admin issues an integration credential (its
+// secret shown once), sees its reads in the access log, rotates it (the old
+// secret stops working) and revokes it.
+func TestConsoleIntegrations(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	b := newTab(t)
+	b.signIn(e.url, w.admin)
+	b.open(e.url + "/console/integrations")
+	b.do(b.fill("#i-name", "bops-production"), b.fill("#i-types", "com.acme.>"))
+	b.click(`form[action="/console/integrations"] button`, "#new-secret")
+	first := cred{b.text(".secret dd code.copy"), b.text("#new-secret")}
+	read := func(c cred, want int) {
+		t.Helper()
+		e.apiURL(c, "GET", e.url+"/v1/integration/events/"+uuid.NewString(), nil, want)
+	}
+	read(first, http.StatusNotFound) // authenticated: no such event
+
+	id := b.attr("#integrations tbody a", "href")
+	b.open(e.url + id)
+	if s := b.text("#access-log"); !strings.Contains(s, "/v1/integration/events/") || !strings.Contains(s, "404") {
+		t.Errorf("access log: %q", s)
+	}
+	b.open(e.url + "/console/integrations")
+	b.click(`#integrations form[action$="/rotate"] button`, "#new-secret")
+	second := cred{first.key, b.text("#new-secret")}
+	read(first, http.StatusUnauthorized)
+	read(second, http.StatusNotFound)
+	b.click(`#integrations form[action$="/revoke"] button`, "p.notice")
+	read(second, http.StatusForbidden) // the API says the credential was revoked
 }

@@ -26,7 +26,9 @@ func base(r *http.Request) string {
 type endpointsPage struct {
 	Base      string
 	Endpoints []endpointWire
-	Form      endpointForm
+	// Next is the link to the next page of endpoints ("" on the last).
+	Next string
+	Form endpointForm
 }
 
 // endpointForm is the "new endpoint" form.
@@ -57,8 +59,13 @@ func (h *Handler) endpointList(w http.ResponseWriter, r *http.Request) error {
 
 func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status int, f endpointForm) error {
 	var eps listOf[endpointWire]
-	if err := h.get(r.Context(), "/v1/endpoints", nil, &eps); err != nil {
+	err := h.get(r.Context(), "/v1/endpoints", url.Values{"limit": {"50"}, "cursor": {r.URL.Query().Get("cursor")}}, &eps)
+	if err != nil {
 		return err
+	}
+	next := ""
+	if eps.NextCursor != "" {
+		next = base(r) + "/endpoints?cursor=" + url.QueryEscape(eps.NextCursor)
 	}
 	ss := sessionFrom(r.Context())
 	if !ss.Portal() {
@@ -78,7 +85,7 @@ func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status i
 	}
 	f.Catalog = types.Data
 	h.render(w, r, status, "endpoints", view{Title: "Endpoints", Section: "endpoints",
-		Data: endpointsPage{Base: base(r), Endpoints: eps.Data, Form: f}})
+		Data: endpointsPage{Base: base(r), Endpoints: eps.Data, Form: f, Next: next}})
 	return nil
 }
 

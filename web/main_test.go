@@ -225,6 +225,13 @@ func (e *env) world() world {
 	return w
 }
 
+// clientOf creates a client of a tenant as the platform admin.
+func (e *env) clientOf(tenant, name string, roles ...string) (string, cred) {
+	e.t.Helper()
+	m := e.api(admin, "POST", "/v1/clients", map[string]any{"tenant": tenant, "name": name, "roles": roles}, 201)
+	return m["id"].(string), cred{m["key"].(string), m["secret"].(string)}
+}
+
 // produce sends one event.
 func (e *env) produce(w world, id string) {
 	e.t.Helper()

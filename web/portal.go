@@ -33,7 +33,7 @@ func (h *Handler) portalEnter(w http.ResponseWriter, r *http.Request) error {
 	if tok == "" || h.links == nil {
 		return errBadLink
 	}
-	client, tenant, err := h.links.CheckPortalLink(tok)
+	client, tenant, stamp, err := h.links.CheckPortalLink(tok)
 	if err != nil {
 		h.logger.Info("portal link refused", "addr", clientAddr(r), "err", err)
 		return errBadLink
@@ -45,14 +45,15 @@ func (h *Handler) portalEnter(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	if !p.Client.Has(herald.RoleConsumer) {
+	if !p.Client.Has(herald.RoleConsumer) || stamp != p.Client.CredentialStamp() {
+		h.logger.Info("portal link refused", "addr", clientAddr(r), "client", client, "err", "client no longer a consumer, or its secret was rotated")
 		return errBadLink
 	}
-	tok, ss, err := h.sessions.issue(uuid.New(), audiencePortal, client, tenant, h.now())
+	tok, ss, err := h.sessions.issue(uuid.New(), audiencePortal, p.Client, h.now())
 	if err != nil {
 		return err
 	}
-	setCookie(w, r, audiencePortal, tok, ss.Expires)
+	h.setCookie(w, r, audiencePortal, tok, ss.Expires)
 	h.logger.Info("portal session started", "client", client, "session", ss.ID)
 	// A page whose address holds no token, so it does not stay in the
 	// browser's history or reach another site.

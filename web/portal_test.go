@@ -190,3 +190,45 @@ func TestPortalBranding(t *testing.T) {
 	e.api(admin, "PATCH", "/v1/tenants/"+w.tenant, map[string]any{"branding": map[string]any{"color": "#000000"}}, 200)
 	e.api(w.partnerA, "PATCH", "/v1/tenants/"+w.tenant, map[string]any{"branding": map[string]any{"color": "#000000"}}, 403)
 }
+
+// TestRotationEndsSessions: rotating a client's secret ends its portal
+// links, its portal sessions and its console sessions.
+func TestRotationEndsSessions(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	link := e.api(w.admin, "POST", "/v1/portal-links", map[string]any{"client": w.partnerAID}, 201)["url"].(string)
+	unused := e.api(w.admin, "POST", "/v1/portal-links", map[string]any{"client": w.partnerAID}, 201)["url"].(string)
+	partner := newTab(t)
+	partner.open(link)
+	partner.open(e.url + "/portal/endpoints")
+	if s := partner.text("main h1"); s != "Endpoints" {
+		t.Fatalf("portal before rotation: %q", s)
+	}
+	_, acmeAdmin := e.clientOf(w.tenant, "second-admin", "admin")
+	console := newTab(t)
+	console.signIn(e.url, acmeAdmin)
+
+	e.api(w.admin, "POST", "/v1/clients/"+w.partnerAID+"/secret/rotate", nil, 200)
+	partner.open(e.url + "/portal/endpoints")
+	if s := partner.text("main"); !strings.Contains(s, "This link is not valid") {
+		t.Errorf("portal session after the partner's secret was rotated: %q", s)
+	}
+	fresh := newTab(t)
+	fresh.open(unused)
+	if s := fresh.text("main"); !strings.Contains(s, "This link is not valid") {
+		t.Errorf("link made before the rotation: %q", s)
+	}
+
+	id := ""
+	for _, c := range e.api(w.admin, "GET", "/v1/clients", nil, 200)["data"].([]any) {
+		if c.(map[string]any)["key"] == acmeAdmin.key {
+			id = c.(map[string]any)["id"].(string)
+		}
+	}
+	e.api(w.admin, "POST", "/v1/clients/"+id+"/secret/rotate", nil, 200)
+	console.open(e.url + "/console/endpoints")
+	if u := console.location(); !strings.Contains(u, "/console/sign-in") {
+		t.Errorf("console session after the admin's secret was rotated: at %s", u)
+	}
+}

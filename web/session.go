@@ -64,6 +64,8 @@ type session struct {
 	Issued    time.Time
 	Expires   time.Time
 	CSRF      string
+	// stamp is the credential stamp of the client's secret at sign-in.
+	stamp string
 }
 
 // Portal reports whether the session is a partner's.
@@ -103,20 +105,25 @@ func derive(key []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
+// sessionClaims is a session's JWT: sub the client, tid its tenant, ast
+// when the session started, stp the stamp of the client's secret then (a
+// rotated secret ends the session).
 type sessionClaims struct {
 	Tenant  string `json:"tid"`
 	Started int64  `json:"ast"`
+	Stamp   string `json:"stp"`
 	jwt.RegisteredClaims
 }
 
-// issue returns a session token for client of tenant, started at started.
-func (s *sessions) issue(id uuid.UUID, aud string, client, tenant uuid.UUID, started time.Time) (string, *session, error) {
+// issue returns a session token for a client, started at started.
+func (s *sessions) issue(id uuid.UUID, aud string, cl *herald.Client, started time.Time) (string, *session, error) {
+	client, tenant := cl.ID, cl.TenantID
 	now := s.now().Truncate(time.Second)
 	exp := now.Add(s.idle)
 	if limit := started.Add(s.max); exp.After(limit) {
 		exp = limit
 	}
-	c := sessionClaims{Tenant: tenant.String(), Started: started.Unix(), RegisteredClaims: jwt.RegisteredClaims{
+	c := sessionClaims{Tenant: tenant.String(), Started: started.Unix(), Stamp: cl.CredentialStamp(), RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: "herald", Subject: client.String(), Audience: jwt.ClaimStrings{aud}, ID: id.String(),
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp),
 	}}
@@ -124,7 +131,8 @@ func (s *sessions) issue(id uuid.UUID, aud string, client, tenant uuid.UUID, sta
 	if err != nil {
 		return "", nil, fmt.Errorf("sign session: %w", err)
 	}
-	return tok, &session{ID: id, Audience: aud, Started: started, Issued: now, Expires: exp, CSRF: s.csrf(id)}, nil
+	return tok, &session{ID: id, Audience: aud, Started: started, Issued: now, Expires: exp, CSRF: s.csrf(id),
+		stamp: c.Stamp}, nil
 }
 
 // errNoSession is any reason a request has no usable session; the reason
@@ -160,7 +168,7 @@ func (s *sessions) read(ctx context.Context, tok, aud string) (*session, uuid.UU
 		}
 	}
 	return &session{ID: id, Audience: aud, Started: started, Issued: c.IssuedAt.Time, Expires: c.ExpiresAt.Time,
-		CSRF: s.csrf(id)}, client, tenant, nil
+		CSRF: s.csrf(id), stamp: c.Stamp}, client, tenant, nil
 }
 
 // csrf is the CSRF token of a session: an HMAC of its id, so it needs no
@@ -180,16 +188,21 @@ func (s *sessions) end(ctx context.Context, ss *session) error {
 }
 
 // setCookie sends a session token.
-func setCookie(w http.ResponseWriter, r *http.Request, aud, tok string, exp time.Time) {
+func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, aud, tok string, exp time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName(aud), Value: tok, Path: cookiePath(aud), Expires: exp,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
 }
 
 // clearCookie removes a session cookie.
-func clearCookie(w http.ResponseWriter, r *http.Request, aud string) {
+func (h *Handler) clearCookie(w http.ResponseWriter, r *http.Request, aud string) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName(aud), Value: "", Path: cookiePath(aud), MaxAge: -1,
-		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: h.secure(r), SameSite: http.SameSiteStrictMode})
 }
+
+// secure says whether cookies get the Secure attribute: when Herald
+// serves TLS itself, or its public URL is https (TLS ended by a proxy in
+// front).
+func (h *Handler) secure(r *http.Request) bool { return r.TLS != nil || h.httpsPublic }
 
 // requireSession lets through requests with a valid session of aud whose
 // client still exists (and, for the console, is still an admin), renews
@@ -212,15 +225,14 @@ func (h *Handler) requireSession(aud string) func(http.Handler) http.Handler {
 				return
 			}
 			if h.now().Sub(ss.Issued) >= renewAfter {
-				client, tenant := ss.Principal.Client.ID, ss.Principal.Client.TenantID
-				tok, fresh, err := h.sessions.issue(ss.ID, aud, client, tenant, ss.Started)
+				tok, fresh, err := h.sessions.issue(ss.ID, aud, ss.Principal.Client, ss.Started)
 				if err != nil {
 					h.fail(w, r, err)
 					return
 				}
 				fresh.Principal = ss.Principal
 				ss = fresh
-				setCookie(w, r, aud, tok, ss.Expires)
+				h.setCookie(w, r, aud, tok, ss.Expires)
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, ss)))
 		})
@@ -247,6 +259,12 @@ func (h *Handler) session(r *http.Request, aud string) (*session, error) {
 	if aud == audienceConsole && !p.PlatformAdmin && !p.Client.Has(herald.RoleAdmin) {
 		return nil, fmt.Errorf("%w: no longer an admin", errNoSession)
 	}
+	if aud == audiencePortal && !p.Client.Has(herald.RoleConsumer) {
+		return nil, fmt.Errorf("%w: no longer a consumer", errNoSession)
+	}
+	if ss.stamp != p.Client.CredentialStamp() {
+		return nil, fmt.Errorf("%w: the client's secret was rotated", errNoSession)
+	}
 	ss.Principal = p
 	return ss, nil
 }
@@ -255,7 +273,7 @@ func (h *Handler) session(r *http.Request, aud string) (*session, error) {
 // tells it the link has ended (the portal, which has no sign-in page). An
 // htmx request is told to load that page instead of swapping it in.
 func (h *Handler) noSession(w http.ResponseWriter, r *http.Request, aud string) {
-	clearCookie(w, r, aud)
+	h.clearCookie(w, r, aud)
 	if aud == audiencePortal {
 		h.fail(w, r, errPortalSessionEnded)
 		return

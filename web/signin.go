@@ -38,7 +38,7 @@ func (h *Handler) signInPage(w http.ResponseWriter, r *http.Request) error {
 func (h *Handler) showSignIn(w http.ResponseWriter, r *http.Request, status int, d signInData) {
 	d.CSRF = randomToken(24)
 	http.SetCookie(w, &http.Cookie{Name: signInCookie, Value: d.CSRF, Path: "/console/sign-in", HttpOnly: true,
-		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+		Secure: h.secure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	h.render(w, r, status, "sign-in", view{Title: "Sign in", Data: d})
 }
 
@@ -87,11 +87,11 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.throttle.succeed(keySubject)
 	started := h.now()
-	tok, ss, err := h.sessions.issue(uuid.New(), audienceConsole, p.Client.ID, p.Client.TenantID, started)
+	tok, ss, err := h.sessions.issue(uuid.New(), audienceConsole, p.Client, started)
 	if err != nil {
 		return err
 	}
-	setCookie(w, r, audienceConsole, tok, ss.Expires)
+	h.setCookie(w, r, audienceConsole, tok, ss.Expires)
 	http.SetCookie(w, &http.Cookie{Name: signInCookie, Path: "/console/sign-in", MaxAge: -1})
 	h.logger.Info("console sign-in", "client", p.Client.ID, "session", ss.ID)
 	http.Redirect(w, r, next, http.StatusSeeOther)
@@ -104,7 +104,7 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err := h.sessions.end(r.Context(), ss); err != nil {
 		return err
 	}
-	clearCookie(w, r, ss.Audience)
+	h.clearCookie(w, r, ss.Audience)
 	if ss.Portal() {
 		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, (*session)(nil)))
 		h.render(w, r, http.StatusOK, "signed-out", view{Title: "Signed out"})

@@ -2,6 +2,9 @@ package web
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -134,6 +137,32 @@ func TestTextOn(t *testing.T) {
 	} {
 		if got := textOn(bg); got != want {
 			t.Errorf("textOn(%s) = %s, want %s", bg, got, want)
+		}
+	}
+}
+
+// TestSecureCookies: behind a proxy that ends TLS, an https public URL
+// still makes the cookies Secure; every cookie is HttpOnly and
+// SameSite=Strict.
+func TestSecureCookies(t *testing.T) {
+	t.Parallel()
+	for public, secure := range map[string]bool{"https://herald.example": true, "http://127.0.0.1:8080": false} {
+		h, err := New(Deps{API: http.NotFoundHandler(), Key: []byte("0123456789abcdef0123456789abcdef")}, Config{PublicURL: public})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/console/sign-in", nil))
+		cookies := rec.Result().Cookies()
+		if rec.Code != http.StatusOK || len(cookies) != 1 {
+			t.Fatalf("%s: %d, cookies %v", public, rec.Code, cookies)
+		}
+		c := cookies[0]
+		if c.Secure != secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+			t.Errorf("%s: cookie %+v", public, c)
+		}
+		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("CSP %q", csp)
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -39,9 +40,9 @@ type Authenticator interface {
 }
 
 // LinkChecker verifies a partner portal link's token and says which client
-// of which tenant it was issued for.
+// of which tenant it was issued for, under which credential stamp.
 type LinkChecker interface {
-	CheckPortalLink(token string) (client, tenant uuid.UUID, err error)
+	CheckPortalLink(token string) (client, tenant uuid.UUID, stamp string, err error)
 }
 
 // SessionStore records sessions that were signed out before they expired,
@@ -78,6 +79,9 @@ type Config struct {
 	// for a while (0: 5 in 15m).
 	SignInFailures int
 	SignInWindow   time.Duration
+	// PublicURL is where users reach Herald; an https one makes cookies
+	// Secure even when TLS ends at a proxy in front.
+	PublicURL string
 }
 
 // Handler serves the console, the portal and their assets.
@@ -91,6 +95,8 @@ type Handler struct {
 	logger   *slog.Logger
 	now      func() time.Time
 	router   chi.Router
+	// httpsPublic: the public URL is https, so cookies are Secure.
+	httpsPublic bool
 }
 
 // New builds the handler.
@@ -119,8 +125,9 @@ func New(d Deps, cfg Config) (*Handler, error) {
 	}
 	h := &Handler{
 		api: d.API, auth: d.Auth, links: d.Links, logger: d.Logger, now: d.Now, pages: p,
-		sessions: newSessions(d.Key, d.Sessions, cfg.IdleTimeout, cfg.MaxSession, d.Now),
-		throttle: newThrottle(cfg.SignInFailures, cfg.SignInWindow, d.Now),
+		sessions:    newSessions(d.Key, d.Sessions, cfg.IdleTimeout, cfg.MaxSession, d.Now),
+		throttle:    newThrottle(cfg.SignInFailures, cfg.SignInWindow, d.Now),
+		httpsPublic: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
 	}
 	h.router = h.routes()
 	return h, nil

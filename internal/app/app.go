@@ -216,7 +216,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	// The pages sign their sessions under keys derived from the master
 	// key, so every node accepts every other node's sessions.
 	pages, err := web.New(web.Deps{API: api.Handler(), Auth: catalogAuth{cat}, Links: portalLinks{tok},
-		Sessions: a.store, Key: key[:], Logger: a.logger, Now: now}, web.Config{})
+		Sessions: a.store, Key: key[:], Logger: a.logger, Now: now}, web.Config{PublicURL: publicURL})
 	if err != nil {
 		return nil, err
 	}

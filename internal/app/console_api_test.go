@@ -215,3 +215,57 @@ func mustKey(t *testing.T, s string) []byte {
 	}
 	return k[:]
 }
+
+// TestEndpointListPages: with limit, the endpoint list pages by keyset,
+// newest first, every endpoint once; without, it lists them all.
+func TestEndpointListPages(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	rc := newReceiver(t)
+	var made []string
+	for i := range 7 {
+		id, _ := e.endpoint(w.consumer, rc.URL()+"?n="+string(rune('a'+i)), w.typ)
+		made = append(made, id)
+	}
+	var seen []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatal("too many pages")
+		}
+		q := "/v1/endpoints?limit=3"
+		if cursor != "" {
+			q += "&cursor=" + url.QueryEscape(cursor)
+		}
+		m := e.must(200, e.do(w.consumer, "GET", q, nil))
+		for _, ep := range m["data"].([]any) {
+			seen = append(seen, ep.(map[string]any)["id"].(string))
+		}
+		next, _ := m["next_cursor"].(string)
+		if len(m["data"].([]any)) < 3 && next != "" {
+			t.Errorf("short page with a next_cursor")
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 7 {
+		t.Fatalf("pages held %d endpoints: %v", len(seen), seen)
+	}
+	for i, id := range seen {
+		if id != made[len(made)-1-i] {
+			t.Fatalf("page order %v, want newest first of %v", seen, made)
+		}
+	}
+	if all := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints", nil)); len(all["data"].([]any)) != 7 || all["next_cursor"] != nil {
+		t.Errorf("unpaged list: %v", all)
+	}
+	for _, q := range []string{"limit=0", "limit=251", "limit=x", "limit=3&cursor=bm9wZQ"} {
+		item := problemItem(t, e.must(422, e.do(w.consumer, "GET", "/v1/endpoints?"+q, nil)))
+		if item["field"] != strings.SplitN(q, "=", 2)[0] && !(strings.Contains(q, "cursor") && item["field"] == "cursor") {
+			t.Errorf("%s: %v", q, item)
+		}
+	}
+}

@@ -37,12 +37,12 @@ func (c catalogAuth) Principal(ctx context.Context, client, tenant uuid.UUID) (h
 // portalLinks checks the tokens of the links POST /v1/portal-links makes.
 type portalLinks struct{ tok *tokens.Issuer }
 
-func (p portalLinks) CheckPortalLink(token string) (uuid.UUID, uuid.UUID, error) {
+func (p portalLinks) CheckPortalLink(token string) (uuid.UUID, uuid.UUID, string, error) {
 	c, err := p.tok.Check(token, tokens.AudiencePortalLink)
 	if err != nil {
-		return uuid.Nil, uuid.Nil, err
+		return uuid.Nil, uuid.Nil, "", err
 	}
-	return c.Client, c.Tenant, nil
+	return c.Client, c.Tenant, c.Stamp, nil
 }
 
 // withPages routes the console's, the portal's and their assets' paths to

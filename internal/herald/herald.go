@@ -6,6 +6,8 @@ package herald
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"slices"
 	"strings"
@@ -61,6 +63,15 @@ type Client struct {
 
 // Has reports whether the client holds role r.
 func (c *Client) Has(r Role) bool { return slices.Contains(c.Roles, r) }
+
+// CredentialStamp names the client's current secret without revealing
+// anything about it (a short digest of its hash). Sessions and portal
+// links carry the stamp of the secret they were made under, so rotating
+// the secret ends them all.
+func (c *Client) CredentialStamp() string {
+	sum := sha256.Sum256(append([]byte("herald credential stamp v1:"), c.SecretHash...))
+	return base64.RawURLEncoding.EncodeToString(sum[:9])
+}
 
 // Principal is an authenticated caller.
 type Principal struct {

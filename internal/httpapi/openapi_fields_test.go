@@ -44,7 +44,7 @@ var responseTypes = map[string]any{
 	"POST /v1/test-events 202 application/json": acceptedJSON{},
 
 	"POST /v1/endpoints 201 application/json":                    endpointCreatedJSON{},
-	"GET /v1/endpoints 200 application/json":                     httpjson.List[endpointJSON]{},
+	"GET /v1/endpoints 200 application/json":                     endpointPageJSON{},
 	"GET /v1/endpoints/{id} 200 application/json":                endpointJSON{},
 	"PATCH /v1/endpoints/{id} 200 application/json":              endpointJSON{},
 	"POST /v1/endpoints/{id}/disable 200 application/json":       endpointJSON{},

@@ -30,7 +30,8 @@ type portalLinkJSON struct {
 
 // handlePortalLinkCreate makes a signed, expiring link that opens the
 // partner portal as one consumer client (package web checks it). Only the
-// admins of the client's tenant may make one; the link is stored nowhere.
+// admins of the client's tenant may make one; the link is stored nowhere,
+// and rotating the client's secret ends it.
 func (s *Server) handlePortalLinkCreate(w http.ResponseWriter, r *http.Request) error {
 	var in struct {
 		Client    *uuid.UUID `json:"client"`
@@ -68,7 +69,8 @@ func (s *Server) handlePortalLinkCreate(w http.ResponseWriter, r *http.Request) 
 	if s.tokens == nil {
 		return herald.ErrUnavailable
 	}
-	tok, exp, err := s.tokens.IssueFor(c.ID, c.TenantID, tokens.AudiencePortalLink, ttl)
+	// Stamped with the client's secret: rotating it ends every link.
+	tok, exp, err := s.tokens.IssueStamped(c.ID, c.TenantID, tokens.AudiencePortalLink, c.CredentialStamp(), ttl)
 	if err != nil {
 		return err
 	}

@@ -154,10 +154,23 @@ func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint
 
 // EndpointList returns the endpoints of a tenant (all tenants when tenant is
 // uuid.Nil), optionally only those of one client, newest first.
-func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID) ([]*herald.Endpoint, error) {
+//
+// With limit > 0 it returns a page: at most limit endpoints, those that
+// come after the endpoint created at afterTime with id afterID (zero: from
+// the start) in that order.
+func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID, afterTime time.Time, afterID uuid.UUID, limit int) ([]*herald.Endpoint, error) {
+	var lim *int
+	if limit > 0 {
+		lim = &limit
+	}
+	var after *time.Time
+	if !afterTime.IsZero() {
+		after = &afterTime
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
-		ORDER BY created_at DESC, id`, nullUUID(tenant), nullUUID(client))
+			AND ($3::timestamptz IS NULL OR created_at < $3 OR (created_at = $3 AND id > $4))
+		ORDER BY created_at DESC, id LIMIT $5`, nullUUID(tenant), nullUUID(client), after, afterID, lim)
 	eps, err := collect(rows, err, "list endpoints", s.scanEndpoint)
 	if err != nil {
 		return nil, err

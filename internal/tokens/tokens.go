@@ -39,11 +39,13 @@ const issuer = "herald"
 // key itself, which seals stored secrets.
 const keyLabel = "herald bearer tokens v1"
 
-// Claims is what a valid token says: a client of a tenant.
+// Claims is what a valid token says: a client of a tenant, and the stamp
+// of the credential it was issued under ("" when none was given).
 type Claims struct {
 	Client  uuid.UUID
 	Tenant  uuid.UUID
 	Expires time.Time
+	Stamp   string
 }
 
 // Issuer issues and checks tokens.
@@ -71,9 +73,11 @@ func New(masterKey []byte, ttl time.Duration, now func() time.Time) *Issuer {
 // TTL is how long the tokens it issues are valid.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
-// claims is the JWT form of Claims: sub the client, tid its tenant.
+// claims is the JWT form of Claims: sub the client, tid its tenant, stp
+// the credential stamp.
 type claims struct {
 	Tenant string `json:"tid"`
+	Stamp  string `json:"stp,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -86,9 +90,16 @@ func (i *Issuer) Issue(client, tenant uuid.UUID, audience string) (string, time.
 // IssueFor is Issue with its own time to live, for tokens that outlive the
 // issuer's default (a portal link lasts as long as its admin chose).
 func (i *Issuer) IssueFor(client, tenant uuid.UUID, audience string, ttl time.Duration) (string, time.Time, error) {
+	return i.IssueStamped(client, tenant, audience, "", ttl)
+}
+
+// IssueStamped is IssueFor with the stamp of the client's credential
+// (herald.Client.CredentialStamp), which the checker compares with the
+// client's current one: a token made before a secret rotation is refused.
+func (i *Issuer) IssueStamped(client, tenant uuid.UUID, audience, stamp string, ttl time.Duration) (string, time.Time, error) {
 	now := i.now().Truncate(time.Second)
 	exp := now.Add(ttl)
-	c := claims{Tenant: tenant.String(), RegisteredClaims: jwt.RegisteredClaims{
+	c := claims{Tenant: tenant.String(), Stamp: stamp, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: issuer, Subject: client.String(), Audience: jwt.ClaimStrings{audience},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp), ID: uuid.NewString(),
 	}}
@@ -116,5 +127,5 @@ func (i *Issuer) Check(token, audience string) (Claims, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return Claims{}, fmt.Errorf("%w: token names no client: %w", herald.ErrUnauthorized, err)
 	}
-	return Claims{Client: client, Tenant: tenant, Expires: c.ExpiresAt.Time}, nil
+	return Claims{Client: client, Tenant: tenant, Expires: c.ExpiresAt.Time, Stamp: c.Stamp}, nil
 }

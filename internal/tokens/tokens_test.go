@@ -51,3 +51,27 @@ func TestIssueCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueStamped: a portal link's token lives as long as asked, carries
+// its credential stamp, and opens nothing but the portal.
+func TestIssueStamped(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	iss := tokens.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, func() time.Time { return now })
+	client, tenant := uuid.New(), uuid.New()
+	tok, exp, err := iss.IssueStamped(client, tenant, tokens.AudiencePortalLink, "stamp-1", 24*time.Hour)
+	if err != nil || !exp.Equal(now.Add(24*time.Hour)) {
+		t.Fatalf("issue: %s, %v", exp, err)
+	}
+	c, err := iss.Check(tok, tokens.AudiencePortalLink)
+	if err != nil || c.Client != client || c.Tenant != tenant || c.Stamp != "stamp-1" || !c.Expires.Equal(exp) {
+		t.Fatalf("check: %+v, %v", c, err)
+	}
+	if _, err := iss.Check(tok, tokens.AudienceConsume); !errors.Is(err, herald.ErrUnauthorized) {
+		t.Errorf("a portal link's token opens a consumer connection: %v", err)
+	}
+	plain, _, _ := iss.Issue(client, tenant, tokens.AudienceConsume)
+	if _, err := iss.Check(plain, tokens.AudiencePortalLink); !errors.Is(err, herald.ErrUnauthorized) {
+		t.Errorf("a consumer token opens the portal: %v", err)
+	}
+}
