@@ -36,6 +36,9 @@ func (h *Handler) consoleRoutes(r chi.Router) {
 	r.Get("/portal", h.page(h.portalSettingsPage))
 	r.Post("/portal/branding", h.page(h.portalBrandingSave))
 	r.Post("/portal/links", h.page(h.portalLinkCreate))
+	r.Get("/tenants", h.page(h.tenantList))
+	r.Post("/tenants", h.page(h.tenantCreate))
+	r.Post("/tenants/{id}/delete", h.page(h.tenantDelete))
 	r.Get("/clients", h.page(h.clientList))
 	r.Post("/clients", h.page(h.clientCreate))
 	r.Post("/clients/{id}/delete", h.page(h.clientDelete))
@@ -98,7 +101,10 @@ func (h *Handler) deadLetterRedrive(w http.ResponseWriter, r *http.Request) erro
 
 // clientsPage lists the tenant's clients, with the form that adds one.
 type clientsPage struct {
-	Clients []clientWire
+	// Tenant is the tenant a platform admin chose ("": the caller's own).
+	Tenant     string
+	TenantName string
+	Clients    []clientWire
 	// Created is a client just created, with its secret shown once.
 	Created *clientWire
 	Name    string
@@ -111,11 +117,22 @@ func (h *Handler) clientList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) showClients(w http.ResponseWriter, r *http.Request, status int, p clientsPage, notice string) error {
+	p.Tenant = r.URL.Query().Get("tenant")
+	if p.Tenant == "" {
+		p.Tenant = r.PostFormValue("tenant")
+	}
 	var cs listOf[clientWire]
-	if err := h.get(r.Context(), "/v1/clients", nil, &cs); err != nil {
+	if err := h.get(r.Context(), "/v1/clients", url.Values{"tenant": {p.Tenant}}, &cs); err != nil {
 		return err
 	}
 	p.Clients = cs.Data
+	if p.Tenant != "" {
+		var t tenantWire
+		if err := h.get(r.Context(), "/v1/tenants/"+url.PathEscape(p.Tenant), nil, &t); err != nil {
+			return err
+		}
+		p.TenantName = t.Name
+	}
 	h.render(w, r, status, "console/clients", view{Title: "Clients", Section: "clients", Notice: notice, Data: p})
 	return nil
 }
@@ -123,7 +140,11 @@ func (h *Handler) showClients(w http.ResponseWriter, r *http.Request, status int
 func (h *Handler) clientCreate(w http.ResponseWriter, r *http.Request) error {
 	p := clientsPage{Name: r.PostFormValue("name"), Roles: r.PostForm["roles"]}
 	var c clientWire
-	err := h.call(r.Context(), http.MethodPost, "/v1/clients", map[string]any{"name": p.Name, "roles": nonNilStrings(p.Roles)}, &c)
+	body := map[string]any{"name": p.Name, "roles": nonNilStrings(p.Roles)}
+	if t := r.PostFormValue("tenant"); t != "" {
+		body["tenant"] = t
+	}
+	err := h.call(r.Context(), http.MethodPost, "/v1/clients", body, &c)
 	if ae, ok := asAPIError(err); ok && ae.Status == http.StatusUnprocessableEntity {
 		p.Problem = ae
 		return h.showClients(w, r, http.StatusUnprocessableEntity, p, "")

@@ -319,3 +319,36 @@ func TestConsoleIntegrations(t *testing.T) {
 	b.click(`#integrations form[action$="/revoke"] button`, "p.notice")
 	read(second, http.StatusForbidden) // the API says the credential was revoked
 }
+
+// TestConsoleTenants: the platform admin creates a tenant and a client in
+// it from the console; a tenant admin has no tenants page.
+func TestConsoleTenants(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	w := e.world()
+	b := newTab(t)
+	b.signIn(e.url, admin)
+	b.open(e.url + "/console/tenants")
+	b.do(b.fill("#tenant-name", "globex"))
+	b.click(`form[action="/console/tenants"] button`, "#client-name")
+	if s := b.text("main h1"); s != "Clients of globex" {
+		t.Errorf("after creating a tenant: %q", s)
+	}
+	b.do(b.fill("#client-name", "globex-admin"), chromedp.Click(chromedp.CSS(`input[name="roles"][value="admin"]`)))
+	b.click(`form[action="/console/clients"] button[type="submit"]`, "#new-secret")
+	globexAdmin := cred{b.text(".secret dd code.copy"), b.text("#new-secret")}
+	ts := e.api(globexAdmin, "GET", "/v1/tenants", nil, 200)["data"].([]any)
+	if len(ts) != 1 || ts[0].(map[string]any)["name"] != "globex" {
+		t.Errorf("the new client's tenants: %v", ts)
+	}
+
+	tenantAdmin := newTab(t)
+	tenantAdmin.signIn(e.url, w.admin)
+	if n := tenantAdmin.count(`nav a[href="/console/tenants"]`); n != 0 {
+		t.Error("a tenant admin is offered the tenants page")
+	}
+	tenantAdmin.open(e.url + "/console/tenants")
+	if s := tenantAdmin.text("main"); !strings.Contains(s, "404") {
+		t.Errorf("tenants page for a tenant admin: %q", s)
+	}
+}
