@@ -329,6 +329,12 @@ func (q *Queue) Stop(ctx context.Context) error {
 	return nil
 }
 
+// DeliveryRequest shows the request a delivery's next attempt would make,
+// unsigned (see delivery.Deliverer.Request).
+func (q *Queue) DeliveryRequest(ctx context.Context, d *herald.Delivery) (webhook.Request, error) {
+	return q.attempts.Request(ctx, d)
+}
+
 // Retry makes a delivery's next attempt now, if its endpoint still receives
 // its event (see mayResend): a finished delivery starts a fresh retry cycle,
 // and one waiting for its next attempt (or whose job was left on a node

@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -283,10 +286,57 @@ func (h *Handler) endpointAction(w http.ResponseWriter, r *http.Request) error {
 	return errNotFound
 }
 
-// deliveryPage is one delivery with every attempt.
+// deliveryPage is one delivery with every attempt and the request its
+// attempts make (or why it cannot be shown).
 type deliveryPage struct {
-	Base     string
-	Delivery deliveryWire
+	Base         string
+	Delivery     deliveryWire
+	Request      *deliveryRequest
+	RequestError string
+}
+
+// deliveryRequest is the request view, headers in name order and a JSON
+// body indented for reading.
+type deliveryRequest struct {
+	Method, URL string
+	Headers     []headerLine
+	Body        string
+	Binary      bool
+}
+
+type headerLine struct{ Name, Value string }
+
+// loadRequest asks the API for the request a delivery's attempt makes. A
+// refusal (the event's body cannot be rendered, retention removed it) is
+// shown in place of the request rather than failing the page.
+func (h *Handler) loadRequest(ctx context.Context, id string, page *deliveryPage) error {
+	var rw requestWire
+	err := h.get(ctx, "/v1/deliveries/"+url.PathEscape(id)+"/request", nil, &rw)
+	if ae, ok := asAPIError(err); ok && ae.Status < 500 {
+		page.RequestError = ae.Problem.Detail
+		if page.RequestError == "" {
+			page.RequestError = ae.Problem.Title
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	req := &deliveryRequest{Method: rw.Method, URL: rw.URL, Body: rw.Body, Binary: rw.BodyBase64 != ""}
+	if req.Binary {
+		req.Body = rw.BodyBase64
+	} else if json.Valid([]byte(rw.Body)) {
+		var buf bytes.Buffer
+		if json.Indent(&buf, []byte(rw.Body), "", "  ") == nil {
+			req.Body = buf.String()
+		}
+	}
+	for k, v := range rw.Headers {
+		req.Headers = append(req.Headers, headerLine{Name: k, Value: v})
+	}
+	slices.SortFunc(req.Headers, func(a, b headerLine) int { return strings.Compare(a.Name, b.Name) })
+	page.Request = req
+	return nil
 }
 
 func (h *Handler) deliveryShow(w http.ResponseWriter, r *http.Request) error {
@@ -298,8 +348,12 @@ func (h *Handler) deliveryShow(w http.ResponseWriter, r *http.Request) error {
 	if err := h.get(r.Context(), "/v1/deliveries/"+url.PathEscape(chi.URLParam(r, "id")), nil, &d); err != nil {
 		return err
 	}
+	page := deliveryPage{Base: base(r), Delivery: d}
+	if err := h.loadRequest(r.Context(), d.ID, &page); err != nil {
+		return err
+	}
 	h.render(w, r, http.StatusOK, "delivery", view{Title: "Delivery " + shortID(d.ID), Section: "endpoints",
-		Notice: notice, Data: deliveryPage{Base: base(r), Delivery: d}})
+		Notice: notice, Data: page})
 	return nil
 }
 

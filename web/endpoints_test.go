@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"net/url"
 	"strings"
 	"testing"
@@ -51,6 +52,18 @@ func TestConsoleEndpointDeliveries(t *testing.T) {
 	}
 	if s := b.content("#attempts"); !strings.Contains(s, "HTTP 500") || !strings.Contains(s, "receiver says Internal Server Error") {
 		t.Errorf("attempts: %q", s)
+	}
+	// The request the attempts make: the event as sent, its headers, the
+	// signature not shown.
+	req := b.text("#request")
+	for _, want := range []string{"POST " + rc.url, "Webhook-Id", "Herald-Sequence", "v1,<signature>", "application/cloudevents+json"} {
+		if !strings.Contains(req, want) {
+			t.Errorf("request view lacks %q: %q", want, req)
+		}
+	}
+	var sent map[string]any
+	if err := json.Unmarshal([]byte(b.text("#request-body")), &sent); err != nil || sent["id"] != "1" || sent["type"] != w.typ {
+		t.Errorf("request body %v (%v)", sent, err)
 	}
 
 	// Retried from the page once the receiver works again.

@@ -206,7 +206,7 @@ func Start(ctx context.Context, cfg Config) (_ *App, err error) {
 	tok := tokens.New(key[:], cfg.ConsumerTokenTTL, now)
 	api := httpapi.New(httpapi.Deps{
 		Pull: a.pull, PublicURL: publicURL,
-		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Groups: a.queue, Targets: policy,
+		Store: a.store, Catalog: cat, Ingest: a.ingest, Retrier: a.queue, Requests: a.queue, Groups: a.queue, Targets: policy,
 		Limits: cloudevents.Limits{MaxEventBytes: 64 << 10, MaxRequestBytes: 1 << 20},
 		Ready:  a.ready, Healthy: a.healthy, Logger: a.logger, JWKS: ring.JWKS, RotateSigningKey: a.rotateSigningKey,
 		VerifyEndpoints: cfg.VerifyEndpoints, Connectors: registry, ConnectorRuns: a.queue, Integration: a.integ,

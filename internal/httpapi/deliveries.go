@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/base64"
 	"net/http"
 	"strings"
 	"time"
@@ -152,5 +153,53 @@ func (s *Server) writeQueuedDelivery(w http.ResponseWriter, r *http.Request, id 
 		return err
 	}
 	httpjson.Write(w, http.StatusAccepted, toDeliveryJSON(d))
+	return nil
+}
+
+// requestJSON is the request a delivery's next attempt would make.
+type requestJSON struct {
+	Method  string            `json:"method"`
+	URL     string            `json:"url"`
+	Headers map[string]string `json:"headers"`
+	// Body is set when the body is UTF-8 text, BodyBase64 otherwise (a
+	// binary-mode event's binary data).
+	Body       *string `json:"body,omitempty"`
+	BodyBase64 string  `json:"body_base64,omitempty"`
+}
+
+// handleDeliveryRequest shows what the receiver gets: the method, URL,
+// headers and body of the delivery's next attempt, built by the attempt's
+// own code, with signatures, tokens and static header values masked.
+func (s *Server) handleDeliveryRequest(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathUUID(r, "id", "delivery")
+	if err != nil {
+		return err
+	}
+	d, err := s.store.DeliveryGet(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.authorizeDelivery(r, d); err != nil {
+		return err
+	}
+	if s.reqs == nil {
+		return herald.NotFound("request of delivery %s", id)
+	}
+	req, err := s.reqs.DeliveryRequest(r.Context(), d)
+	if err != nil {
+		return err
+	}
+	out := requestJSON{Method: req.Method, URL: req.URL, Headers: make(map[string]string, len(req.Header))}
+	for k, v := range req.Header {
+		out.Headers[k] = strings.Join(v, ", ")
+	}
+	if utf8.Valid(req.Body) {
+		b := string(req.Body)
+		out.Body = &b
+	} else {
+		out.BodyBase64 = base64.StdEncoding.EncodeToString(req.Body)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -69,8 +69,9 @@ var responseTypes = map[string]any{
 	"GET /v1/consumer-groups/{name}/instances/{instance}/events 200 application/cloudevents-batch+json": openapitest.Raw(
 		"the stored events as the pull engine renders them (pull.Delivery.Event), joined into a JSON array"),
 
-	"GET /v1/deliveries/{id} 200 application/json":        deliveryJSON{},
-	"POST /v1/deliveries/{id}/retry 202 application/json": deliveryJSON{},
+	"GET /v1/deliveries/{id} 200 application/json":         deliveryJSON{},
+	"POST /v1/deliveries/{id}/retry 202 application/json":  deliveryJSON{},
+	"GET /v1/deliveries/{id}/request 200 application/json": requestJSON{},
 
 	"POST /v1/signing-keys/rotate 200 application/json": signingKeyJSON{},
 

@@ -37,12 +37,20 @@ type Retrier interface {
 	StartVerification(ctx context.Context, endpoint uuid.UUID) error
 }
 
+// RequestDescriber shows the request a delivery's next attempt would
+// make (see delivery.Deliverer.Request).
+type RequestDescriber interface {
+	DeliveryRequest(ctx context.Context, d *herald.Delivery) (webhook.Request, error)
+}
+
 // Deps is what the server needs.
 type Deps struct {
 	Store   *postgres.Store
 	Catalog *catalog.Catalog
 	Ingest  *ingest.Service
 	Retrier Retrier
+	// Requests serves GET /v1/deliveries/{id}/request (nil: 404).
+	Requests RequestDescriber
 	// Targets is the policy endpoint URLs are checked against at creation.
 	Targets webhook.TargetPolicy
 	Limits  cloudevents.Limits
@@ -91,6 +99,7 @@ type Server struct {
 	catalog *catalog.Catalog
 	ingest  *ingest.Service
 	retrier Retrier
+	reqs    RequestDescriber
 	targets webhook.TargetPolicy
 	limits  cloudevents.Limits
 	ready   func(ctx context.Context) error
@@ -116,7 +125,7 @@ type Server struct {
 // New builds the server and its routes.
 func New(d Deps) *Server {
 	s := &Server{
-		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, targets: d.Targets,
+		store: d.Store, catalog: d.Catalog, ingest: d.Ingest, retrier: d.Retrier, reqs: d.Requests, targets: d.Targets,
 		limits: d.Limits, ready: d.Ready, healthy: d.Healthy, jwks: d.JWKS, verify: d.VerifyEndpoints, rotate: d.RotateSigningKey, logger: d.Logger,
 		connectors: d.Connectors, runs: d.ConnectorRuns, groups: d.Groups, pull: d.Pull, publicURL: d.PublicURL,
 		integ: d.Integration, tokens: d.Tokens, pingInterval: d.PingInterval,
@@ -257,6 +266,7 @@ func (s *Server) routes() chi.Router {
 
 		r.Get("/deliveries/{id}", s.handle(s.handleDeliveryGet))
 		r.Post("/deliveries/{id}/retry", s.handle(s.handleDeliveryRetry))
+		r.Get("/deliveries/{id}/request", s.handle(s.handleDeliveryRequest))
 
 		r.Get("/stats", s.handle(s.handleStats))
 	})
