@@ -342,8 +342,22 @@ func TestConsoleTenants(t *testing.T) {
 		t.Errorf("the new client's tenants: %v", ts)
 	}
 
+	// The platform admin reads a tenant's overview; its numbers are that
+	// tenant's.
+	e.produce(w, "1")
+	b.waitText(e.url+"/console?tenant="+w.tenant, "#events-in", "1")
+	if s := b.text("#overview-tenant"); s != "acme" {
+		t.Errorf("overview names tenant %q", s)
+	}
+
 	tenantAdmin := newTab(t)
 	tenantAdmin.signIn(e.url, w.admin)
+	// A tenant admin cannot read another tenant's overview.
+	globexID := ts[0].(map[string]any)["id"].(string)
+	tenantAdmin.open(e.url + "/console?tenant=" + globexID)
+	if s := tenantAdmin.text("main"); !strings.Contains(s, "403") && !strings.Contains(s, "404") {
+		t.Errorf("another tenant's overview for a tenant admin: %q", s)
+	}
 	if n := tenantAdmin.count(`nav a[href="/console/tenants"]`); n != 0 {
 		t.Error("a tenant admin is offered the tenants page")
 	}

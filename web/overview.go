@@ -113,12 +113,16 @@ func barChart(title string, at []time.Time, values [][]int64, classes, names []s
 
 // overviewPage is the console's home.
 type overviewPage struct {
-	Window  string
-	Label   string
-	Windows []struct{ Window, Bucket, Label string }
-	Stats   statsWire
-	Events  chart
-	Out     chart
+	// Tenant is the tenant a platform admin chose on the tenants page
+	// ("": the caller's own); its name is shown.
+	Tenant     string
+	TenantName string
+	Window     string
+	Label      string
+	Windows    []struct{ Window, Bucket, Label string }
+	Stats      statsWire
+	Events     chart
+	Out        chart
 }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
@@ -129,8 +133,18 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) error {
 			p.Window, bucket, p.Label = win.Window, win.Bucket, win.Label
 		}
 	}
-	if err := h.get(r.Context(), "/v1/stats", url.Values{"window": {p.Window}, "bucket": {bucket}}, &p.Stats); err != nil {
+	// The API decides who may read which tenant's numbers (platform
+	// admins any, others their own).
+	p.Tenant = r.URL.Query().Get("tenant")
+	if err := h.get(r.Context(), "/v1/stats", url.Values{"window": {p.Window}, "bucket": {bucket}, "tenant": {p.Tenant}}, &p.Stats); err != nil {
 		return err
+	}
+	if p.Tenant != "" {
+		var t tenantWire
+		if err := h.get(r.Context(), "/v1/tenants/"+url.PathEscape(p.Tenant), nil, &t); err != nil {
+			return err
+		}
+		p.TenantName = t.Name
 	}
 	at := make([]time.Time, len(p.Stats.Series))
 	in := make([][]int64, len(p.Stats.Series))
