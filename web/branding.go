@@ -51,24 +51,38 @@ func (h *Handler) brandCSS(w http.ResponseWriter, r *http.Request) error {
 // textOn is the text colour, black or white, with the higher WCAG
 // contrast on a background of #rrggbb.
 func textOn(bg string) string {
-	lum := func(hex string) float64 {
-		v, _ := strconv.ParseUint(hex, 16, 8)
+	if contrast(bg, "#ffffff") >= contrast(bg, "#000000") {
+		return "#ffffff"
+	}
+	return "#000000"
+}
+
+// luminance is the WCAG 2 relative luminance of #rrggbb (0 for anything
+// else, which contrasts as black).
+func luminance(hex string) float64 {
+	hex = strings.TrimPrefix(hex, "#")
+	if len(hex) != 6 {
+		return 0
+	}
+	channel := func(h string) float64 {
+		v, _ := strconv.ParseUint(h, 16, 8)
 		c := float64(v) / 255
 		if c <= 0.03928 {
 			return c / 12.92
 		}
 		return math.Pow((c+0.055)/1.055, 2.4)
 	}
-	bg = strings.TrimPrefix(bg, "#")
-	if len(bg) != 6 {
-		return "#ffffff"
+	return 0.2126*channel(hex[0:2]) + 0.7152*channel(hex[2:4]) + 0.0722*channel(hex[4:6])
+}
+
+// contrast is the WCAG 2 contrast ratio of two #rrggbb colours, from 1 to
+// 21; body text needs 4.5 (level AA).
+func contrast(a, b string) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
 	}
-	l := 0.2126*lum(bg[0:2]) + 0.7152*lum(bg[2:4]) + 0.0722*lum(bg[4:6])
-	// Contrast with white: 1.05/(l+0.05); with black: (l+0.05)/0.05.
-	if 1.05/(l+0.05) >= (l+0.05)/0.05 {
-		return "#ffffff"
-	}
-	return "#000000"
+	return (la + 0.05) / (lb + 0.05)
 }
 
 // portalSettings is the console's portal page: the branding and the form

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +165,52 @@ func TestSecureCookies(t *testing.T) {
 		}
 		if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("CSP %q", csp)
+		}
+	}
+}
+
+// TestStylesheetContrast holds the stylesheet's text colours to WCAG AA
+// (4.5:1) on every background they are used on, and the charts' bars to
+// 3:1 (non-text graphics) on the card.
+func TestStylesheetContrast(t *testing.T) {
+	css, err := os.ReadFile("static/herald.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{}
+	for _, m := range regexp.MustCompile(`--([a-z-]+):\s*#([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\b`).FindAllStringSubmatch(string(css), -1) {
+		hex := m[2]
+		if len(hex) == 3 { // #abc is #aabbcc
+			hex = string([]byte{hex[0], hex[0], hex[1], hex[1], hex[2], hex[2]})
+		}
+		vars[m[1]] = "#" + hex
+	}
+	color := func(c string) string {
+		if strings.HasPrefix(c, "#") {
+			if !strings.Contains(string(css), c) {
+				t.Errorf("%s is not in the stylesheet any more: update this test", c)
+			}
+			return c
+		}
+		v, ok := vars[c]
+		if !ok {
+			t.Fatalf("no --%s in the stylesheet", c)
+		}
+		return v
+	}
+	for _, p := range []struct {
+		fg, bg string
+		min    float64
+	}{
+		{"fg", "bg", 4.5}, {"fg", "card", 4.5}, {"muted", "bg", 4.5}, {"muted", "card", 4.5},
+		{"accent", "card", 4.5}, {"accent", "bg", 4.5}, {"accent-fg", "accent", 4.5},
+		{"ok", "ok-bg", 4.5}, {"bad", "bad-bg", 4.5}, {"bad", "card", 4.5}, {"ok", "card", 4.5},
+		{"fg", "#e8ebef", 4.5}, {"fg", "#f1f3f5", 4.5}, {"fg", "#fff7e0", 4.5}, {"fg", "bad-bg", 4.5},
+		{"accent-fg", "#14263b", 4.5}, {"accent-fg", "#23324a", 4.5},
+		{"#0b5cad", "card", 3}, {"#2b8a3e", "card", 3}, {"#c92a2a", "card", 3},
+	} {
+		if r := contrast(color(p.fg), color(p.bg)); r < p.min {
+			t.Errorf("%s on %s: contrast %.2f, want at least %.1f", p.fg, p.bg, r, p.min)
 		}
 	}
 }
