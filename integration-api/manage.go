@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
 )
 
@@ -126,12 +127,21 @@ func (h *Handler) handleList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	is, err := h.Store.IntegrationList(r.Context(), tenant)
+	var after postgres.PageKey
+	limit, err := httpjson.PageLimit(r, 250)
+	if err == nil {
+		err = httpjson.DecodeCursor(r, &after)
+	}
+	if err != nil {
+		return err
+	}
+	is, err := h.Store.IntegrationList(r.Context(), tenant, after, limit)
 	if err != nil {
 		return err
 	}
 	now := h.now()
-	out := httpjson.ListOf(is, func(i *herald.Integration) integrationJSON { return toIntegrationJSON(i, now) })
+	out := httpjson.PageOf(is, func(i *herald.Integration) integrationJSON { return toIntegrationJSON(i, now) }, limit,
+		func(i *herald.Integration) postgres.PageKey { return postgres.PageKey{Time: i.CreatedAt, ID: i.ID} })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -13,7 +13,7 @@ import (
 // against it.
 var responseTypes = map[string]any{
 	"POST /v1/integrations 201 application/json":                       integrationIssuedJSON{},
-	"GET /v1/integrations 200 application/json":                        httpjson.List[integrationJSON]{},
+	"GET /v1/integrations 200 application/json":                        httpjson.Page[integrationJSON]{},
 	"GET /v1/integrations/{id} 200 application/json":                   integrationJSON{},
 	"POST /v1/integrations/{id}/secret/rotate 200 application/json":    integrationIssuedJSON{},
 	"GET /v1/integrations/{id}/access-log 200 application/json":        accessPageJSON{},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -152,4 +153,43 @@ func (r *recorder) Write(b []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	return r.body.Write(b)
+}
+
+// pageSize is how many rows a list page shows.
+const pageSize = 50
+
+// pickerSize bounds the choices a form's picker (a select of clients or
+// types) loads: the API's largest page.
+const pickerSize = 250
+
+// getPage asks the API for the page of a list that r's ?cursor= names
+// (the first without one), pageSize rows, with the list's filters in
+// query, and returns with it the next page's cursor ("" on the last page).
+func getPage[T any](h *Handler, r *http.Request, path string, query url.Values) ([]T, string, error) {
+	q := url.Values{}
+	for k, v := range query {
+		q[k] = v
+	}
+	q.Set("limit", strconv.Itoa(pageSize))
+	q.Set("cursor", r.URL.Query().Get("cursor"))
+	var out listOf[T]
+	if err := h.get(r.Context(), path, q, &out); err != nil {
+		return nil, "", err
+	}
+	return out.Data, out.NextCursor, nil
+}
+
+// pageLink is the link to a list page's next page: the page's path with
+// its filters (empty ones left out) and the cursor; "" without a cursor.
+func pageLink(path string, filters url.Values, cursor string) string {
+	if cursor == "" {
+		return ""
+	}
+	q := url.Values{"cursor": {cursor}}
+	for k, v := range filters {
+		if len(v) > 0 && v[0] != "" {
+			q[k] = v
+		}
+	}
+	return path + "?" + q.Encode()
 }

@@ -115,7 +115,7 @@ func (h *Handler) showPortalSettings(w http.ResponseWriter, r *http.Request, sta
 		return err
 	}
 	var cs listOf[clientWire]
-	if err := h.get(r.Context(), "/v1/clients", nil, &cs); err != nil {
+	if err := h.get(r.Context(), "/v1/clients", url.Values{"limit": {strconv.Itoa(pickerSize)}}, &cs); err != nil {
 		return err
 	}
 	for _, c := range cs.Data {

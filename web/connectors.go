@@ -84,11 +84,12 @@ const defaultConnectorCode = `async ({event, config, request}) => {
 }`
 
 func (h *Handler) connectorList(w http.ResponseWriter, r *http.Request) error {
-	var cs listOf[connectorWire]
-	if err := h.get(r.Context(), "/v1/connectors", nil, &cs); err != nil {
+	cs, cursor, err := getPage[connectorWire](h, r, "/v1/connectors", nil)
+	if err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "console/connectors", view{Title: "Connectors", Section: "connectors", Data: cs.Data})
+	next := pageLink("/console/connectors", nil, cursor)
+	h.render(w, r, http.StatusOK, "console/connectors", view{Title: "Connectors", Section: "connectors", Data: cs, Next: next})
 	return nil
 }
 

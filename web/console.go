@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -64,24 +63,15 @@ type deadLettersPage struct {
 	Next     string
 }
 
-// deadLetterPage is how many dead letters a page shows.
-const deadLetterPage = 50
-
 func (h *Handler) deadLetters(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	p := deadLettersPage{Endpoint: q.Get("endpoint"), Type: q.Get("type")}
-	var out listOf[deadEventWire]
-	err := h.get(r.Context(), "/v1/dead-events", url.Values{"endpoint": {p.Endpoint}, "type": {p.Type},
-		"until": {q.Get("until")}, "limit": {strconv.Itoa(deadLetterPage)}}, &out)
+	filters := url.Values{"endpoint": {p.Endpoint}, "type": {p.Type}}
+	events, cursor, err := getPage[deadEventWire](h, r, "/v1/dead-events", filters)
 	if err != nil {
 		return err
 	}
-	p.Events = out.Data
-	if len(out.Data) == deadLetterPage {
-		last := out.Data[len(out.Data)-1].CreatedAt
-		p.Next = "/console/dead-letters?" + url.Values{"endpoint": {p.Endpoint}, "type": {p.Type},
-			"until": {last.UTC().Format(time.RFC3339Nano)}}.Encode()
-	}
+	p.Events, p.Next = events, pageLink("/console/dead-letters", filters, cursor)
 	notice := ""
 	if q.Get("done") == "redrive" {
 		notice = "The dead letter was redriven: it is being delivered again."
@@ -121,11 +111,14 @@ func (h *Handler) showClients(w http.ResponseWriter, r *http.Request, status int
 	if p.Tenant == "" {
 		p.Tenant = r.PostFormValue("tenant")
 	}
-	var cs listOf[clientWire]
-	if err := h.get(r.Context(), "/v1/clients", url.Values{"tenant": {p.Tenant}}, &cs); err != nil {
+	filters := url.Values{"tenant": {p.Tenant}}
+	cs, cursor, err := getPage[clientWire](h, r, "/v1/clients", filters)
+	if err != nil {
 		return err
 	}
-	p.Clients = cs.Data
+	p.Clients = cs
+	// Also after a POST (create, rotate, revoke): the list's own page.
+	next := pageLink("/console/clients", filters, cursor)
 	if p.Tenant != "" {
 		var t tenantWire
 		if err := h.get(r.Context(), "/v1/tenants/"+url.PathEscape(p.Tenant), nil, &t); err != nil {
@@ -133,7 +126,7 @@ func (h *Handler) showClients(w http.ResponseWriter, r *http.Request, status int
 		}
 		p.TenantName = t.Name
 	}
-	h.render(w, r, status, "console/clients", view{Title: "Clients", Section: "clients", Notice: notice, Data: p})
+	h.render(w, r, status, "console/clients", view{Title: "Clients", Section: "clients", Notice: notice, Data: p, Next: next})
 	return nil
 }
 

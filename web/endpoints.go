@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,19 +62,15 @@ func (h *Handler) endpointList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status int, f endpointForm) error {
-	var eps listOf[endpointWire]
-	err := h.get(r.Context(), "/v1/endpoints", url.Values{"limit": {"50"}, "cursor": {r.URL.Query().Get("cursor")}}, &eps)
+	eps, cursor, err := getPage[endpointWire](h, r, "/v1/endpoints", nil)
 	if err != nil {
 		return err
 	}
-	next := ""
-	if eps.NextCursor != "" {
-		next = base(r) + "/endpoints?cursor=" + url.QueryEscape(eps.NextCursor)
-	}
+	next := pageLink(base(r)+"/endpoints", nil, cursor)
 	ss := sessionFrom(r.Context())
 	if !ss.Portal() {
 		var clients listOf[clientWire]
-		if err := h.get(r.Context(), "/v1/clients", nil, &clients); err != nil {
+		if err := h.get(r.Context(), "/v1/clients", url.Values{"limit": {strconv.Itoa(pickerSize)}}, &clients); err != nil {
 			return err
 		}
 		for _, c := range clients.Data {
@@ -83,12 +80,12 @@ func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status i
 		}
 	}
 	var types listOf[eventTypeWire]
-	if err := h.get(r.Context(), "/v1/event-types", url.Values{"consumable": {"true"}}, &types); err != nil {
+	if err := h.get(r.Context(), "/v1/event-types", url.Values{"consumable": {"true"}, "limit": {strconv.Itoa(pickerSize)}}, &types); err != nil {
 		return err
 	}
 	f.Catalog = types.Data
 	h.render(w, r, status, "endpoints", view{Title: "Endpoints", Section: "endpoints",
-		Data: endpointsPage{Base: base(r), Endpoints: eps.Data, Form: f, Next: next}})
+		Data: endpointsPage{Base: base(r), Endpoints: eps, Form: f, Next: next}})
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -48,11 +49,12 @@ const defaultSchema = `{
 }`
 
 func (h *Handler) eventTypeList(w http.ResponseWriter, r *http.Request) error {
-	var types listOf[eventTypeWire]
-	if err := h.get(r.Context(), "/v1/event-types", nil, &types); err != nil {
+	types, cursor, err := getPage[eventTypeWire](h, r, "/v1/event-types", nil)
+	if err != nil {
 		return err
 	}
-	h.render(w, r, http.StatusOK, "console/event-types", view{Title: "Event types", Section: "event-types", Data: types.Data})
+	next := pageLink("/console/event-types", nil, cursor)
+	h.render(w, r, http.StatusOK, "console/event-types", view{Title: "Event types", Section: "event-types", Data: types, Next: next})
 	return nil
 }
 
@@ -76,7 +78,7 @@ func (h *Handler) eventTypeShow(w http.ResponseWriter, r *http.Request) error {
 // producers and consumers from, and the stored versions.
 func (h *Handler) showEventType(w http.ResponseWriter, r *http.Request, status int, f *eventTypeForm) error {
 	var clients listOf[clientWire]
-	if err := h.get(r.Context(), "/v1/clients", nil, &clients); err != nil {
+	if err := h.get(r.Context(), "/v1/clients", url.Values{"limit": {strconv.Itoa(pickerSize)}}, &clients); err != nil {
 		return err
 	}
 	f.Clients = clients.Data

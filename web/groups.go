@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -50,7 +51,7 @@ type groupsPage struct {
 
 func (h *Handler) groupList(w http.ResponseWriter, r *http.Request) error {
 	var cs listOf[clientWire]
-	if err := h.get(r.Context(), "/v1/clients", nil, &cs); err != nil {
+	if err := h.get(r.Context(), "/v1/clients", url.Values{"limit": {strconv.Itoa(pickerSize)}}, &cs); err != nil {
 		return err
 	}
 	p := groupsPage{Client: r.URL.Query().Get("client")}

@@ -56,12 +56,13 @@ func (h *Handler) integrationList(w http.ResponseWriter, r *http.Request) error 
 }
 
 func (h *Handler) showIntegrations(w http.ResponseWriter, r *http.Request, status int, p integrationsPage, notice string) error {
-	var list listOf[integrationWire]
-	if err := h.get(r.Context(), "/v1/integrations", nil, &list); err != nil {
+	list, cursor, err := getPage[integrationWire](h, r, "/v1/integrations", nil)
+	if err != nil {
 		return err
 	}
-	p.Integrations = list.Data
-	h.render(w, r, status, "console/integrations", view{Title: "Integration credentials", Section: "integrations", Notice: notice, Data: p})
+	p.Integrations = list
+	h.render(w, r, status, "console/integrations", view{Title: "Integration credentials", Section: "integrations", Notice: notice, Data: p,
+		Next: pageLink("/console/integrations", nil, cursor)})
 	return nil
 }
 

@@ -74,6 +74,9 @@ type view struct {
 	// once, a done action).
 	Notice string
 	Data   any
+	// Next is the link to a list's next page, shown below the page ("":
+	// none).
+	Next string
 	// Brand is the portal's tenant branding (nil: Herald's look).
 	Brand *brandingWire
 }

@@ -68,15 +68,15 @@ type catalogEntry struct {
 }
 
 func (h *Handler) portalCatalog(w http.ResponseWriter, r *http.Request) error {
-	var types listOf[eventTypeWire]
-	if err := h.get(r.Context(), "/v1/event-types", url.Values{"consumable": {"true"}}, &types); err != nil {
+	types, cursor, err := getPage[eventTypeWire](h, r, "/v1/event-types", url.Values{"consumable": {"true"}})
+	if err != nil {
 		return err
 	}
-	entries := make([]catalogEntry, 0, len(types.Data))
-	for _, t := range types.Data {
+	entries := make([]catalogEntry, 0, len(types))
+	for _, t := range types {
 		entries = append(entries, catalogEntry{Type: t, Example: exampleEvent(t)})
 	}
-	h.render(w, r, http.StatusOK, "portal/catalog", view{Title: "Event catalogue", Section: "catalog", Data: entries})
+	h.render(w, r, http.StatusOK, "portal/catalog", view{Title: "Event catalogue", Section: "catalog", Data: entries, Next: pageLink("/portal", nil, cursor)})
 	return nil
 }
 

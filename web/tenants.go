@@ -25,12 +25,13 @@ func (h *Handler) showTenants(w http.ResponseWriter, r *http.Request, status int
 	if !sessionFrom(r.Context()).Principal.PlatformAdmin {
 		return errNotFound
 	}
-	var ts listOf[tenantWire]
-	if err := h.get(r.Context(), "/v1/tenants", nil, &ts); err != nil {
+	ts, cursor, err := getPage[tenantWire](h, r, "/v1/tenants", nil)
+	if err != nil {
 		return err
 	}
-	p.Tenants = ts.Data
-	h.render(w, r, status, "console/tenants", view{Title: "Tenants", Section: "tenants", Notice: notice, Data: p})
+	p.Tenants = ts
+	h.render(w, r, status, "console/tenants", view{Title: "Tenants", Section: "tenants", Notice: notice, Data: p,
+		Next: pageLink("/console/tenants", nil, cursor)})
 	return nil
 }
 

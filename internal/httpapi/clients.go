@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 )
 
 type clientJSON struct {
@@ -102,11 +103,16 @@ func (s *Server) handleClientList(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	cs, err := s.store.ClientList(r.Context(), tenant)
+	limit, after, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	out := httpjson.ListOf(cs, toClientJSON)
+	cs, err := s.store.ClientList(r.Context(), tenant, after, limit)
+	if err != nil {
+		return err
+	}
+	out := httpjson.PageOf(cs, toClientJSON, limit,
+		func(c *herald.Client) postgres.PageKey { return postgres.PageKey{Time: c.CreatedAt, ID: c.ID} })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

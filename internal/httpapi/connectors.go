@@ -13,6 +13,7 @@ import (
 	"github.com/heraldhq/herald/connectors"
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
 )
 
@@ -239,11 +240,16 @@ func (s *Server) handleConnectorList(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	cs, err := s.store.ConnectorList(r.Context(), tenant, client)
+	limit, after, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	out := httpjson.ListOf(cs, toConnectorJSON)
+	cs, err := s.store.ConnectorList(r.Context(), tenant, client, after, limit)
+	if err != nil {
+		return err
+	}
+	out := httpjson.PageOf(cs, toConnectorJSON, limit,
+		func(c *herald.Connector) postgres.PageKey { return postgres.PageKey{Name: c.Name, ID: c.ID} })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -155,6 +155,9 @@ func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) err
 		}
 		f.Limit = n
 	}
+	if httpjson.DecodeCursor(r, &f.After) != nil {
+		ve.Add("cursor", "format", "use the next_cursor of the previous page")
+	}
 	if err := ve.Err(); err != nil {
 		return err
 	}
@@ -162,7 +165,11 @@ func (s *Server) handleDeadEventList(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out := httpjson.List[deadEventJSON]{Data: make([]deadEventJSON, 0, len(dead))}
+	out := httpjson.Page[deadEventJSON]{Data: make([]deadEventJSON, 0, len(dead))}
+	if len(dead) == f.Limit {
+		last := dead[len(dead)-1]
+		out.NextCursor = httpjson.EncodeCursor(postgres.PageKey{Time: last.CreatedAt, ID: last.ID})
+	}
 	for _, d := range dead {
 		if _, ok := names[d.GroupID]; !ok && d.GroupID != uuid.Nil {
 			if g, err := s.store.ConsumerGroupByID(r.Context(), d.GroupID); err == nil {

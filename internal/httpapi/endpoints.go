@@ -1,11 +1,8 @@
 package httpapi
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -13,6 +10,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 )
 
 type endpointJSON struct {
@@ -160,60 +158,18 @@ func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	// Paged when a limit is given; without one, every endpoint, as the
-	// list always answered.
-	limit := 0
-	if r.URL.Query().Get("limit") != "" {
-		if limit, err = parseLimit(r, 0, 250); err != nil {
-			return err
-		}
-	}
-	afterTime, afterID, err := endpointCursor(r.URL.Query().Get("cursor"))
+	limit, after, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	eps, err := s.store.EndpointList(r.Context(), tenant, client, afterTime, afterID, limit)
+	eps, err := s.store.EndpointList(r.Context(), tenant, client, after, limit)
 	if err != nil {
 		return err
 	}
-	out := endpointPageJSON{Data: make([]endpointJSON, 0, len(eps))}
-	for _, e := range eps {
-		out.Data = append(out.Data, toEndpointJSON(e))
-	}
-	if limit > 0 && len(eps) == limit {
-		last := eps[len(eps)-1]
-		out.NextCursor = base64.RawURLEncoding.EncodeToString(
-			[]byte(strconv.FormatInt(last.CreatedAt.UnixMicro(), 10) + "." + last.ID.String()))
-	}
+	out := httpjson.PageOf(eps, toEndpointJSON, limit,
+		func(e *herald.Endpoint) postgres.PageKey { return postgres.PageKey{Time: e.CreatedAt, ID: e.ID} })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
-}
-
-// endpointPageJSON is a list of endpoints; next_cursor is set when a page
-// asked for with limit is full.
-type endpointPageJSON struct {
-	Data       []endpointJSON `json:"data"`
-	NextCursor string         `json:"next_cursor,omitempty"`
-}
-
-// endpointCursor reads a next_cursor of the endpoint list: where the
-// previous page ended (creation time, id).
-func endpointCursor(c string) (time.Time, uuid.UUID, error) {
-	if c == "" {
-		return time.Time{}, uuid.Nil, nil
-	}
-	bad := herald.Invalid("cursor", "format", "use the next_cursor of the previous page")
-	raw, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return time.Time{}, uuid.Nil, bad
-	}
-	us, id, ok := strings.Cut(string(raw), ".")
-	n, err1 := strconv.ParseInt(us, 10, 64)
-	uid, err2 := uuid.Parse(id)
-	if !ok || err1 != nil || err2 != nil {
-		return time.Time{}, uuid.Nil, bad
-	}
-	return time.UnixMicro(n), uid, nil
 }
 
 // visibleEndpoint loads the endpoint of the path (see visibleOwned).

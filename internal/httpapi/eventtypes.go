@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 	"github.com/heraldhq/herald/internal/route"
 	"github.com/heraldhq/herald/internal/schema"
 )
@@ -275,16 +276,42 @@ func (s *Server) handleEventTypeList(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	ts, err := s.store.EventTypeList(r.Context())
+	limit, err := httpjson.PageLimit(r, maxPage)
 	if err != nil {
 		return err
 	}
-	p := principal(r)
-	if consumable {
-		// The catalogue a subscriber picks from: the one consume rule.
-		ts = slices.DeleteFunc(ts, func(t *herald.EventType) bool { return !t.MayConsume(p.Client, p.PlatformAdmin) })
+	var after postgres.PageKey
+	if err := httpjson.DecodeCursor(r, &after); err != nil {
+		return err
 	}
-	out := httpjson.ListOf(ts, func(t *herald.EventType) eventTypeJSON { return toEventTypeJSON(t, p) })
+	p := principal(r)
+	keep := func(t *herald.EventType) bool {
+		// The catalogue a subscriber picks from: the one consume rule.
+		return !consumable || t.MayConsume(p.Client, p.PlatformAdmin)
+	}
+	// The consume rule is Go's, so a page is filled by reading on past
+	// the types it drops, until it is full or the types run out.
+	var ts []*herald.EventType
+	for {
+		batch, err := s.store.EventTypePage(r.Context(), after, limit)
+		if err != nil {
+			return err
+		}
+		for _, t := range batch {
+			after = postgres.PageKey{Name: t.Name}
+			if keep(t) {
+				ts = append(ts, t)
+				if len(ts) == limit {
+					break
+				}
+			}
+		}
+		if limit == 0 || len(batch) < limit || len(ts) == limit {
+			break
+		}
+	}
+	out := httpjson.PageOf(ts, func(t *herald.EventType) eventTypeJSON { return toEventTypeJSON(t, p) }, limit,
+		func(t *herald.EventType) postgres.PageKey { return postgres.PageKey{Name: t.Name} })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

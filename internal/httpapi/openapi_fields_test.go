@@ -22,15 +22,15 @@ var responseTypes = map[string]any{
 	"POST /webhook-verifications/{id}/{token} 200 application/json": statusJSON{},
 
 	"POST /v1/tenants 201 application/json":       tenantJSON{},
-	"GET /v1/tenants 200 application/json":        httpjson.List[tenantJSON]{},
+	"GET /v1/tenants 200 application/json":        httpjson.Page[tenantJSON]{},
 	"GET /v1/tenants/{id} 200 application/json":   tenantJSON{},
 	"PATCH /v1/tenants/{id} 200 application/json": tenantJSON{},
 
 	"POST /v1/clients 201 application/json":     clientCreatedJSON{},
-	"GET /v1/clients 200 application/json":      httpjson.List[clientJSON]{},
+	"GET /v1/clients 200 application/json":      httpjson.Page[clientJSON]{},
 	"GET /v1/clients/{id} 200 application/json": clientJSON{},
 
-	"GET /v1/event-types 200 application/json":                           httpjson.List[eventTypeJSON]{},
+	"GET /v1/event-types 200 application/json":                           httpjson.Page[eventTypeJSON]{},
 	"GET /v1/event-types/{type} 200 application/json":                    eventTypeJSON{},
 	"PUT /v1/event-types/{type} 200 application/json":                    eventTypeJSON{},
 	"PUT /v1/event-types/{type} 201 application/json":                    eventTypeJSON{},
@@ -44,7 +44,7 @@ var responseTypes = map[string]any{
 	"POST /v1/test-events 202 application/json": acceptedJSON{},
 
 	"POST /v1/endpoints 201 application/json":                    endpointCreatedJSON{},
-	"GET /v1/endpoints 200 application/json":                     endpointPageJSON{},
+	"GET /v1/endpoints 200 application/json":                     httpjson.Page[endpointJSON]{},
 	"GET /v1/endpoints/{id} 200 application/json":                endpointJSON{},
 	"PATCH /v1/endpoints/{id} 200 application/json":              endpointJSON{},
 	"POST /v1/endpoints/{id}/disable 200 application/json":       endpointJSON{},
@@ -64,7 +64,7 @@ var responseTypes = map[string]any{
 	"POST /v1/consumer-groups/{name}/seek 200 application/json":                      groupJSON{},
 	"POST /v1/consumer-groups/{name}/instances 201 application/json":                 instanceJSON{},
 	"POST /v1/consumer-groups/{name}/instances/{instance}/dead 201 application/json": httpjson.List[deadEventJSON]{},
-	"GET /v1/dead-events 200 application/json":                                       httpjson.List[deadEventJSON]{},
+	"GET /v1/dead-events 200 application/json":                                       httpjson.Page[deadEventJSON]{},
 	"POST /v1/consume/tokens 201 application/json":                                   tokenJSON{},
 	"GET /v1/consumer-groups/{name}/instances/{instance}/events 200 application/cloudevents-batch+json": openapitest.Raw(
 		"the stored events as the pull engine renders them (pull.Delivery.Event), joined into a JSON array"),
@@ -78,7 +78,7 @@ var responseTypes = map[string]any{
 	"GET /v1/stats 200 application/json": statsJSON{},
 
 	"POST /v1/connectors 201 application/json":                connectorJSON{},
-	"GET /v1/connectors 200 application/json":                 httpjson.List[connectorJSON]{},
+	"GET /v1/connectors 200 application/json":                 httpjson.Page[connectorJSON]{},
 	"GET /v1/connectors/{id} 200 application/json":            connectorJSON{},
 	"PATCH /v1/connectors/{id} 200 application/json":          connectorJSON{},
 	"POST /v1/connectors/{id}/test 200 application/json":      runResultJSON{},

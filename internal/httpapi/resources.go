@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/heraldhq/herald/internal/herald"
+	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 )
 
 // receivingClient resolves the client a new endpoint or connector receives
@@ -100,6 +102,20 @@ func pageCursor(r *http.Request) (uuid.UUID, error) {
 		return uuid.Nil, herald.Invalid("cursor", "format", "use the next_cursor of the previous page")
 	}
 	return id, nil
+}
+
+// maxPage is the largest page a paged list gives.
+const maxPage = 250
+
+// pageParams reads a paged list's ?limit= (0, everything, when absent)
+// and ?cursor= (the first page when absent).
+func pageParams(r *http.Request) (int, postgres.PageKey, error) {
+	var after postgres.PageKey
+	limit, err := httpjson.PageLimit(r, maxPage)
+	if err == nil {
+		err = httpjson.DecodeCursor(r, &after)
+	}
+	return limit, after, err
 }
 
 // parseLimit reads ?limit= with a default and a maximum.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/herald"
 	"github.com/heraldhq/herald/internal/httpjson"
+	"github.com/heraldhq/herald/internal/postgres"
 )
 
 type tenantJSON struct {
@@ -143,11 +144,16 @@ func (s *Server) handleTenantList(w http.ResponseWriter, r *http.Request) error 
 		httpjson.Write(w, http.StatusOK, httpjson.List[tenantJSON]{Data: []tenantJSON{toTenantJSON(t)}})
 		return nil
 	}
-	ts, err := s.store.TenantList(r.Context())
+	limit, after, err := pageParams(r)
 	if err != nil {
 		return err
 	}
-	out := httpjson.ListOf(ts, toTenantJSON)
+	ts, err := s.store.TenantList(r.Context(), after, limit)
+	if err != nil {
+		return err
+	}
+	out := httpjson.PageOf(ts, toTenantJSON, limit,
+		func(t *herald.Tenant) postgres.PageKey { return postgres.PageKey{Name: t.Name} })
 	httpjson.Write(w, http.StatusOK, out)
 	return nil
 }

@@ -47,10 +47,12 @@ func (s *Store) ClientGet(ctx context.Context, id uuid.UUID) (*herald.Client, er
 }
 
 // ClientList returns the clients of one tenant, or of all tenants when
-// tenant is uuid.Nil.
-func (s *Store) ClientList(ctx context.Context, tenant uuid.UUID) ([]*herald.Client, error) {
+// tenant is uuid.Nil, oldest first: with limit > 0, a page of them after
+// the key (see PageKey; Time and ID).
+func (s *Store) ClientList(ctx context.Context, tenant uuid.UUID, after PageKey, limit int) ([]*herald.Client, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+clientColumns+` FROM clients
-		WHERE $1::uuid IS NULL OR tenant_id = $1 ORDER BY created_at, id`, nullUUID(tenant))
+		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2 OR (created_at, id) > ($3, $4))
+		ORDER BY created_at, id LIMIT $5`, nullUUID(tenant), after.IsZero(), after.Time, after.ID, limitArg(limit))
 	return collect(rows, err, "list clients", scanClient)
 }
 

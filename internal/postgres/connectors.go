@@ -101,11 +101,13 @@ func (s *Store) ConnectorGet(ctx context.Context, id uuid.UUID) (*herald.Connect
 }
 
 // ConnectorList lists connectors, of one tenant (uuid.Nil: all) and one
-// client (uuid.Nil: all of the tenant), by name.
-func (s *Store) ConnectorList(ctx context.Context, tenant, client uuid.UUID) ([]*herald.Connector, error) {
+// client (uuid.Nil: all of the tenant), by name: with limit > 0, a page of
+// them after the key (see PageKey; Name and ID).
+func (s *Store) ConnectorList(ctx context.Context, tenant, client uuid.UUID, after PageKey, limit int) ([]*herald.Connector, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+connectorColumns+` FROM connectors
 		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
-		ORDER BY name, id`, nullUUID(tenant), nullUUID(client))
+			AND ($3 OR (name, id) > ($4, $5))
+		ORDER BY name, id LIMIT $6`, nullUUID(tenant), nullUUID(client), after.IsZero(), after.Name, after.ID, limitArg(limit))
 	return collect(rows, err, "list connectors", s.scanConnector)
 }
 

@@ -116,7 +116,10 @@ type DeadEventFilter struct {
 	Type       string    // "": any
 	Since      time.Time // zero: any
 	Until      time.Time // zero: any
-	Limit      int
+	// After is where the page starts (see PageKey; Time and ID): the dead
+	// events listed after it, newest first.
+	After PageKey
+	Limit int
 }
 
 // DeadEventList returns the dead events a caller sees, newest first.
@@ -142,8 +145,10 @@ func (s *Store) DeadEventList(ctx context.Context, scope DeadEventScope, f DeadE
 			AND ($5 = '' OR type = $5)
 			AND ($6::timestamptz IS NULL OR created_at >= $6)
 			AND ($7::timestamptz IS NULL OR created_at < $7)
-		ORDER BY created_at DESC, id LIMIT $8`,
-		scope.ClientID, scope.AdminTenant, group, endpoint, f.Type, since, until, f.Limit)
+			AND ($9 OR (created_at, id) < ($10, $11))
+		ORDER BY created_at DESC, id DESC LIMIT $8`,
+		scope.ClientID, scope.AdminTenant, group, endpoint, f.Type, since, until, f.Limit,
+		f.After.IsZero(), f.After.Time, f.After.ID)
 	return collect(rows, err, "list dead events", scanDeadEvent)
 }
 

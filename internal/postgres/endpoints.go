@@ -153,24 +153,13 @@ func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint
 }
 
 // EndpointList returns the endpoints of a tenant (all tenants when tenant is
-// uuid.Nil), optionally only those of one client, newest first.
-//
-// With limit > 0 it returns a page: at most limit endpoints, those that
-// come after the endpoint created at afterTime with id afterID (zero: from
-// the start) in that order.
-func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID, afterTime time.Time, afterID uuid.UUID, limit int) ([]*herald.Endpoint, error) {
-	var lim *int
-	if limit > 0 {
-		lim = &limit
-	}
-	var after *time.Time
-	if !afterTime.IsZero() {
-		after = &afterTime
-	}
+// uuid.Nil), optionally only those of one client, newest first: with
+// limit > 0, a page of them after the key (see PageKey; Time and ID).
+func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID, after PageKey, limit int) ([]*herald.Endpoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
-			AND ($3::timestamptz IS NULL OR created_at < $3 OR (created_at = $3 AND id > $4))
-		ORDER BY created_at DESC, id LIMIT $5`, nullUUID(tenant), nullUUID(client), after, afterID, lim)
+			AND ($3 OR created_at < $4 OR (created_at = $4 AND id > $5))
+		ORDER BY created_at DESC, id LIMIT $6`, nullUUID(tenant), nullUUID(client), after.IsZero(), after.Time, after.ID, limitArg(limit))
 	eps, err := collect(rows, err, "list endpoints", s.scanEndpoint)
 	if err != nil {
 		return nil, err

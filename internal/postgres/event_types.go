@@ -135,6 +135,18 @@ func (s *Store) EventTypeList(ctx context.Context) ([]*herald.EventType, error) 
 	return s.eventTypeList(ctx, s.pool)
 }
 
+// EventTypePage returns up to limit types by name, after the key (see
+// PageKey; Name, unique), with their current schemas.
+func (s *Store) EventTypePage(ctx context.Context, after PageKey, limit int) ([]*herald.EventType, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+`
+		WHERE $1 OR t.name > $2 ORDER BY t.name LIMIT $3`, after.IsZero(), after.Name, limitArg(limit))
+	out, err := collect(rows, err, "list event types", scanEventType)
+	if err != nil {
+		return nil, err
+	}
+	return out, eventTypeThinFill(ctx, s.pool, out...)
+}
+
 func (s *Store) eventTypeList(ctx context.Context, db DBTX) ([]*herald.EventType, error) {
 	rows, err := db.Query(ctx, `SELECT `+eventTypeColumns+eventTypeFrom+` ORDER BY t.name`)
 	out, err := collect(rows, err, "list event types", scanEventType)

@@ -66,10 +66,12 @@ func (s *Store) IntegrationGetByKey(ctx context.Context, key string) (*herald.In
 }
 
 // IntegrationList returns a tenant's integrations (all tenants' when
-// tenant is uuid.Nil), oldest first.
-func (s *Store) IntegrationList(ctx context.Context, tenant uuid.UUID) ([]*herald.Integration, error) {
+// tenant is uuid.Nil), oldest first: with limit > 0, a page of them after
+// the key (see PageKey; Time and ID).
+func (s *Store) IntegrationList(ctx context.Context, tenant uuid.UUID, after PageKey, limit int) ([]*herald.Integration, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+integrationColumns+` FROM integrations
-		WHERE $1::uuid IS NULL OR tenant_id = $1 ORDER BY created_at, id`, nullUUID(tenant))
+		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2 OR (created_at, id) > ($3, $4))
+		ORDER BY created_at, id LIMIT $5`, nullUUID(tenant), after.IsZero(), after.Time, after.ID, limitArg(limit))
 	return collect(rows, err, "list integrations", scanIntegration)
 }
 

@@ -49,9 +49,11 @@ func (s *Store) TenantGet(ctx context.Context, id uuid.UUID) (*herald.Tenant, er
 	return t, translate(err, "tenant "+id.String())
 }
 
-// TenantList returns all tenants by name.
-func (s *Store) TenantList(ctx context.Context) ([]*herald.Tenant, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants ORDER BY name`)
+// TenantList returns all tenants by name: with limit > 0, a page of them
+// after the key (see PageKey; Name, unique).
+func (s *Store) TenantList(ctx context.Context, after PageKey, limit int) ([]*herald.Tenant, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants
+		WHERE $1 OR name > $2 ORDER BY name LIMIT $3`, after.IsZero(), after.Name, limitArg(limit))
 	return collect(rows, err, "list tenants", scanTenant)
 }
 
