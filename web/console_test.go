@@ -345,6 +345,10 @@ func TestConsoleTenants(t *testing.T) {
 	// The platform admin reads a tenant's overview; its numbers are that
 	// tenant's.
 	e.produce(w, "1")
+	b.open(e.url + "/console/tenants")
+	if href := b.attr(`#tenants a[href="/console?tenant=`+w.tenant+`"]`, "href"); href == "" {
+		t.Error("the tenants page has no link to acme's overview")
+	}
 	b.waitText(e.url+"/console?tenant="+w.tenant, "#events-in", "1")
 	if s := b.text("#overview-tenant"); s != "acme" {
 		t.Errorf("overview names tenant %q", s)

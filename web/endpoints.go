@@ -30,6 +30,8 @@ func base(r *http.Request) string {
 type endpointsPage struct {
 	Base      string
 	Endpoints []endpointWire
+	// Status filters the list ("": every status).
+	Status string
 	// Next is the link to the next page of endpoints ("" on the last).
 	Next string
 	Form endpointForm
@@ -62,11 +64,13 @@ func (h *Handler) endpointList(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status int, f endpointForm) error {
-	eps, cursor, err := getPage[endpointWire](h, r, "/v1/endpoints", nil)
+	shown := r.URL.Query().Get("status")
+	filters := url.Values{"status": {shown}}
+	eps, cursor, err := getPage[endpointWire](h, r, "/v1/endpoints", filters)
 	if err != nil {
 		return err
 	}
-	next := pageLink(base(r)+"/endpoints", nil, cursor)
+	next := pageLink(base(r)+"/endpoints", filters, cursor)
 	ss := sessionFrom(r.Context())
 	if !ss.Portal() {
 		var clients listOf[clientWire]
@@ -85,7 +89,7 @@ func (h *Handler) showEndpoints(w http.ResponseWriter, r *http.Request, status i
 	}
 	f.Catalog = types.Data
 	h.render(w, r, status, "endpoints", view{Title: "Endpoints", Section: "endpoints",
-		Data: endpointsPage{Base: base(r), Endpoints: eps, Form: f, Next: next}})
+		Data: endpointsPage{Base: base(r), Endpoints: eps, Status: shown, Form: f, Next: next}})
 	return nil
 }
 

@@ -50,4 +50,22 @@ func TestConsoleListPages(t *testing.T) {
 	if got := append(first, rest...); !slices.Equal(got, want) {
 		t.Errorf("the pages show %d clients:\n%v\nthe tenant has %d:\n%v", len(got), got, len(want), want)
 	}
+
+	// The endpoints page filters by status.
+	rc := newReceiver(t, 204)
+	var ids []string
+	for range 3 {
+		m := e.api(w.partnerA, "POST", "/v1/endpoints", map[string]any{"url": rc.url, "types": []string{w.typ}}, 201)
+		ids = append(ids, m["id"].(string))
+	}
+	e.api(w.partnerA, "POST", "/v1/endpoints/"+ids[1]+"/disable", nil, 200)
+	b.open(e.url + "/console/endpoints")
+	b.do(chromedp.SetValue(chromedp.CSS("#status-filter"), "disabled"))
+	b.click(`form.filters button[type="submit"]`, "main h1")
+	if n := b.count("main tbody tr"); n != 1 {
+		t.Errorf("status=disabled shows %d endpoints, want 1", n)
+	}
+	if href := b.attr("main tbody a", "href"); !strings.HasSuffix(href, ids[1]) {
+		t.Errorf("the disabled endpoint listed is %s, want %s", href, ids[1])
+	}
 }

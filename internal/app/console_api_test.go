@@ -262,6 +262,35 @@ func TestEndpointListPages(t *testing.T) {
 	if all := e.must(200, e.do(w.consumer, "GET", "/v1/endpoints", nil)); len(all["data"].([]any)) != 7 || all["next_cursor"] != nil {
 		t.Errorf("unpaged list: %v", all)
 	}
+
+	// The status filter, paged too.
+	for _, id := range []string{made[1], made[4], made[5]} {
+		e.must(200, e.do(w.consumer, "POST", "/v1/endpoints/"+id+"/disable", nil))
+	}
+	var disabled []string
+	for q := "/v1/endpoints?status=disabled&limit=2"; ; {
+		m := e.must(200, e.do(w.consumer, "GET", q, nil))
+		for _, ep := range m["data"].([]any) {
+			if st := ep.(map[string]any)["status"]; st != "disabled" {
+				t.Errorf("status=disabled lists a %v endpoint", st)
+			}
+			disabled = append(disabled, ep.(map[string]any)["id"].(string))
+		}
+		next, _ := m["next_cursor"].(string)
+		if next == "" {
+			break
+		}
+		q = "/v1/endpoints?status=disabled&limit=2&cursor=" + url.QueryEscape(next)
+	}
+	if want := []string{made[5], made[4], made[1]}; strings.Join(disabled, ",") != strings.Join(want, ",") {
+		t.Errorf("disabled endpoints %v, want %v", disabled, want)
+	}
+	if n := len(e.must(200, e.do(w.consumer, "GET", "/v1/endpoints?status=active", nil))["data"].([]any)); n != 4 {
+		t.Errorf("%d active endpoints, want 4", n)
+	}
+	if item := problemItem(t, e.must(422, e.do(w.consumer, "GET", "/v1/endpoints?status=broken", nil))); item["field"] != "status" || item["rule"] != "enum" {
+		t.Errorf("status=broken: %v", item)
+	}
 	for _, q := range []string{"limit=0", "limit=251", "limit=x", "limit=3&cursor=bm9wZQ"} {
 		item := problemItem(t, e.must(422, e.do(w.consumer, "GET", "/v1/endpoints?"+q, nil)))
 		if item["field"] != strings.SplitN(q, "=", 2)[0] && !(strings.Contains(q, "cursor") && item["field"] == "cursor") {

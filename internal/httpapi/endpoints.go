@@ -162,7 +162,13 @@ func (s *Server) handleEndpointList(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	eps, err := s.store.EndpointList(r.Context(), tenant, client, after, limit)
+	status := herald.EndpointStatus(r.URL.Query().Get("status"))
+	switch status {
+	case "", herald.EndpointActive, herald.EndpointPending, herald.EndpointDisabled:
+	default:
+		return herald.Invalid("status", "enum", "must be active, pending or disabled")
+	}
+	eps, err := s.store.EndpointList(r.Context(), tenant, client, status, after, limit)
 	if err != nil {
 		return err
 	}

@@ -153,13 +153,17 @@ func (s *Store) EndpointGet(ctx context.Context, id uuid.UUID) (*herald.Endpoint
 }
 
 // EndpointList returns the endpoints of a tenant (all tenants when tenant is
-// uuid.Nil), optionally only those of one client, newest first: with
-// limit > 0, a page of them after the key (see PageKey; Time and ID).
-func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID, after PageKey, limit int) ([]*herald.Endpoint, error) {
+// uuid.Nil), optionally only those of one client and of one status (""
+// for any), newest first: with limit > 0, a page of them after the key
+// (see PageKey; Time and ID).
+func (s *Store) EndpointList(ctx context.Context, tenant, client uuid.UUID, status herald.EndpointStatus,
+	after PageKey, limit int) ([]*herald.Endpoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+endpointColumns+` FROM endpoints
 		WHERE ($1::uuid IS NULL OR tenant_id = $1) AND ($2::uuid IS NULL OR client_id = $2)
+			AND ($7 = '' OR status = $7)
 			AND ($3 OR created_at < $4 OR (created_at = $4 AND id > $5))
-		ORDER BY created_at DESC, id LIMIT $6`, nullUUID(tenant), nullUUID(client), after.IsZero(), after.Time, after.ID, limitArg(limit))
+		ORDER BY created_at DESC, id LIMIT $6`, nullUUID(tenant), nullUUID(client), after.IsZero(), after.Time, after.ID,
+		limitArg(limit), string(status))
 	eps, err := collect(rows, err, "list endpoints", s.scanEndpoint)
 	if err != nil {
 		return nil, err
