@@ -24,7 +24,7 @@ func TestConsoleEndpointDeliveries(t *testing.T) {
 
 	b.open(e.url + "/console/endpoints")
 	b.do(b.fill("#url", rc.url), b.fill("#types", w.typ), chromedp.SetValue(chromedp.CSS("#client"), w.partnerAID))
-	b.click(`form[action="/console/endpoints"] button[type="submit"]`, "#new-secret")
+	b.click(`form[method="post"][action="/console/endpoints"] button[type="submit"]`, "#new-secret")
 	if s := b.text("#new-secret"); !strings.HasPrefix(s, "whsec_") {
 		t.Errorf("new endpoint's secret: %q", s)
 	}

@@ -44,7 +44,7 @@ func TestPortal(t *testing.T) {
 	if b.count("#client") != 0 {
 		t.Error("the portal offers to pick a client")
 	}
-	b.click(`form[action="/portal/endpoints"] button[type="submit"]`, "#new-secret")
+	b.click(`form[method="post"][action="/portal/endpoints"] button[type="submit"]`, "#new-secret")
 	eps := e.api(w.partnerA, "GET", "/v1/endpoints", nil, 200)["data"].([]any)
 	if len(eps) != 1 {
 		t.Fatalf("partner A's endpoints: %v", eps)
