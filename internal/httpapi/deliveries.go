@@ -118,16 +118,23 @@ func (s *Server) authorizeDelivery(r *http.Request, d *herald.Delivery) error {
 	return herald.NotFound("delivery %s", d.ID)
 }
 
-func (s *Server) handleDeliveryGet(w http.ResponseWriter, r *http.Request) error {
+// visibleDelivery loads the delivery of the path, if the caller may see it
+// (see authorizeDelivery).
+func (s *Server) visibleDelivery(r *http.Request) (*herald.Delivery, error) {
 	id, err := pathUUID(r, "id", "delivery")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d, err := s.store.DeliveryGet(r.Context(), id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.authorizeDelivery(r, d); err != nil {
+	return d, s.authorizeDelivery(r, d)
+}
+
+func (s *Server) handleDeliveryGet(w http.ResponseWriter, r *http.Request) error {
+	d, err := s.visibleDelivery(r)
+	if err != nil {
 		return err
 	}
 	httpjson.Write(w, http.StatusOK, toDeliveryJSON(d))
@@ -171,19 +178,12 @@ type requestJSON struct {
 // headers and body of the delivery's next attempt, built by the attempt's
 // own code, with signatures, tokens and static header values masked.
 func (s *Server) handleDeliveryRequest(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathUUID(r, "id", "delivery")
+	d, err := s.visibleDelivery(r)
 	if err != nil {
-		return err
-	}
-	d, err := s.store.DeliveryGet(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if err := s.authorizeDelivery(r, d); err != nil {
 		return err
 	}
 	if s.reqs == nil {
-		return herald.NotFound("request of delivery %s", id)
+		return herald.NotFound("request of delivery %s", d.ID)
 	}
 	req, err := s.reqs.DeliveryRequest(r.Context(), d)
 	if err != nil {
