@@ -210,7 +210,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.IngestBatch = float64(n) / o.Duration.Seconds()
 		say("ingest, batches of 100 x ~1 KB, schema on, 1 endpoint, %d clients: %.0f events/s%s",
 			o.BatchClients, rep.IngestBatch, ofFloor(rep.IngestBatch))
-		say("  %s%s", use, use.perEvent(n))
+		say("  %s", use.line(n))
 	}
 	if has("batch-bare") {
 		b.bare = true
@@ -221,7 +221,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.IngestBatchBare = float64(n) / o.Duration.Seconds()
 		say("ingest, batches of 100 x ~1 KB, schema on, no endpoint, %d clients: %.0f events/s%s",
 			o.BatchClients, rep.IngestBatchBare, ofFloor(rep.IngestBatchBare))
-		say("  %s%s", use, use.perEvent(n))
+		say("  %s", use.line(n))
 	}
 	if has("single") {
 		done := prof("ingest-single")
@@ -231,20 +231,19 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.SingleRequestP50, rep.SingleRequestP99 = pct(lat, 50), pct(lat, 99)
 		say("ingest, single-event requests, %d concurrent producers: %.0f events/s (request p50 %s, p99 %s)",
 			o.SingleClients, rep.IngestSingle, rep.SingleRequestP50, rep.SingleRequestP99)
-		say("  %s%s", use, use.perEvent(n))
+		say("  %s", use.line(n))
 	}
 
-	burnDown := func(name string) (rate float64, total, failed int64, use cpuUse, err error) {
+	burnDown := func(name string) (burnDownResult, error) {
 		return burnDownOf(ctx, a, rc, prof, name)
 	}
-	total, failed := int64(0), int64(0)
-	var use cpuUse
-	rep.Deliveries, total, failed, use, err = burnDown("deliveries")
+	bd, err := burnDown("deliveries")
 	if err != nil {
 		return nil, err
 	}
-	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s (%d failed)", total, rep.Deliveries, failed)
-	say("  %s%s", use, use.perEvent(int64(rep.Deliveries*use.seconds)))
+	rep.Deliveries = bd.rate
+	say("deliveries (burn-down of %d queued, loopback receiver, 500 workers): %.0f deliveries/s (%d failed)", bd.queued, bd.rate, bd.failed)
+	say("  %s", bd.cpu.line(bd.delivered))
 
 	// End to end: producers and deliveries at once, from the first event
 	// produced to the last signature-verified receipt.
@@ -258,7 +257,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.EndToEnd, rep.PeakRSSMB = r.rate, r.peakRSSMB
 		say("end to end, batches of 100, %d clients, 1 endpoint, deliveries running: %d events, first produce to last verified receipt %s: %.0f events/s%s; %d bad signatures; peak RSS of the process (server and load generator) %.0f MB",
 			o.BatchClients, r.events, r.span.Round(time.Millisecond), r.rate, ofFloor(r.rate), r.bad, r.peakRSSMB)
-		say("  %s%s", use, use.perEvent(r.events))
+		say("  %s", use.line(r.events))
 	}
 
 	// Ordered delivery: the same burn-down with the endpoint ordered, so each
@@ -271,13 +270,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		b.run(o.Duration, o.BatchClients, 100) // the backlog
-		rep.OrderedDeliveries, total, failed, use, err = burnDown("ordered")
+		bd, err := burnDown("ordered")
 		if err != nil {
 			return nil, err
 		}
+		rep.OrderedDeliveries = bd.rate
 		say("ordered deliveries (burn-down of %d queued over 1,000 partition keys): %.0f deliveries/s (%.2f x unordered, %d failed)",
-			total, rep.OrderedDeliveries, rep.OrderedDeliveries/rep.Deliveries, failed)
-		say("  %s%s", use, use.perEvent(int64(rep.OrderedDeliveries*use.seconds)))
+			bd.queued, bd.rate, bd.rate/rep.Deliveries, bd.failed)
+		say("  %s", bd.cpu.line(bd.delivered))
 		if _, err := b.call("PATCH", "/v1/endpoints/"+b.endpoint, b.consumer, map[string]any{"ordered": false}); err != nil {
 			return nil, err
 		}
@@ -298,7 +298,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		say("latency at %.0f events/s (%d events received of %d sent): p50 %s, p90 %s, p99 %s, max %s",
 			rep.LatencyRateSent, len(lats), sent, rep.LatencyP50, rep.LatencyP90, rep.LatencyP99, rep.LatencyMax)
 		say("  of which the producer's request (until 202): p50 %s, p99 %s", pct(reqLat, 50), pct(reqLat, 99))
-		say("  %s%s", use, use.perEvent(sent))
+		say("  %s", use.line(sent))
 		_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM river_job`).Scan(&rep.RiverJobsAtEnd)
 		say("river_job rows at the end: %d (completed jobs are cleaned after 10 minutes)", rep.RiverJobsAtEnd)
 	}
@@ -355,8 +355,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		say("growth: long polling, batch ingest and deliveries with 100,000 and with %d stored events", o.GrowthEvents)
 		burn := func(name string) (float64, error) {
-			rate, _, _, _, err := burnDown(name)
-			return rate, err
+			bd, err := burnDown(name)
+			return bd.rate, err
 		}
 		rep.PullGrowth, err = b.growth(ctx, a, 100_000, o.GrowthEvents, o.BatchClients, burn, say)
 		if err != nil {
@@ -371,38 +371,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			l.Rate/s.Rate, float64(l.FetchP50)/float64(s.FetchP50), l.Ingest/s.Ingest, l.Deliveries/s.Deliveries)
 	}
 	return rep, nil
-}
-
-// burnDownOf resumes deliveries and measures how fast the queued backlog
-// reaches the receiver rc; prof profiles it under name.
-func burnDownOf(ctx context.Context, a *app.App, rc *receiver, prof func(string) func() cpuUse, name string) (rate float64, total, failed int64, use cpuUse, err error) {
-	backlog := rc.count.Load()
-	if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&total); err != nil {
-		return 0, 0, 0, cpuUse{}, err
-	}
-	var failedBefore int64
-	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failedBefore)
-	done := prof(name)
-	start := time.Now()
-	if err := a.Queue().ResumeDeliveries(ctx); err != nil {
-		done()
-		return 0, 0, 0, cpuUse{}, err
-	}
-	deadline := start.Add(10 * time.Minute)
-	for i := 0; rc.count.Load()-backlog < total && time.Now().Before(deadline) && ctx.Err() == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
-		if i%50 == 49 { // deliveries that failed for good never reach the receiver
-			var pending int64
-			if err := a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'pending'`).Scan(&pending); err == nil && pending == 0 {
-				break
-			}
-		}
-	}
-	got := rc.count.Load() - backlog
-	rate = float64(got) / time.Since(start).Seconds()
-	use = done()
-	_ = a.Pool().QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&failed)
-	return rate, total, failed - failedBefore, use, nil
 }
 
 func pct(d []time.Duration, p int) time.Duration {

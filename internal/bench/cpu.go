@@ -121,21 +121,18 @@ func (s cpuSample) since() cpuUse {
 	return u
 }
 
-// String says how busy the machine was and who used it.
-func (u cpuUse) String() string {
+// line says how busy the machine was, who used it, and the CPU time per
+// unit of work (n units in the phase) in microseconds, with PostgreSQL's
+// share.
+func (u cpuUse) line(n int64) string {
 	if !u.ok {
 		return "CPU: not measured (no /proc)"
 	}
-	return fmt.Sprintf("CPU: %.2f cores busy (steal %.2f): this process %.2f (Herald, load generator, receiver), PostgreSQL %.2f, other %.2f",
+	s := fmt.Sprintf("CPU: %.2f cores busy (steal %.2f): this process %.2f (Herald, load generator, receiver), PostgreSQL %.2f, other %.2f",
 		u.busy, u.steal, u.herald, u.pg, u.other)
-}
-
-// perEvent is the machine's CPU time per unit of work (n units in the
-// phase), in microseconds, with PostgreSQL's share.
-func (u cpuUse) perEvent(n int64) string {
-	if !u.ok || n <= 0 {
-		return ""
+	if n > 0 {
+		per := func(cores float64) float64 { return cores * u.seconds * 1e6 / float64(n) }
+		s += fmt.Sprintf("; %.0f µs of CPU each (PostgreSQL %.0f, this process %.0f)", per(u.busy), per(u.pg), per(u.herald))
 	}
-	per := func(cores float64) float64 { return cores * u.seconds * 1e6 / float64(n) }
-	return fmt.Sprintf("; %.0f µs of CPU each (PostgreSQL %.0f, this process %.0f)", per(u.busy), per(u.pg), per(u.herald))
+	return s
 }

@@ -49,6 +49,6 @@ func TestCPUUseSeesThisProcess(t *testing.T) {
 	}
 	own, all := u.herald*u.seconds, u.busy*u.seconds // CPU seconds
 	if own < 0.2 || all < own-0.05 {
-		t.Errorf("200 ms of CPU burnt here measured as %.2f s here and %.2f s busy on the machine: %s", own, all, u)
+		t.Errorf("200 ms of CPU burnt here measured as %.2f s here and %.2f s busy on the machine: %s", own, all, u.line(0))
 	}
 }
